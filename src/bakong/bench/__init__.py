@@ -1,0 +1,1 @@
+"""Benchmark harness: each module measures one thing and a baseline in the same run."""

@@ -1,0 +1,32 @@
+"""The `bakong` command: one click group, one module per command group (hatch-style).
+
+Command groups are imported only when used (`LazyGroup`), so `bakong qr verify` does not pay
+for importing the node or the benchmark harness. To add a group, add its module to `groups`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bakong.cli.lazy import LazyGroup
+
+__all__ = ["main"]
+
+# name -> (module, attribute, one-line help)
+groups: dict[str, tuple[str, str, str]] = {
+    "bench": ("bakong.cli.bench", "bench", "Benchmarks that print figures against baselines."),
+    "demo": ("bakong.cli.demo", "demo", "Run the scripted demonstration scenario."),
+    "fuzz": ("bakong.cli.fuzz", "fuzz", "Fuzz the decoders of outside input."),
+    "keys": ("bakong.cli.keys", "keys", "Create and inspect Ed25519 key files."),
+}
+
+
+@click.group(cls=LazyGroup, entries=groups)
+@click.version_option(package_name="bakong")
+def main() -> None:
+    """bakong: a national retail payment system on a BFT-finalised ledger."""
+    if sys.flags.optimize:
+        # Assertions guard our invariants in production; -O would strip them silently.
+        raise click.ClickException("bakong refuses to run under python -O (assertions are kept)")

@@ -1,0 +1,25 @@
+"""`bakong bench`: benchmarks that print figures as ratios to baselines measured in the same run.
+
+Each benchmark is one module in `bakong.bench`, exposing a click command.
+"""
+
+from __future__ import annotations
+
+import click
+
+from bakong.cli.lazy import LazyGroup
+
+__all__ = ["bench"]
+
+entries: dict[str, tuple[str, str, str]] = {
+    "ledger-apply": (
+        "bakong.bench.ledger_apply",
+        "command",
+        "Transfers applied by the pure ledger per second, against Ed25519 verifies per second.",
+    ),
+}
+
+
+@click.group(cls=LazyGroup, entries=entries)
+def bench() -> None:
+    """Benchmarks: throughput and latency figures against same-run baselines."""

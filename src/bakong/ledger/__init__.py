@@ -1,0 +1,1 @@
+"""The ledger: accounts, assets, commands, the validation ladder and block execution (pure)."""

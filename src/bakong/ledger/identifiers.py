@@ -1,0 +1,60 @@
+"""Identifiers of the ledger model (design section 2): participant codes and account IDs.
+
+- Participant code: 3-8 lower-case ASCII letters (`nbc`, `aclb`, `abaa`, `wing`).
+- Account ID: `name@participant`, at most 32 characters (the KHQR Bakong ID limit), the name
+  drawn from `[a-z0-9_.]`, neither starting nor ending with a dot.
+- Settlement account of participant `p`: `settlement@p`; the central bank's treasury:
+  `treasury@<central bank>`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bakong import limits
+from bakong.types import AccountId, ParticipantCode
+
+__all__ = [
+    "account_id",
+    "is_account_id",
+    "is_participant_code",
+    "participant_of",
+    "settlement_account",
+    "treasury_account",
+]
+
+_participant_pattern = re.compile(
+    f"[a-z]{{{limits.participant_code_chars_min},{limits.participant_code_chars_max}}}"
+)
+_account_pattern = re.compile(
+    r"[a-z0-9_](?:[a-z0-9_.]*[a-z0-9_])?@"
+    f"[a-z]{{{limits.participant_code_chars_min},{limits.participant_code_chars_max}}}"
+)
+
+
+def is_participant_code(text: str) -> bool:
+    return _participant_pattern.fullmatch(text) is not None
+
+
+def is_account_id(text: str) -> bool:
+    return len(text) <= limits.account_id_chars_max and _account_pattern.fullmatch(text) is not None
+
+
+def participant_of(account: str) -> ParticipantCode:
+    """The participant part of an account ID (the caller has checked the format)."""
+    assert "@" in account, account
+    return ParticipantCode(account.rsplit("@", 1)[1])
+
+
+def account_id(name: str, participant: str) -> AccountId:
+    text = f"{name}@{participant}"
+    assert is_account_id(text), text
+    return AccountId(text)
+
+
+def settlement_account(participant: str) -> AccountId:
+    return account_id("settlement", participant)
+
+
+def treasury_account(central_bank: str) -> AccountId:
+    return account_id("treasury", central_bank)

@@ -1,0 +1,84 @@
+"""Invariants of the ledger, asserted after every block and checked in full by the tests.
+
+1. Conservation, per asset: the sum over all accounts of available plus held balances equals
+   issued minus redeemed.
+2. No balance, held amount or daily total is ever negative.
+
+`check_block` verifies both incrementally from a block's writes (cheap enough to run on every
+block in production); `check_store` scans a whole store (tests, audits, snapshot restore).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from bakong.ledger.records import Account, Supply
+from bakong.ledger.state import SUPPLY_KEY, StateView, decode_value
+
+__all__ = ["InvariantViolation", "check_block", "check_store"]
+
+
+class InvariantViolation(AssertionError):
+    """The ledger broke one of its own invariants: a bug; the node must stop."""
+
+
+def _account_total(account: Account | None, index: int) -> int:
+    if account is None:
+        return 0
+    return account.balances[index] + account.held[index]
+
+
+def _check_non_negative(account: Account) -> None:
+    if min(*account.balances, *account.held, *account.outgoing) < 0:
+        raise InvariantViolation(f"negative amount in {account.account_id}: {account}")
+
+
+def check_block(view: StateView) -> None:
+    """Conservation of this block's changes: account deltas equal the supply delta."""
+    written: Mapping[bytes, object] = view.written()
+    deltas = [0, 0]
+    for key, new in written.items():
+        if not key.startswith(b"a/"):
+            continue
+        assert new is None or isinstance(new, Account)
+        old = view.base_record(key)
+        if new is not None:
+            _check_non_negative(new)
+        for index in (0, 1):
+            deltas[index] += _account_total(new, index) - _account_total(old, index)
+    supply_new: Supply | None = view.read(SUPPLY_KEY)
+    supply_old: Supply | None = view.base_record(SUPPLY_KEY)
+    for index in (0, 1):
+        expected = _net(supply_new, index) - _net(supply_old, index)
+        if deltas[index] != expected:
+            raise InvariantViolation(
+                f"asset {index}: accounts changed by {deltas[index]}, supply by {expected}"
+            )
+
+
+def _net(supply: Supply | None, index: int) -> int:
+    if supply is None:
+        return 0
+    return supply.issued[index] - supply.redeemed[index]
+
+
+def check_store(items: Iterable[tuple[bytes, bytes]]) -> None:
+    """Conservation and non-negativity over every account of a whole store."""
+    totals = [0, 0]
+    supply: Supply | None = None
+    for key, raw in items:
+        if key == SUPPLY_KEY:
+            record = decode_value(key, raw)
+            assert isinstance(record, Supply)
+            supply = record
+        elif key.startswith(b"a/"):
+            account = decode_value(key, raw)
+            assert isinstance(account, Account)
+            _check_non_negative(account)
+            totals[0] += _account_total(account, 0)
+            totals[1] += _account_total(account, 1)
+    for index in (0, 1):
+        if totals[index] != _net(supply, index):
+            raise InvariantViolation(
+                f"asset {index}: accounts hold {totals[index]}, supply is {_net(supply, index)}"
+            )

@@ -1,0 +1,104 @@
+"""The validation ladder: one flat sequence of checks in a fixed, documented order, so every
+node reaches the same result code for the same transaction (design section 2).
+
+Envelope rungs, for the transaction as a whole:
+
+ 1. `chain_id_mismatch`            the payload names another chain
+ 2. `created_in_future`            created_ms > block time + 5 min
+ 3. `expired`                      created_ms < block time - 24 h
+ 4. `duplicate_transaction`        its hash is already in a block within the window
+ 5. `creator_invalid`              the creator is neither an account ID nor a participant code
+ 6. `creator_not_found`            no such account or participant
+ 7. `creator_not_active`           account frozen or closed, or its participant suspended
+ 8. `signature_invalid`            a signature does not verify
+ 9. `signature_duplicate_key`      two signatures by one key
+10. `signature_key_not_signatory`  a signing key is not the creator's
+11. `signature_quorum_not_met`     fewer valid signatures than the creator's quorum
+
+Then each command in order, each rung of which is in its handler (`bakong.ledger.execute`):
+first the subject lookup it needs (`hold_not_found`, `alias_not_found`), then
+`permission_denied` from the permission matrix, then the command's own rungs.
+
+A transaction that fails rungs 1-11 is not authentic (or is a replay): it changes nothing and
+is not remembered, so a forged copy of someone's payload can never block the real one. A
+transaction that passes them is remembered in the replay window whatever its result.
+"""
+
+from __future__ import annotations
+
+from bakong import limits
+from bakong.ledger.context import Context, Creator
+from bakong.ledger.identifiers import is_account_id, is_participant_code
+from bakong.ledger.records import ParticipantStatus
+from bakong.ledger.result import ResultCode
+from bakong.ledger.state import seen_key
+from bakong.ledger.transaction import Transaction, signing_message
+
+__all__ = ["check_envelope"]
+
+
+def check_envelope(
+    context: Context, transaction: Transaction, tx_hash: bytes
+) -> tuple[ResultCode, Creator | None]:
+    """Rungs 1-11. Returns `ok` with the creator, or the first failing rung's code."""
+    payload = transaction.payload
+    if payload.chain_id != context.chain_id:
+        return ResultCode.chain_id_mismatch, None
+    if payload.created_ms > context.time_ms + limits.tx_future_ms_max:
+        return ResultCode.created_in_future, None
+    if payload.created_ms < context.time_ms - limits.tx_past_ms_max:
+        return ResultCode.expired, None
+    if context.view.read(seen_key(tx_hash)) is not None:
+        return ResultCode.duplicate_transaction, None
+    code, keys, quorum, is_participant = _creator_keys(context, payload.creator)
+    if code is not ResultCode.ok:
+        return code, None
+    code = _check_signatures(context, transaction, tx_hash, keys, quorum)
+    if code is not ResultCode.ok:
+        return code, None
+    return ResultCode.ok, Creator(payload.creator, is_participant)
+
+
+def _creator_keys(
+    context: Context, creator: str
+) -> tuple[ResultCode, tuple[bytes, ...], int, bool]:
+    """Rungs 5-7: the creator's signing keys and quorum."""
+    if is_participant_code(creator):
+        participant = context.participant(creator)
+        if participant is None:
+            return ResultCode.creator_not_found, (), 0, True
+        if participant.status is not ParticipantStatus.active:
+            return ResultCode.creator_not_active, (), 0, True
+        return ResultCode.ok, participant.admin_keys, participant.admin_quorum, True
+    if not is_account_id(creator):
+        return ResultCode.creator_invalid, (), 0, False
+    account = context.account(creator)
+    if account is None:
+        return ResultCode.creator_not_found, (), 0, False
+    if not context.account_is_active(account):
+        return ResultCode.creator_not_active, (), 0, False
+    return ResultCode.ok, account.signatories, account.quorum, False
+
+
+def _check_signatures(
+    context: Context,
+    transaction: Transaction,
+    tx_hash: bytes,
+    keys: tuple[bytes, ...],
+    quorum: int,
+) -> ResultCode:
+    """Rungs 8-11. Every signature must verify; signers must be distinct signatories."""
+    assert quorum >= 1, "every creator has a quorum of at least one"
+    message = signing_message(context.chain_id, tx_hash)
+    signers: list[bytes] = []
+    for entry in transaction.signatures:
+        if not context.verify(entry.public_key, message, entry.signature):
+            return ResultCode.signature_invalid
+        signers.append(entry.public_key)
+    if len(set(signers)) != len(signers):
+        return ResultCode.signature_duplicate_key
+    if any(signer not in keys for signer in signers):
+        return ResultCode.signature_key_not_signatory
+    if len(signers) < quorum:
+        return ResultCode.signature_quorum_not_met
+    return ResultCode.ok

@@ -1,0 +1,164 @@
+"""Moving money: transfer, issue and redeem, and the debit/credit rules they share.
+
+Debit rungs, in order: institutional accounts have a per-transfer cap
+(`transfer_cap_exceeded`); other accounts a per-day outgoing limit by KYC tier, lowered by any
+participant cap (`daily_limit_exceeded`); then `insufficient_funds`. Credit rungs:
+`balance_overflow`, then the tier-0 balance cap (`balance_cap_exceeded`).
+"""
+
+from __future__ import annotations
+
+from msgspec.structs import replace
+
+from bakong import limits
+from bakong.ledger.commands import Issue, Redeem, Transfer
+from bakong.ledger.context import Context, Creator
+from bakong.ledger.identifiers import participant_of
+from bakong.ledger.permissions import PERMISSIONS, role_of
+from bakong.ledger.records import Account, AccountKind, KycTier, Supply
+from bakong.ledger.result import ResultCode
+from bakong.ledger.state import SUPPLY_KEY, account_key
+
+__all__ = ["credit", "debit", "issue", "permitted", "redeem", "transfer"]
+
+
+def permitted(
+    context: Context, creator: Creator, command_type: type, subject_account: str | None
+) -> bool:
+    role = role_of(
+        creator.creator_id, creator.is_participant, context.central_bank, subject_account
+    )
+    return role in PERMISSIONS[command_type]
+
+
+def _replace_pair(pair: tuple[int, int], index: int, value: int) -> tuple[int, int]:
+    return (value, pair[1]) if index == 0 else (pair[0], value)
+
+
+def debit(
+    context: Context, account: Account, index: int, amount: int
+) -> tuple[ResultCode, Account]:
+    """Take `amount` from `account`'s available balance, enforcing caps and limits."""
+    assert amount > 0
+    day, outgoing = account.day, account.outgoing
+    if account.tier is KycTier.institutional:
+        if amount > context.policy.institutional_per_transfer[index]:
+            return ResultCode.transfer_cap_exceeded, account
+    else:
+        if day != context.day:
+            day, outgoing = context.day, (0, 0)
+        limit = context.daily_limit(participant_of(account.account_id), account.tier, index)
+        if outgoing[index] + amount > limit:
+            return ResultCode.daily_limit_exceeded, account
+        outgoing = _replace_pair(outgoing, index, outgoing[index] + amount)
+    balance = account.balances[index]
+    if balance < amount:
+        return ResultCode.insufficient_funds, account
+    balances = _replace_pair(account.balances, index, balance - amount)
+    return ResultCode.ok, replace(account, balances=balances, day=day, outgoing=outgoing)
+
+
+def credit(
+    context: Context, account: Account, index: int, amount: int
+) -> tuple[ResultCode, Account]:
+    """Add `amount` to `account`'s available balance, enforcing the tier-0 balance cap."""
+    assert amount > 0
+    balance = account.balances[index] + amount
+    if balance + account.held[index] > limits.amount_max:
+        return ResultCode.balance_overflow, account
+    if account.tier is KycTier.basic and balance > context.policy.basic_balance_max[index]:
+        return ResultCode.balance_cap_exceeded, account
+    balances = _replace_pair(account.balances, index, balance)
+    return ResultCode.ok, replace(account, balances=balances)
+
+
+def transfer(context: Context, command: Transfer, creator: Creator) -> ResultCode:
+    if not permitted(context, creator, Transfer, command.source):
+        return ResultCode.permission_denied
+    if command.amount <= 0:
+        return ResultCode.amount_must_be_positive
+    if command.source == command.target:
+        return ResultCode.accounts_must_be_different
+    source = context.account(command.source)
+    if source is None:
+        return ResultCode.source_account_not_found
+    target = context.account(command.target)
+    if target is None:
+        return ResultCode.target_account_not_found
+    if not context.account_is_active(source):
+        return ResultCode.source_account_not_active
+    if not context.account_is_active(target):
+        return ResultCode.target_account_not_active
+    index = command.asset.index
+    code, source = debit(context, source, index, command.amount)
+    if code is not ResultCode.ok:
+        return code
+    code, target = credit(context, target, index, command.amount)
+    if code is not ResultCode.ok:
+        return code
+    context.view.write(account_key(command.source), source)
+    context.view.write(account_key(command.target), target)
+    return ResultCode.ok
+
+
+def _reserve_account(context: Context, account_id: str) -> tuple[ResultCode, Account | None]:
+    """Issue and redeem act on settlement accounts (and the central bank's treasury)."""
+    account = context.account(account_id)
+    if account is None:
+        return ResultCode.account_not_found, None
+    if account.kind not in (AccountKind.settlement, AccountKind.treasury):
+        return ResultCode.account_kind_mismatch, None
+    if not context.account_is_active(account):
+        return ResultCode.target_account_not_active, None
+    return ResultCode.ok, account
+
+
+def _supply(context: Context) -> Supply:
+    supply: Supply = context.view.read(SUPPLY_KEY)
+    assert supply is not None, "genesis writes the supply record"
+    return supply
+
+
+def issue(context: Context, command: Issue, creator: Creator) -> ResultCode:
+    if not permitted(context, creator, Issue, None):
+        return ResultCode.permission_denied
+    if command.amount <= 0:
+        return ResultCode.amount_must_be_positive
+    code, account = _reserve_account(context, command.account)
+    if account is None:
+        return code
+    index = command.asset.index
+    supply = _supply(context)
+    issued = supply.issued[index] + command.amount
+    if issued > limits.amount_max:
+        return ResultCode.supply_overflow
+    balance = account.balances[index] + command.amount
+    if balance + account.held[index] > limits.amount_max:
+        return ResultCode.balance_overflow
+    account = replace(account, balances=_replace_pair(account.balances, index, balance))
+    context.view.write(account_key(command.account), account)
+    issued_pair = _replace_pair(supply.issued, index, issued)
+    context.view.write(SUPPLY_KEY, replace(supply, issued=issued_pair))
+    return ResultCode.ok
+
+
+def redeem(context: Context, command: Redeem, creator: Creator) -> ResultCode:
+    if not permitted(context, creator, Redeem, None):
+        return ResultCode.permission_denied
+    if command.amount <= 0:
+        return ResultCode.amount_must_be_positive
+    code, account = _reserve_account(context, command.account)
+    if account is None:
+        return code
+    index = command.asset.index
+    balance = account.balances[index]
+    if balance < command.amount:
+        return ResultCode.insufficient_funds
+    supply = _supply(context)
+    account = replace(
+        account, balances=_replace_pair(account.balances, index, balance - command.amount)
+    )
+    context.view.write(account_key(command.account), account)
+    redeemed = _replace_pair(supply.redeemed, index, supply.redeemed[index] + command.amount)
+    context.view.write(SUPPLY_KEY, replace(supply, redeemed=redeemed))
+    return ResultCode.ok

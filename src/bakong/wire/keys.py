@@ -1,0 +1,105 @@
+"""Ed25519 keys, signatures and the key file format (PyNaCl, i.e. libsodium).
+
+Keys are made from a 32-byte seed; generating a seed needs randomness, which is I/O and lives
+in `bakong.keystore`. Verification answers a bool and never raises on bad input: a wrong
+length, a non-canonical point or a forged signature are all simply `False`.
+
+Key file format (JSON, one object, written with permissions 0600):
+
+    {"type": "ed25519", "seed": "<64 hex>", "public_key": "<64 hex>"}
+
+`public_key` is redundant on purpose: reading the file re-derives it from the seed and
+refuses a file where the two disagree (a truncated or hand-edited key).
+"""
+
+from __future__ import annotations
+
+import msgspec
+import nacl.exceptions
+import nacl.signing
+
+from bakong.errors import KeyFileError
+from bakong.types import PublicKey, Signature
+
+__all__ = [
+    "KeyFile",
+    "SigningKey",
+    "format_key_file",
+    "parse_key_file",
+    "public_key_size",
+    "seed_size",
+    "signature_size",
+    "verify",
+]
+
+seed_size = 32
+public_key_size = 32
+signature_size = 64
+_key_file_bytes_max = 1024
+
+
+class SigningKey:
+    """An Ed25519 private key made from a seed. Holds the libsodium key object."""
+
+    __slots__ = ("_key", "public_key")
+
+    def __init__(self, seed: bytes) -> None:
+        if len(seed) != seed_size:
+            raise ValueError(f"an Ed25519 seed is {seed_size} bytes, got {len(seed)}")
+        self._key = nacl.signing.SigningKey(seed)
+        self.public_key = PublicKey(bytes(self._key.verify_key))
+
+    @property
+    def seed(self) -> bytes:
+        return bytes(self._key)
+
+    def sign(self, message: bytes) -> Signature:
+        return Signature(self._key.sign(message).signature)
+
+    def __repr__(self) -> str:
+        return f"SigningKey(public_key={self.public_key.hex()})"
+
+
+def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """True when `signature` is a valid Ed25519 signature of `message` by `public_key`."""
+    if len(public_key) != public_key_size or len(signature) != signature_size:
+        return False
+    try:
+        nacl.signing.VerifyKey(public_key).verify(message, signature)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
+        return False
+    return True
+
+
+class KeyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    type: str
+    seed: str
+    public_key: str
+
+
+def format_key_file(key: SigningKey) -> str:
+    record = KeyFile(type="ed25519", seed=key.seed.hex(), public_key=key.public_key.hex())
+    return msgspec.json.encode(record).decode() + "\n"
+
+
+def parse_key_file(text: str | bytes) -> SigningKey:
+    """Read a key file's contents. Raises `KeyFileError` on anything unexpected."""
+    raw = text.encode() if isinstance(text, str) else text
+    if len(raw) > _key_file_bytes_max:
+        raise KeyFileError("key_file_malformed", "key file is too large")
+    try:
+        record = msgspec.json.decode(raw, type=KeyFile)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise KeyFileError("key_file_malformed", str(error)) from None
+    if record.type != "ed25519":
+        raise KeyFileError("key_file_malformed", f"unsupported key type {record.type!r}")
+    try:
+        seed = bytes.fromhex(record.seed)
+    except ValueError:
+        raise KeyFileError("key_file_malformed", "seed is not hex") from None
+    if len(seed) != seed_size:
+        raise KeyFileError("key_file_malformed", f"seed must be {seed_size} bytes")
+    key = SigningKey(seed)
+    if key.public_key.hex() != record.public_key.lower():
+        raise KeyFileError("key_file_malformed", "public_key does not match the seed")
+    return key
