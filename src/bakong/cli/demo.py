@@ -8,7 +8,14 @@ refused. Every step goes through the real validation ladder and block execution.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from bakong.ledger.transaction import Transaction
+    from bakong.sandbox import Sandbox
 
 __all__ = ["demo"]
 
@@ -16,22 +23,26 @@ __all__ = ["demo"]
 @click.command()
 def demo() -> None:
     """Run the scripted scenario and print balances."""
-    from bakong.ledger.assets import ASSETS, Asset, format_amount
-    from bakong.ledger.commands import PlaceHold, PostHold
     from bakong.ledger.invariants import check_store
-    from bakong.ledger.records import AccountKind, KycTier
     from bakong.ledger.result import ResultCode
     from bakong.sandbox import Sandbox
 
     chain = Sandbox()
-
-    def step(title: str, transactions: list) -> None:  # type: ignore[type-arg]
+    click.echo(f"chain {chain.chain_id}: central bank 'nbc', participants aclb, wing, abaa\n")
+    for title, transactions in _steps(chain):
         outcome = chain.commit(transactions)
         codes = ", ".join(ResultCode(result.code).name for result in outcome.results)
         click.echo(f"block {len(chain.blocks):>2}  {title:<66} [{codes}]")
+    check_store(chain.store.items())
+    _print_balances(chain)
 
-    click.echo(f"chain {chain.chain_id}: central bank 'nbc', participants aclb, wing, abaa\n")
-    step(
+
+def _steps(chain: Sandbox) -> Iterator[tuple[str, list[Transaction]]]:
+    """The scenario, one block per step; each step is built once the previous one applied."""
+    from bakong.ledger.assets import Asset
+    from bakong.ledger.records import AccountKind, KycTier
+
+    yield (
         "nbc issues KHR and USD liquidity to three participants",
         [
             chain.transaction(
@@ -45,7 +56,7 @@ def demo() -> None:
             )
         ],
     )
-    step(
+    yield (
         "participants open wallets (full KYC, basic, merchant)",
         [
             chain.transaction("aclb", [chain.open_account("sokha@aclb")]),
@@ -55,7 +66,7 @@ def demo() -> None:
             ),
         ],
     )
-    step(
+    yield (
         "cash-in: settlement accounts fund customer wallets",
         [
             chain.transaction(
@@ -71,30 +82,31 @@ def demo() -> None:
             ),
         ],
     )
+    yield from _payments(chain)
+
+
+def _payments(chain: Sandbox) -> Iterator[tuple[str, list[Transaction]]]:
+    from bakong.ledger.assets import Asset
+    from bakong.ledger.commands import PlaceHold, PostHold
+
     hold_id = bytes.fromhex("0f" * 16)
-    step(
-        "sokha pays dara 1,200,000 KHR; places a 4.50 USD hold for the cafe",
-        [
-            chain.transaction(
-                "sokha@aclb",
-                [
-                    chain.transfer("sokha@aclb", "dara@wing", Asset.KHR, 1_200_000, "rent"),
-                    PlaceHold(
-                        hold_id=hold_id,
-                        source="sokha@aclb",
-                        target="coffee_klaing@abaa",
-                        poster="coffee_klaing@abaa",
-                        asset=Asset.USD,
-                        amount=4_50,
-                        expires_ms=chain.time_ms + 600_000,
-                        memo="iced latte",
-                        reference="",
-                    ),
-                ],
-            )
-        ],
+    hold = PlaceHold(
+        hold_id=hold_id,
+        source="sokha@aclb",
+        target="coffee_klaing@abaa",
+        poster="coffee_klaing@abaa",
+        asset=Asset.USD,
+        amount=4_50,
+        expires_ms=chain.time_ms + 600_000,
+        memo="iced latte",
+        reference="",
     )
-    step(
+    pay_rent = chain.transfer("sokha@aclb", "dara@wing", Asset.KHR, 1_200_000, "rent")
+    yield (
+        "sokha pays dara 1,200,000 KHR; places a 4.50 USD hold for the cafe",
+        [chain.transaction("sokha@aclb", [pay_rent, hold])],
+    )
+    yield (
         "the cafe posts the hold; dara (tier 0) tries to send 2,500,000 KHR",
         [
             chain.transaction("coffee_klaing@abaa", [PostHold(hold_id=hold_id, amount=4_50)]),
@@ -103,7 +115,11 @@ def demo() -> None:
             ),
         ],
     )
-    check_store(chain.store.items())
+
+
+def _print_balances(chain: Sandbox) -> None:
+    from bakong.ledger.assets import ASSETS, format_amount
+
     click.echo("\nbalances (conservation checked over the whole state):")
     for account_id in (
         "settlement@aclb",
