@@ -1,0 +1,1 @@
+"""Tests for bakong.consensus, mirroring its modules."""
