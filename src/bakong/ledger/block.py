@@ -36,7 +36,7 @@ from bakong.ledger.fields import ChainIdText, PublicKeyBytes, TimeMsInt
 from bakong.ledger.holds import sweep_expired_holds
 from bakong.ledger.invariants import check_block
 from bakong.ledger.policy import LimitsPolicy, phnom_penh_day
-from bakong.ledger.records import ChainConfig, Head, SeenBlock, ValidatorSchedule
+from bakong.ledger.records import ChainConfig, Head, SeenBlock, SeenTransaction, ValidatorSchedule
 from bakong.ledger.result import ResultCode
 from bakong.ledger.state import (
     CHAIN_KEY,
@@ -174,8 +174,8 @@ def execute_block(
         view.write(VALIDATORS_KEY, replace(schedule, current=schedule.next))
         view.commit_transaction()
     sweep_expired_holds(context)
-    results, tx_hashes, authentic = _execute_transactions(context, transactions)
-    _finish_block(context, authentic)
+    results, tx_hashes = _execute_transactions(context, transactions)
+    _finish_block(context)
     check_block(view)
     write_set = view.write_set()
     app_hash = chain_app_hash(chain.chain_id, state.app_hash, write_set)
@@ -191,26 +191,25 @@ def execute_block(
 
 def _execute_transactions(
     context: Context, transactions: Sequence[Transaction]
-) -> tuple[tuple[TxResult, ...], tuple[Hash, ...], list[bytes]]:
+) -> tuple[tuple[TxResult, ...], tuple[Hash, ...]]:
     results: list[TxResult] = []
     hashes: list[Hash] = []
-    authentic: list[bytes] = []
     for transaction in transactions:
         tx_hash = transaction_hash(transaction.payload)
         code, index, remembered = execute_transaction(context, transaction, tx_hash)
         assert remembered or code is not ResultCode.ok
-        if remembered:
-            authentic.append(tx_hash)
         hashes.append(tx_hash)
         results.append(TxResult(tx_hash=tx_hash, code=int(code), command_index=index))
-    return tuple(results), tuple(hashes), authentic
+    return tuple(results), tuple(hashes)
 
 
-def _finish_block(context: Context, authentic: list[bytes]) -> None:
+def _finish_block(context: Context) -> None:
     """Record this block's replay entries, prune expired ones, and move the head."""
     view = context.view
-    if authentic:
-        record = SeenBlock(time_ms=context.time_ms, tx_hashes=tuple(authentic))
+    if context.seen_in_block:
+        for tx_hash, code in context.seen_in_block.items():
+            view.write(seen_key(tx_hash), SeenTransaction(height=context.height, code=code))
+        record = SeenBlock(time_ms=context.time_ms, tx_hashes=tuple(context.seen_in_block))
         view.write(seen_block_key(context.height), record)
     head: Head = view.read(HEAD_KEY)
     horizon_ms = context.time_ms - limits.tx_past_ms_max - limits.tx_future_ms_max

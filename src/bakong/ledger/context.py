@@ -15,6 +15,7 @@ from bakong.ledger.records import (
     ParticipantStatus,
 )
 from bakong.ledger.state import StateView, account_key, participant_key
+from bakong.wire.hashing import Domain, prefix
 
 __all__ = ["Context", "Creator", "SignatureVerifier"]
 
@@ -41,7 +42,10 @@ class Context:
         "day",
         "policy",
         "verify",
+        "signature_prefix",
+        "seen_in_block",
         "_limits",
+        "_participant_active",
     )
 
     def __init__(
@@ -66,7 +70,12 @@ class Context:
         self.day = day
         self.policy = policy
         self.verify = verify
-        self._limits: dict[tuple[str, int, int], int] = {}
+        self.signature_prefix = prefix(Domain.TRANSACTION_SIGNATURE, chain_id)
+        # Authentic transactions of this block, in order, with their result codes; written to
+        # the replay window once, at the end of the block.
+        self.seen_in_block: dict[bytes, int] = {}
+        self._limits: dict[tuple[str, KycTier, int], int] = {}
+        self._participant_active: dict[str, bool] = {}
 
     def account(self, account_id: str) -> Account | None:
         account: Account | None = self.view.read(account_key(account_id))
@@ -80,12 +89,23 @@ class Context:
         """Active, and its participant is not suspended."""
         if account.status is not AccountStatus.active:
             return False
-        participant = self.participant(account.account_id.rsplit("@", 1)[1])
-        assert participant is not None, "every account's participant exists"
-        return participant.status is ParticipantStatus.active
+        code = account.account_id[account.account_id.index("@") + 1 :]
+        active = self._participant_active.get(code)
+        if active is None:
+            participant = self.participant(code)
+            assert participant is not None, "every account's participant exists"
+            active = participant.status is ParticipantStatus.active
+            self._participant_active[code] = active
+        return active
 
-    def daily_limit(self, participant: str, tier: KycTier, asset_index: int) -> int:
-        key = (participant, int(tier), asset_index)
+    def participants_changed(self) -> None:
+        """Forget cached participant statuses (after a participant is added or updated)."""
+        self._participant_active.clear()
+
+    def daily_limit(self, account_id: str, tier: KycTier, asset_index: int) -> int:
+        """The per-day limit of `account_id` at `tier`, memoised per block by participant."""
+        participant = account_id[account_id.index("@") + 1 :]
+        key = (participant, tier, asset_index)
         limit = self._limits.get(key)
         if limit is None:
             limit = daily_limit(self.policy, participant, tier, asset_index)

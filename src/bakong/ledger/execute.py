@@ -36,9 +36,7 @@ from bakong.ledger.commands import (
 )
 from bakong.ledger.context import Context, Creator
 from bakong.ledger.ladder import check_envelope
-from bakong.ledger.records import SeenTransaction
 from bakong.ledger.result import ResultCode
-from bakong.ledger.state import seen_key
 from bakong.ledger.transaction import Transaction
 
 __all__ = ["HANDLERS", "execute_transaction"]
@@ -91,6 +89,6 @@ def execute_transaction(
             failed_index = index
             view.rollback_transaction()
             break
-    view.write(seen_key(tx_hash), SeenTransaction(height=context.height, code=int(code)))
     view.commit_transaction()
+    context.seen_in_block[tx_hash] = int(code)
     return code, failed_index, True

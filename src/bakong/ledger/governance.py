@@ -130,6 +130,7 @@ def update_participant(
         gateway_keys=tuple(sorted(command.gateway_keys)),
     )
     context.view.write(participant_key(command.code), updated)
+    context.participants_changed()
     settlement = context.account(settlement_account(command.code))
     if settlement is not None:
         rekeyed = replace(settlement, signatories=updated.admin_keys, quorum=updated.admin_quorum)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from bakong import limits
@@ -32,10 +33,13 @@ _account_pattern = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def is_participant_code(text: str) -> bool:
     return _participant_pattern.fullmatch(text) is not None
 
 
+# Validation is pure and the same IDs recur in every block, so results are memoised.
+@functools.lru_cache(maxsize=65536)
 def is_account_id(text: str) -> bool:
     return len(text) <= limits.account_id_chars_max and _account_pattern.fullmatch(text) is not None
 

@@ -10,7 +10,7 @@ block in production); `check_store` scans a whole store (tests, audits, snapshot
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from bakong.ledger.records import Account, Supply
 from bakong.ledger.state import SUPPLY_KEY, StateView, decode_value
@@ -35,24 +35,24 @@ def _check_non_negative(account: Account) -> None:
 
 def check_block(view: StateView) -> None:
     """Conservation of this block's changes: account deltas equal the supply delta."""
-    written: Mapping[bytes, object] = view.written()
-    deltas = [0, 0]
-    for key, new in written.items():
-        if not key.startswith(b"a/"):
-            continue
-        assert new is None or isinstance(new, Account)
-        old = view.base_record(key)
+    khr_delta = usd_delta = 0
+    for old, new in view.account_changes():
         if new is not None:
-            _check_non_negative(new)
-        for index in (0, 1):
-            deltas[index] += _account_total(new, index) - _account_total(old, index)
+            balances, held = new.balances, new.held
+            if balances[0] < 0 or balances[1] < 0 or held[0] < 0 or held[1] < 0:
+                raise InvariantViolation(f"negative amount in {new.account_id}: {new}")
+            khr_delta += balances[0] + held[0]
+            usd_delta += balances[1] + held[1]
+        if old is not None:
+            khr_delta -= old.balances[0] + old.held[0]
+            usd_delta -= old.balances[1] + old.held[1]
     supply_new: Supply | None = view.read(SUPPLY_KEY)
-    supply_old: Supply | None = view.base_record(SUPPLY_KEY)
-    for index in (0, 1):
+    supply_old: Supply | None = view.original(SUPPLY_KEY)
+    for index, delta in ((0, khr_delta), (1, usd_delta)):
         expected = _net(supply_new, index) - _net(supply_old, index)
-        if deltas[index] != expected:
+        if delta != expected:
             raise InvariantViolation(
-                f"asset {index}: accounts changed by {deltas[index]}, supply by {expected}"
+                f"asset {index}: accounts changed by {delta}, supply by {expected}"
             )
 
 

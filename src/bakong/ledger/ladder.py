@@ -32,7 +32,7 @@ from bakong.ledger.identifiers import is_account_id, is_participant_code
 from bakong.ledger.records import ParticipantStatus
 from bakong.ledger.result import ResultCode
 from bakong.ledger.state import seen_key
-from bakong.ledger.transaction import Transaction, signing_message
+from bakong.ledger.transaction import Transaction
 
 __all__ = ["check_envelope"]
 
@@ -48,7 +48,7 @@ def check_envelope(
         return ResultCode.created_in_future, None
     if payload.created_ms < context.time_ms - limits.tx_past_ms_max:
         return ResultCode.expired, None
-    if context.view.read(seen_key(tx_hash)) is not None:
+    if tx_hash in context.seen_in_block or context.view.read(seen_key(tx_hash)) is not None:
         return ResultCode.duplicate_transaction, None
     code, keys, quorum, is_participant = _creator_keys(context, payload.creator)
     if code is not ResultCode.ok:
@@ -89,12 +89,17 @@ def _check_signatures(
 ) -> ResultCode:
     """Rungs 8-11. Every signature must verify; signers must be distinct signatories."""
     assert quorum >= 1, "every creator has a quorum of at least one"
-    message = signing_message(context.chain_id, tx_hash)
-    signers: list[bytes] = []
-    for entry in transaction.signatures:
-        if not context.verify(entry.public_key, message, entry.signature):
+    message = context.signature_prefix + tx_hash
+    verify = context.verify
+    signatures = transaction.signatures
+    for entry in signatures:
+        if not verify(entry.public_key, message, entry.signature):
             return ResultCode.signature_invalid
-        signers.append(entry.public_key)
+    if len(signatures) == 1:  # the common case, without building sets
+        if signatures[0].public_key not in keys:
+            return ResultCode.signature_key_not_signatory
+        return ResultCode.ok if quorum == 1 else ResultCode.signature_quorum_not_met
+    signers = [entry.public_key for entry in signatures]
     if len(set(signers)) != len(signers):
         return ResultCode.signature_duplicate_key
     if any(signer not in keys for signer in signers):

@@ -23,9 +23,12 @@ Key layout (prefix, then the identifier):
 | `a/`   | Account            | account ID                          |
 | `h/`   | Hold               | 16-byte hold ID                     |
 | `x/`   | HoldExpiryBucket   | minute of expiry, 8 bytes big-endian |
-| `al/`  | Alias              | 32-byte HMAC                        |
+| `l/`   | Alias              | 32-byte HMAC                        |
 | `s/`   | SeenTransaction    | 32-byte transaction hash            |
-| `sb/`  | SeenBlock          | height, 8 bytes big-endian          |
+| `b/`   | SeenBlock          | height, 8 bytes big-endian          |
+
+Every prefixed key is one character and a slash, so a key's record type is found by its
+first byte.
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ def hold_expiry_key(minute: int) -> bytes:
 
 
 def alias_key(alias: bytes) -> bytes:
-    return b"al/" + alias
+    return b"l/" + alias
 
 
 def seen_key(tx_hash: bytes) -> bytes:
@@ -110,7 +113,7 @@ def seen_key(tx_hash: bytes) -> bytes:
 
 
 def seen_block_key(height: int) -> bytes:
-    return b"sb/" + height.to_bytes(8, "big")
+    return b"b/" + height.to_bytes(8, "big")
 
 
 _singletons: dict[bytes, type[Record]] = {
@@ -121,33 +124,41 @@ _singletons: dict[bytes, type[Record]] = {
     SUPPLY_KEY: Supply,
     PARTICIPANTS_KEY: ParticipantIndex,
 }
-_prefixed: dict[bytes, type[Record]] = {
-    b"p/": Participant,
-    b"a/": Account,
-    b"h/": Hold,
-    b"x/": HoldExpiryBucket,
-    b"al/": Alias,
-    b"s/": SeenTransaction,
-    b"sb/": SeenBlock,
+_prefixed: dict[int, type[Record]] = {
+    ord("p"): Participant,
+    ord("a"): Account,
+    ord("h"): Hold,
+    ord("x"): HoldExpiryBucket,
+    ord("l"): Alias,
+    ord("s"): SeenTransaction,
+    ord("b"): SeenBlock,
 }
+assert not {key[0] for key in _singletons} & set(_prefixed), "prefixes are distinct"
 _decoders: dict[type[Record], Callable[[bytes], Any]] = {
     record_type: msgspec.msgpack.Decoder(record_type).decode
     for record_type in (*_singletons.values(), *_prefixed.values())
 }
+_record_type_by_first_byte = _prefixed
+_account_byte = ord("a")
+_encode = encode
+_decoder_by_first_byte: dict[int, Callable[[bytes], Any]] = {
+    first: _decoders[record_type] for first, record_type in _prefixed.items()
+}
 
 
 def record_type_of(key: bytes) -> type[Record]:
-    singleton = _singletons.get(key)
-    if singleton is not None:
-        return singleton
-    slash = key.find(b"/")
-    assert slash > 0, key
-    return _prefixed[key[: slash + 1]]
+    if len(key) == 1:
+        return _singletons[key]
+    assert key[1:2] == b"/", key
+    return _prefixed[key[0]]
 
 
 def decode_value(key: bytes, value: bytes) -> Record:
     """Decode a stored value; the store is ours, so its bytes are trusted to be canonical."""
-    record: Record = _decoders[record_type_of(key)](value)
+    if len(key) == 1:
+        single: Record = _decoders[_singletons[key]](value)
+        return single
+    record: Record = _decoder_by_first_byte[key[0]](value)
     return record
 
 
@@ -199,15 +210,21 @@ _missing: Any = object()
 
 
 class StateView:
-    """Reads and writes of one block's execution, with per-transaction atomicity."""
+    """Reads and writes of one block's execution, with per-transaction atomicity.
 
-    __slots__ = ("_base", "_cache", "_block", "_tx")
+    `_block` holds every record this block has read or committed, so a key costs one decode
+    per block; `_written` names the keys the block changed and `_original` their values before
+    the block (for the invariant checks). `_tx` holds the open transaction's writes.
+    """
+
+    __slots__ = ("_base", "_block", "_written", "_original", "_tx")
 
     def __init__(self, base: StateReader) -> None:
         self._base = base
-        self._cache: dict[bytes, Record | None] = {}  # decoded reads from the base
-        self._block: dict[bytes, Record | None] = {}  # committed writes of this block
-        self._tx: dict[bytes, Record | None] = {}  # tentative writes of the current tx
+        self._block: dict[bytes, Record | None] = {}
+        self._written: set[bytes] = set()
+        self._original: dict[bytes, Record | None] = {}
+        self._tx: dict[bytes, Record | None] = {}
 
     def read(self, key: bytes) -> Any:
         """The record at `key` (or None), as the current transaction sees it."""
@@ -215,41 +232,62 @@ class StateView:
         if value is _missing:
             value = self._block.get(key, _missing)
             if value is _missing:
-                value = self._cache.get(key, _missing)
-                if value is _missing:
-                    raw = self._base.get(key)
-                    value = None if raw is None else decode_value(key, raw)
-                    self._cache[key] = value
+                raw = self._base.get(key)
+                value = None if raw is None else decode_value(key, raw)
+                self._block[key] = value
         return value
 
     def write(self, key: bytes, value: Record | None) -> None:
-        assert value is None or isinstance(value, record_type_of(key)), key
         self._tx[key] = value
 
     def commit_transaction(self) -> None:
-        self._block.update(self._tx)
-        self._tx.clear()
+        block, original, tx = self._block, self._original, self._tx
+        for key in tx:
+            if key not in original:
+                # Not yet written in this block, so the block's cache holds the base value.
+                value = block.get(key, _missing)
+                original[key] = self.read_base(key) if value is _missing else value
+        self._written.update(tx)
+        block.update(tx)
+        tx.clear()
 
     def rollback_transaction(self) -> None:
         self._tx.clear()
 
-    def write_set(self) -> WriteSet:
-        """This block's writes as canonical bytes, sorted by key."""
-        assert not self._tx, "a transaction is still open"
-        return tuple(
-            (key, None if value is None else encode(value))
-            for key, value in sorted(self._block.items(), key=lambda item: item[0])
-        )
-
-    def written(self) -> Mapping[bytes, Record | None]:
-        """This block's committed writes, decoded (for invariant checks)."""
-        return self._block
-
-    def base_record(self, key: bytes) -> Any:
-        """The record at `key` before this block, ignoring the block's own writes."""
-        value = self._cache.get(key, _missing)
-        if value is _missing:
+    def read_base(self, key: bytes) -> Any:
+        """The record at `key` before this block (for keys not yet written: as read)."""
+        if key in self._original:
+            return self._original[key]
+        value = self._block.get(key, _missing)
+        if value is _missing or key in self._written:
             raw = self._base.get(key)
             value = None if raw is None else decode_value(key, raw)
-            self._cache[key] = value
         return value
+
+    def write_set(self) -> WriteSet:
+        """This block's writes as canonical bytes, sorted by key; each checked for its type."""
+        assert not self._tx, "a transaction is still open"
+        block = self._block
+        types = _record_type_by_first_byte
+        entries: list[tuple[bytes, bytes | None]] = []
+        for key in sorted(self._written):
+            value = block[key]
+            if value is None:
+                entries.append((key, None))
+            else:
+                assert type(value) is (types[key[0]] if len(key) > 1 else _singletons[key]), key
+                entries.append((key, _encode(value)))
+        return tuple(entries)
+
+    def account_changes(self) -> Iterator[tuple[Any, Any]]:
+        """(before the block, now) for every account this block wrote."""
+        block, original = self._block, self._original
+        for key in self._written:
+            if key[0] == _account_byte:
+                yield original[key], block[key]
+
+    def original(self, key: bytes) -> Any:
+        """The record at `key` before this block."""
+        if key in self._original:
+            return self._original[key]
+        return self.read_base(key)

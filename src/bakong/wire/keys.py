@@ -24,6 +24,7 @@ from bakong.types import PublicKey, Signature
 __all__ = [
     "KeyFile",
     "SigningKey",
+    "VerifiedSignatures",
     "format_key_file",
     "parse_key_file",
     "public_key_size",
@@ -69,6 +70,31 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
         return False
     return True
+
+
+class VerifiedSignatures:
+    """Signatures already verified once (by the mempool, on admission), so that executing a
+    block does not pay for them again. Bounded: the oldest entries are forgotten first, and a
+    forgotten signature is simply verified again. Use `verify` as the ledger's verifier."""
+
+    def __init__(self, entries_max: int) -> None:
+        assert entries_max > 0
+        self.entries_max = entries_max
+        self._verified: dict[tuple[bytes, bytes, bytes], None] = {}
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        entry = (public_key, message, signature)
+        if entry in self._verified:
+            return True
+        if not verify(public_key, message, signature):
+            return False
+        if len(self._verified) >= self.entries_max:
+            del self._verified[next(iter(self._verified))]
+        self._verified[entry] = None
+        return True
+
+    def __len__(self) -> int:
+        return len(self._verified)
 
 
 class KeyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

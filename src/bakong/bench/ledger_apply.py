@@ -1,0 +1,170 @@
+"""`bakong bench ledger-apply`: the pure ledger's transfer throughput against Ed25519.
+
+Method: build a sandbox chain with many funded accounts at several participants, pre-sign a
+pool of transfers between random accounts (seeded), then in the same run
+1. verify every signature once on one core, timed: `verifies_per_s` (the baseline), and
+2. apply the transfers in blocks through `execute_block`, with the signatures pre-verified
+   (as a node's mempool does on admission): `transfers_per_s`. This is the pure state machine:
+   ladder, commands, write set, invariant checks and app hash. Committing each block's write
+   set to the in-memory store is timed apart (`store_apply_transfers_per_s`): it is the
+   storage edge, which a node does in LMDB.
+The state machine must never be the bottleneck: `ratio = transfers_per_s / verifies_per_s`
+should be at least 5. Both figures are single-core, so the ratio does not depend on the number
+of cores; the clock is `time.perf_counter`.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import time
+from dataclasses import dataclass
+
+import click
+
+from bakong.ledger.assets import Asset
+from bakong.ledger.block import LedgerState, execute_block
+from bakong.ledger.result import ResultCode
+from bakong.ledger.transaction import Transaction, signing_message, transaction_hash
+from bakong.sandbox import Sandbox
+from bakong.wire import keys
+
+__all__ = ["command", "run"]
+
+
+@dataclass
+class Figures:
+    transfers: int
+    accounts: int
+    block_txs: int
+    verifies_per_s: float
+    transfers_per_s: float
+    store_transfers_per_s: float
+    ok: int
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "transfers_per_s": round(self.transfers_per_s, 1),
+            "verifies_per_s": round(self.verifies_per_s, 1),
+            "ratio": round(self.transfers_per_s / self.verifies_per_s, 3),
+            "store_apply_transfers_per_s": round(self.store_transfers_per_s, 1),
+            "transfers": self.transfers,
+            "transfers_ok": self.ok,
+            "accounts": self.accounts,
+            "block_txs": self.block_txs,
+            "cores_used": 1,
+            "python": platform.python_version(),
+        }
+
+
+def _open_accounts(chain: Sandbox, accounts: int) -> list[str]:
+    participants = ["aclb", "wing", "abaa"]
+    funding = [chain.issue(code, Asset.KHR, 10**15, f"bench-{code}") for code in participants]
+    chain.commit([chain.transaction("nbc", funding)])
+    names = [f"user{i}@{participants[i % 3]}" for i in range(accounts)]
+    for start in range(0, accounts, 1_000):
+        batch = names[start : start + 1_000]
+        opens = [
+            chain.transaction(name.split("@")[1], [chain.open_account(name)]) for name in batch
+        ]
+        chain.commit(opens)
+        fund = [
+            chain.transaction(
+                f"settlement@{name.split('@')[1]}",
+                [chain.transfer(f"settlement@{name.split('@')[1]}", name, Asset.KHR, 10**7)],
+            )
+            for name in batch
+        ]
+        chain.commit(fund)
+    return names
+
+
+def _sign_transfers(chain: Sandbox, names: list[str], count: int, seed: int) -> list[Transaction]:
+    rng = random.Random(seed)
+    transactions = []
+    for _ in range(count):
+        source, target = rng.sample(names, 2)
+        amount = rng.randint(1, 5_000)
+        transactions.append(
+            chain.transaction(source, [chain.transfer(source, target, Asset.KHR, amount)])
+        )
+    return transactions
+
+
+def _verify_all(
+    chain_id: str, transactions: list[Transaction], cache: keys.VerifiedSignatures
+) -> float:
+    """Verify every signature once, timing only the verification itself."""
+    checks = [
+        (entry.public_key, signing_message(chain_id, transaction_hash(t.payload)), entry.signature)
+        for t in transactions
+        for entry in t.signatures
+    ]
+    started = time.perf_counter()
+    for public_key, message, signature in checks:
+        assert keys.verify(public_key, message, signature)
+    per_s = len(checks) / (time.perf_counter() - started)
+    for public_key, message, signature in checks:
+        cache.verify(public_key, message, signature)  # what the mempool remembers
+    return per_s
+
+
+def run(*, transfers: int, accounts: int, block_txs: int, seed: int) -> Figures:
+    chain = Sandbox(block_interval_ms=500)
+    names = _open_accounts(chain, accounts)
+    pool = _sign_transfers(chain, names, transfers, seed)
+    cache = keys.VerifiedSignatures(entries_max=transfers + 1)
+    verifies_per_s = _verify_all(chain.chain_id, pool, cache)
+    state = chain.state
+    height = len(chain.blocks)
+    time_ms = chain.time_ms
+    ok = 0
+    elapsed = store_elapsed = 0.0
+    for start in range(0, transfers, block_txs):
+        height += 1
+        time_ms += 500
+        began = time.perf_counter()
+        outcome = execute_block(
+            state,
+            height=height,
+            time_ms=time_ms,
+            transactions=pool[start : start + block_txs],
+            verify=cache.verify,
+        )
+        elapsed += time.perf_counter() - began
+        began = time.perf_counter()
+        chain.store.apply(outcome.write_set)
+        store_elapsed += time.perf_counter() - began
+        state = LedgerState(store=chain.store, app_hash=outcome.app_hash)
+        ok += sum(1 for result in outcome.results if result.code == ResultCode.ok)
+    return Figures(
+        transfers,
+        accounts,
+        block_txs,
+        verifies_per_s,
+        transfers / elapsed,
+        transfers / store_elapsed,
+        ok,
+    )
+
+
+@click.command()
+@click.option("--transfers", default=50_000, show_default=True, type=click.IntRange(1, 10**7))
+@click.option("--accounts", default=10_000, show_default=True, type=click.IntRange(2, 10**7))
+@click.option("--block-txs", default=2_000, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True)
+def command(transfers: int, accounts: int, block_txs: int, seed: int, as_json: bool) -> None:
+    """Transfers applied per second by the pure ledger, against Ed25519 verifies per second."""
+    figures = run(transfers=transfers, accounts=accounts, block_txs=block_txs, seed=seed)
+    result = figures.as_json()
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(
+        f"ledger apply: {result['transfers_per_s']:,} transfers/s "
+        f"({figures.ok:,} of {transfers:,} ok, {accounts:,} accounts, blocks of {block_txs:,})\n"
+        f"ed25519 verify (1 core): {result['verifies_per_s']:,} /s\n"
+        f"ratio: {result['ratio']} (target >= 5: the state machine is not the bottleneck)"
+    )
