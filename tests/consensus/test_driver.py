@@ -378,6 +378,8 @@ def test_equivocation_is_reported_once() -> None:
     assert len(outputs) == 1 and isinstance(outputs[0], ProposalEquivocation)
     assert driver.apply(second) == []
     assert len(driver.proposals(0)) == 2  # kept: a polka or commit for W could still form
+    assert driver.apply(proposed(B, 0, value("x"))) == []  # evidence once; memory bounded
+    assert len(driver.proposals(0)) == 2
     driver.apply(prevoted(C, 0, V))
     outputs = driver.apply(prevoted(C, 0, W))
     assert len(outputs) == 1 and isinstance(outputs[0], VoteEquivocation)

@@ -67,6 +67,7 @@ def verify_commit(
     block_hash: bytes | None = None,
 ) -> CommitStatus:
     """Check `commit` against the validator set of its height (module ladder)."""
+    assert validator_set.total_power > 0
     if _is_malformed(commit, validator_set):
         return CommitStatus.MALFORMED
     if height is not None and commit.height != height:
@@ -88,6 +89,7 @@ def verify_commit(
     for signature in commit.signatures:
         if not verify(signature.validator, message, signature.signature):
             return CommitStatus.SIGNATURE_INVALID
+    assert 0 < len(keys) <= len(validator_set.validators)
     return CommitStatus.OK
 
 

@@ -189,6 +189,7 @@ class Driver:
 
     def apply(self, event: DriverInput) -> list[DriverOutput]:
         """Take one input; return the outputs for the host, in order."""
+        assert self.state.height == self.height
         outputs: list[DriverOutput] = []
         match event:
             case Start():
@@ -208,11 +209,14 @@ class Driver:
                     self._step(machine.ProposeValue(round, value), outputs)
         if self._started:
             self._settle(outputs)
+        assert self.state.step is not Step.UNSTARTED or not self._started
         return outputs
 
     def _keep_proposal(self, proposal: Proposal, valid: bool, outputs: list[DriverOutput]) -> None:
         """Keep a proposal from proposer(h, r); two different ones from it are evidence."""
         if proposal.height != self.height or not 0 <= proposal.round <= limits.round_max:
+            return
+        if not -1 <= proposal.pol_round < proposal.round:
             return
         if proposal.round > self.state.round + limits.rounds_ahead_max:
             return
@@ -239,6 +243,7 @@ class Driver:
 
     def _mux(self) -> list[machine.Input]:
         """The module's mux table, top to bottom: the inputs the log makes available now."""
+        assert self._started
         here = self.state.round
         if self.state.step is Step.UNSTARTED:
             return [machine.StartRound(here)]
@@ -266,6 +271,7 @@ class Driver:
             candidates.append(machine.PolkaAny(here))
         if self.votes.has_precommit_any(here):  # L47
             candidates.append(machine.PrecommitAny(here))
+        assert len(candidates) <= 2 * len(self.votes.precommit_values()) + 5 + len(kept)
         return candidates
 
     def _step(self, event: machine.Input, outputs: list[DriverOutput]) -> bool:
