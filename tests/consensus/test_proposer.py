@@ -51,7 +51,7 @@ def test_fair_over_many_heights(powers: list[int]) -> None:
     validators, signers = validator_set(powers)
     total = validators.total_power
     periods = 5
-    counts = {key.public_key: 0 for key in signers}
+    counts: dict[bytes, int] = {key.public_key: 0 for key in signers}
     for height in range(periods * total):
         counts[proposer(validators, height, 0)] += 1
     for key, power in zip(signers, powers, strict=True):
@@ -62,7 +62,7 @@ def test_turns_are_spread_evenly() -> None:
     """In every prefix of a period, each validator is within two turns of its share."""
     validators, signers = validator_set([1, 2, 3, 5, 8, 13])
     total = validators.total_power
-    seen = {key.public_key: 0 for key in signers}
+    seen: dict[bytes, int] = {key.public_key: 0 for key in signers}
     for slot in range(total):
         seen[proposer(validators, slot, 0)] += 1
         for key, v in zip(signers, validators.validators, strict=True):
