@@ -110,10 +110,13 @@ class Sandbox:
         return creator
 
     def commit(
-        self, transactions: Sequence[Transaction], verify: SignatureVerifier = keys.verify
+        self,
+        transactions: Sequence[Transaction],
+        verify: SignatureVerifier = keys.verify,
+        advance_ms: int | None = None,
     ) -> BlockOutcome:
         """Build, apply and persist one block (in memory) holding `transactions`."""
-        self.time_ms += self.block_interval_ms
+        self.time_ms += self.block_interval_ms if advance_ms is None else advance_ms
         block, outcome = build_block(
             self.state,
             time_ms=self.time_ms,
