@@ -46,7 +46,7 @@ class TransactionPayload(Record, frozen=True):
     chain_id: ChainIdText
     creator: AccountIdText
     created_ms: TimeMsInt
-    nonce: Annotated[int, Meta(ge=0, le=2**64 - 1)]
+    nonce: Annotated[int, Meta(ge=0, le=2**63 - 1)]  # int64: every SDK holds it natively
     commands: Annotated[
         tuple[Command, ...], Meta(min_length=1, max_length=limits.commands_per_tx_max)
     ]
