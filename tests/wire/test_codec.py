@@ -37,6 +37,7 @@ def test_oversized_is_rejected_before_decoding() -> None:
         (b"\x92\xd0\x05\xa1a", "non_canonical"),  # 5 as int8 instead of fixint
         (b"\x92\x05\xd9\x01a", "non_canonical"),  # str8 instead of fixstr
         (b"\x82\xa1x\x05\xa5label\xa1a", "malformed"),  # a map where an array belongs
+        (b"\x92\x05\xa1\x95", "malformed"),  # invalid UTF-8 (found by `bakong fuzz tx`)
     ],
 )
 def test_bad_bytes_get_a_typed_error(data: bytes, code: str) -> None:

@@ -13,7 +13,7 @@ __all__ = ["fuzz"]
 
 entries: dict[str, tuple[str, str, str]] = {
     "tx": (
-        "bakong.ledger_fuzz",
+        "bakong.fuzzing.tx",
         "command",
         "Fuzz the transaction decoder and validation with random and mutated inputs.",
     ),

@@ -58,6 +58,8 @@ def decode_canonical(data: bytes, record_type: type[T], *, bytes_max: int) -> T:
         record = decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         raise DecodeError("malformed", str(error)) from None
+    except UnicodeDecodeError as error:  # msgspec lets invalid UTF-8 in a str escape as this
+        raise DecodeError("malformed", f"invalid UTF-8 in a string: {error.reason}") from None
     except RecursionError:
         raise DecodeError("malformed", "nested too deeply") from None
     if _encoder.encode(record) != data:
