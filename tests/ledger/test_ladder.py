@@ -139,3 +139,25 @@ def test_rejected_transaction_changes_nothing_but_is_recorded(chain: Sandbox) ->
     assert result.command_index == 1
     assert chain.account("sokha@aclb") == before
     assert not [key for key, _ in outcome.write_set if key.startswith(b"a/")]
+
+
+def test_bad_transaction_bytes_get_typed_decode_errors(chain: Sandbox) -> None:
+    from bakong import limits
+    from bakong.errors import DecodeError
+    from bakong.ledger.transaction import decode_transaction
+    from bakong.wire.codec import encode
+
+    data = encode(_signed(chain, "sokha@aclb"))
+    assert decode_transaction(data).payload.creator == "sokha@aclb"
+    long_memo = chain.transfer("sokha@aclb", "dara@wing", Asset.KHR, 1, memo="m" * 65)
+    cases = {
+        "oversized": b"\x92" + bytes(limits.tx_bytes_max),
+        "non_canonical": data[:-66] + b"\xc5\x00\x40" + data[-64:],  # bin16, not bin8
+        "malformed": data[:-1],
+    }
+    for code, bad in cases.items():
+        with pytest.raises(DecodeError) as error:
+            decode_transaction(bad)
+        assert error.value.code == code
+    with pytest.raises(DecodeError):
+        decode_transaction(encode(_signed(chain, "sokha@aclb", commands=(long_memo,))))
