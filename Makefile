@@ -20,7 +20,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/bakong demo
 
-test: $(STAMP)
+# The official KHQR SDK, for the differential test of bakong.khqr (test-only, gitignored).
+KHQR_SDK := .cache/khqr-sdk
+$(KHQR_SDK)/node_modules/bakong-khqr/package.json:
+	@command -v npm >/dev/null || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	npm install --prefix $(KHQR_SDK) --no-audit --no-fund --loglevel=error bakong-khqr@1.0.20
+
+test: $(STAMP) $(KHQR_SDK)/node_modules/bakong-khqr/package.json
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src
 	$(BIN)/pytest -q

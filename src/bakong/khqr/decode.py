@@ -20,7 +20,7 @@ import hashlib
 
 from bakong.errors import QRDecodeError
 from bakong.khqr.ecmascript import from_utf16, utf16
-from bakong.khqr.fields import TemplateLoops, subfields, top_level
+from bakong.khqr.fields import NeverEnds, subfields, top_level
 from bakong.khqr.tags import DECODE_KEYS, KNOWN, PRIMITIVE_KEYS, TEMPLATES, qr_chars_max
 
 __all__ = ["decode", "md5"]
@@ -36,7 +36,7 @@ def decode(qr: str) -> Decoded:
     values: dict[str, str] = {}
     merchant_type: str | None = None
     merchant = False
-    for tag, value in top_level(text):
+    for tag, value in _sliced(text):
         if tag == "30":
             merchant_type = "30"
             merchant = True
@@ -58,10 +58,19 @@ def decode(qr: str) -> Decoded:
     return result
 
 
+def _sliced(text: str) -> list[tuple[str, str]]:
+    try:
+        return top_level(text)
+    except NeverEnds as error:
+        raise QRDecodeError(
+            "qr_template_loops", f"tag {error.tag}: its length field never moves the slicing on"
+        ) from None
+
+
 def _named(tag: str, value: str, merchant: bool) -> dict[str, str]:
     try:
         return subfields(tag, value, merchant) or {}
-    except TemplateLoops as error:
+    except NeverEnds as error:
         raise QRDecodeError(
             "qr_template_loops", f"tag {error.tag}: sub-fields cannot be sliced to the end"
         ) from None

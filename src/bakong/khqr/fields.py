@@ -3,8 +3,13 @@
 Top level: slice TLVs left to right with `sdk_cut`; stop when a tag equals the previous one (the
 previous one after renaming 30 to 29); keep only the tags the SDK knows (`tags.KNOWN`, plus 30).
 Templates 29/30, 62, 64 and 99: slice sub-TLVs until the value is used up, keeping the sub-tags
-the SDK names. A sub-slice that makes no progress would spin the SDK forever; we raise
-`TemplateLoops` instead, and the callers turn that into a verdict or a typed error.
+the SDK names.
+
+Two slices make no progress and would spin the SDK forever: a sub-TLV whose length reads as NaN
+(or points back to its start), and the same at the top level on tag 30, because 30 is compared
+with the previous tag after being renamed 29, so the stop rule never fires (the SDK then also
+grows its tag list without bound). We raise `NeverEnds` instead, and the callers turn that into
+a verdict or a typed error.
 """
 
 from __future__ import annotations
@@ -12,11 +17,11 @@ from __future__ import annotations
 from bakong.khqr.tags import KNOWN_SET, SUBFIELDS
 from bakong.khqr.tlv import sdk_cut
 
-__all__ = ["TemplateLoops", "subfields", "top_level"]
+__all__ = ["NeverEnds", "subfields", "top_level"]
 
 
-class TemplateLoops(Exception):
-    """A template's sub-TLVs cannot be sliced to the end: the SDK never returns on it."""
+class NeverEnds(Exception):
+    """The SDK's slicing loop would never end on this string (see the module docstring)."""
 
     def __init__(self, tag: str) -> None:
         super().__init__(tag)
@@ -29,9 +34,12 @@ def top_level(qr: str) -> list[tuple[str, str]]:
     last = ""
     rest = qr
     while rest:
-        tag, value, rest = sdk_cut(rest)
+        tag, value, after = sdk_cut(rest)
         if tag == last:
             break
+        if tag == "30" and len(after) == len(rest):
+            raise NeverEnds(tag)
+        rest = after
         if tag in KNOWN_SET:
             found.append((tag, value))
         last = "29" if tag == "30" else tag
@@ -49,7 +57,7 @@ def subfields(tag: str, value: str, merchant: bool = False) -> dict[str, str] | 
     while value:
         sub, sub_value, rest = sdk_cut(value)
         if len(rest) == len(value):
-            raise TemplateLoops(tag)
+            raise NeverEnds(tag)
         name = names.get(sub)
         if name is not None:
             if merchant and name == "accountInformation":

@@ -12,7 +12,8 @@ reports), in this order:
 
 Where the SDK has no verdict we give one and say so in `Verdict.deviation`:
 - `"too_long"`: over `qr_chars_max` characters, refused before parsing (code 8);
-- `"template_loops"`: a template the SDK would slice forever (it never returns; code 8);
+- `"template_loops"`: a string the SDK would slice forever (it never returns; code 8), see
+  `fields.NeverEnds`;
 - `"sdk_type_error"`: a tag-64 alternate name without a language preference makes the SDK throw
   a TypeError, which its `verify` swallows as invalid; we report 38, as ts-khqr does.
 """
@@ -24,7 +25,7 @@ import msgspec
 from bakong.khqr.codes import KHQR_INVALID, message
 from bakong.khqr.crc import crc_matches
 from bakong.khqr.ecmascript import utf16
-from bakong.khqr.fields import TemplateLoops, subfields, top_level
+from bakong.khqr.fields import NeverEnds, subfields, top_level
 from bakong.khqr.rules import check_primitive, check_template
 from bakong.khqr.tags import DYNAMIC, REQUIRED, TEMPLATES, qr_chars_max, qr_chars_min
 
@@ -56,7 +57,10 @@ def verify(qr: str, now_ms: int) -> Verdict:
         return _invalid(KHQR_INVALID, "too_long")
     if len(text) < qr_chars_min or not crc_matches(text):
         return _invalid(KHQR_INVALID)
-    found = [("29" if tag == "30" else tag, value) for tag, value in top_level(text)]
+    try:
+        found = [("29" if tag == "30" else tag, value) for tag, value in top_level(text)]
+    except NeverEnds:
+        return _invalid(KHQR_INVALID, "template_loops")
     code = _presence(found)
     if code:
         return _invalid(code)
@@ -88,7 +92,7 @@ def _check_fields(found: list[tuple[str, str]], now_ms: int) -> Verdict:
         if tag in TEMPLATES:
             try:
                 named = subfields(tag, value)
-            except TemplateLoops:
+            except NeverEnds:
                 return _invalid(KHQR_INVALID, "template_loops")
             code, deviation = check_template(tag, value if named is None else named, poi, now_ms)
             if code:
