@@ -18,9 +18,10 @@ __all__ = [
     "qr_chars_min",
 ]
 
-# The whole QR string. EMVCo MPM caps a payload at 512 characters; the longest KHQR our generator
-# can write is 511 (every field at its maximum). Anything longer is refused before parsing.
-qr_chars_max: Final = 512
+# The whole QR string. The largest QR symbol (version 40, level L) holds 2953 bytes, so no longer
+# text can come from a scan; anything longer is refused before parsing. (EMVCo MPM says 512
+# characters, but real multi-scheme SGQR codes run past 1,000.) Our generator writes at most 511.
+qr_chars_max: Final = 2953
 qr_chars_min: Final = 12  # the SDK's `emv.INVALID_LENGTH.KHQR`
 
 # Field maxima (SDK `emv.INVALID_LENGTH`).
