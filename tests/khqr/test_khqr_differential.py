@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import os
 
-from conftest import KHQR_VECTORS
-
 from bakong.qrdiff import compare, oracle
 from bakong.qrdiff.run import run
+from tests.khqr.data import KHQR_VECTORS
 
 SEED = int(os.environ.get("BAKONG_QR_DIFF_SEED", "20261121"))
 COUNT = int(os.environ.get("BAKONG_QR_DIFF_COUNT", "6000"))

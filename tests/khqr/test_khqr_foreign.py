@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import FOREIGN_VECTORS
 
 from bakong.errors import QRDecodeError, QRInputError
 from bakong.khqr.crc import with_crc
@@ -15,6 +14,7 @@ from bakong.khqr.foreign import SCHEMES, parse
 from bakong.khqr.promptpay import generate_promptpay
 from bakong.khqr.tlv import Tree, tree, write
 from bakong.khqr.vietqr import generate_vietqr, plain_text
+from tests.khqr.data import FOREIGN_VECTORS
 
 # The vector's scheme label -> our scheme name.
 EXPECTED_SCHEME = {

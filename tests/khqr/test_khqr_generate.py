@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import KHQR_VECTORS
 
 from bakong.errors import QRInputError
 from bakong.khqr import crc_hex, decode, md5, verify
 from bakong.khqr.generate import Options, generate_individual, generate_merchant
+from tests.khqr.data import KHQR_VECTORS
 
 QR = {vector["id"]: vector["qr"] for vector in KHQR_VECTORS}
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import KHQR_VECTORS
 
 from bakong.khqr import crc_hex, crc_matches, decode, md5, verify
 from bakong.khqr.codes import message
+from tests.khqr.data import KHQR_VECTORS
 
 
 def _ids(vector: dict[str, Any]) -> str:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import FOREIGN_VECTORS, KHQR_VECTORS
 
 from bakong.cli import main
 from bakong.khqr.tags import DECODE_KEYS
+from tests.khqr.data import FOREIGN_VECTORS, KHQR_VECTORS
 
 QR = {vector["id"]: vector for vector in KHQR_VECTORS}
 

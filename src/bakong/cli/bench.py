@@ -17,6 +17,7 @@ entries: dict[str, tuple[str, str, str]] = {
         "command",
         "Transfers applied by the pure ledger per second, against Ed25519 verifies per second.",
     ),
+    "qr": ("bakong.bench.qr", "command", "KHQR verify+decode per second, ours against the SDK."),
 }
 
 

@@ -17,6 +17,11 @@ entries: dict[str, tuple[str, str, str]] = {
         "command",
         "Fuzz the transaction decoder and validation with random and mutated inputs.",
     ),
+    "qr": (
+        "bakong.fuzzing.qr",
+        "command",
+        "Fuzz KHQR verify/decode, foreign parse and TLV with random and mutated strings.",
+    ),
 }
 
 

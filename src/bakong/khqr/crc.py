@@ -42,6 +42,6 @@ def crc_matches(qr: str) -> bool:
     The comparison ignores case: a lower-case CRC is accepted, as the SDK does (V117).
     """
     tail = qr[-4:]
-    if len(qr) < 8 or qr[-8:-4] != "6304" or not all(char in _HEX for char in tail):
+    if len(qr) < 8 or qr[-8:-4] != "6304" or not _HEX.issuperset(tail):
         return False
     return crc_hex(qr[:-4]) == tail.upper()

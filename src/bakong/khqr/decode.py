@@ -21,7 +21,7 @@ import hashlib
 from bakong.errors import QRDecodeError
 from bakong.khqr.ecmascript import from_utf16, utf16
 from bakong.khqr.fields import NeverEnds, subfields, top_level
-from bakong.khqr.tags import DECODE_KEYS, KNOWN, PRIMITIVE_KEYS, TEMPLATES, qr_chars_max
+from bakong.khqr.tags import DECODE_KEYS, PRIMITIVE_KEYS, TEMPLATES, qr_chars_max
 
 __all__ = ["decode", "md5"]
 
@@ -46,8 +46,7 @@ def decode(qr: str) -> Decoded:
         values[tag] = value
     result = dict(_EMPTY)
     result["merchantType"] = merchant_type
-    for tag in KNOWN:
-        found = values.get(tag)
+    for tag, found in values.items():  # each tag sets its own keys, so order does not matter
         if tag in TEMPLATES:
             if found:
                 result.update(_named(tag, found, merchant))

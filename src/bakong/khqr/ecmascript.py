@@ -45,18 +45,18 @@ _RADIX_DIGITS = {16: "0123456789abcdefABCDEF", 8: "01234567", 2: "01"}
 _TIME_MS_MAX = 8.64e15  # ECMA-262 TimeClip: the largest time value a Date can hold
 
 
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 def utf16(text: str) -> str:
     """`text` with each astral character split into its two surrogate code points."""
-    if text.isascii() or max(text) <= "\uffff":
+    if text.isascii() or _ASTRAL.search(text) is None:
         return text
-    return "".join(_split_astral(char) for char in text)
+    return _ASTRAL.sub(_split_astral, text)
 
 
-def _split_astral(char: str) -> str:
-    point = ord(char)
-    if point <= 0xFFFF:
-        return char
-    point -= 0x10000
+def _split_astral(match: re.Match[str]) -> str:
+    point = ord(match.group()) - 0x10000
     return chr(0xD800 + (point >> 10)) + chr(0xDC00 + (point & 0x3FF))
 
 

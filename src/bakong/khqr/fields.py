@@ -28,21 +28,60 @@ class NeverEnds(Exception):
         self.tag = tag
 
 
-def top_level(qr: str) -> list[tuple[str, str]]:
-    """The SDK's top-level `(tag, value)` list, raw tags kept (30 is not renamed here)."""
+# Two ASCII digits -> their value: the common case, read without calling `sdk_cut`.
+_LENGTHS = {f"{number:02d}": number for number in range(100)}
+# A 4-digit header "TTLL" -> (tag, length, whether the SDK keeps the tag, the tag as remembered
+# for the duplicate check): one dictionary lookup per top-level field in the common case.
+_HEADERS = {
+    f"{tag:02d}{length:02d}": (
+        f"{tag:02d}",
+        length,
+        f"{tag:02d}" in KNOWN_SET,
+        "29" if tag == 30 else f"{tag:02d}",
+    )
+    for tag in range(100)
+    for length in range(100)
+}
+
+
+def top_level(qr: str, rename: bool = False) -> list[tuple[str, str]]:
+    """The SDK's top-level `(tag, value)` list; tag 30 comes back as 29 with `rename`."""
     found: list[tuple[str, str]] = []
+    keep, headers = found.append, _HEADERS
     last = ""
-    rest = qr
+    position, size = 0, len(qr)
+    while position < size:
+        header = headers.get(qr[position : position + 4])
+        if header is None:
+            found = _top_level_slow(qr[position:], found, last)
+            break
+        tag, length, known, remembered = header
+        if tag == last:
+            break
+        stop = position + 4 + length
+        if known:
+            keep((remembered if rename else tag, qr[position + 4 : stop]))
+        last = remembered
+        position = stop
+    else:
+        return found
+    if rename:
+        return [("29" if tag == "30" else tag, value) for tag, value in found]
+    return found
+
+
+def _top_level_slow(rest: str, found: list[tuple[str, str]], last: str) -> list[tuple[str, str]]:
+    """`top_level` from the first length field that is not two digits on, via `sdk_cut`."""
     while rest:
         tag, value, after = sdk_cut(rest)
         if tag == last:
             break
         if tag == "30" and len(after) == len(rest):
             raise NeverEnds(tag)
-        rest = after
         if tag in KNOWN_SET:
             found.append((tag, value))
         last = "29" if tag == "30" else tag
+        rest = after
     return found
 
 
@@ -52,18 +91,39 @@ def subfields(tag: str, value: str, merchant: bool = False) -> dict[str, str] | 
     `None` matters: the SDK then handles the raw string instead of an object. With `merchant`,
     sub-tag 01 of tag 29 is named `merchantID` (decode's rule for tag 30).
     """
-    names = SUBFIELDS[tag]
+    names = _MERCHANT_NAMES if merchant and tag == "29" else SUBFIELDS[tag]
     found: dict[str, str] | None = None
-    while value:
-        sub, sub_value, rest = sdk_cut(value)
-        if len(rest) == len(value):
+    lengths = _LENGTHS
+    position, size = 0, len(value)
+    while position < size:
+        length = lengths.get(value[position + 2 : position + 4])
+        if length is None:
+            return _subfields_slow(names, tag, value[position:], found)
+        name = names.get(value[position : position + 2])
+        stop = position + 4 + length
+        if name is not None:
+            if found is None:
+                found = {}
+            found[name] = value[position + 4 : stop]
+        position = stop
+    return found
+
+
+_MERCHANT_NAMES = {**SUBFIELDS["29"], "01": "merchantID"}
+
+
+def _subfields_slow(
+    names: dict[str, str], tag: str, rest: str, found: dict[str, str] | None
+) -> dict[str, str] | None:
+    """`subfields` from the first length field that is not two digits on, via `sdk_cut`."""
+    while rest:
+        sub, sub_value, after = sdk_cut(rest)
+        if len(after) == len(rest):
             raise NeverEnds(tag)
         name = names.get(sub)
         if name is not None:
-            if merchant and name == "accountInformation":
-                name = "merchantID"
             if found is None:
                 found = {}
             found[name] = sub_value
-        value = rest
+        rest = after
     return found

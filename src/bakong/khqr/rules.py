@@ -8,6 +8,9 @@ differently (a raw tag 29 has no account ID: 1; a raw 99 on a dynamic QR has no 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Final
+
 from bakong.khqr import tags as t
 from bakong.khqr.ecmascript import number_to_string, parse_int, to_number, valid_time
 
@@ -19,33 +22,49 @@ _CURRENCIES = (t.KHR, t.USD)
 
 def check_primitive(tag: str, value: str) -> int:
     """The SDK's error code for primitive `tag` holding `value`, or 0."""
-    size = len(value)
-    if tag == "00":
-        return 23 if not value else 16 if size > t.payload_format_chars_max else 0
-    if tag == "01":
-        if size > t.poi_chars_max:
-            return 17
-        return 0 if value in (t.STATIC, t.DYNAMIC) else 48
-    if tag == "15":
-        return 43 if size > t.upi_account_chars_max else 0
-    if tag == "52":
-        return _mcc(value)
-    if tag == "53":
-        if not value:
-            return 9
-        if size > t.currency_chars_max:
-            return 19
-        return 0 if parse_int(value) in _CURRENCIES else 28
-    if tag == "54":
-        return 4 if size > t.amount_chars_max or "-" in value or not value else 0
-    if tag == "58":
-        return 26 if not value else 20 if size > t.country_code_chars_max else 0
-    if tag == "59":
-        return 2 if not value else 7 if size > t.merchant_name_chars_max else 0
-    if tag == "60":
-        return 27 if not value else 21 if size > t.merchant_city_chars_max else 0
-    assert tag == "63", tag
-    return 24 if not value else 22 if size > t.crc_chars_max else 0
+    return _PRIMITIVE[tag](value)
+
+
+def _payload_format(value: str) -> int:
+    return 23 if not value else 16 if len(value) > t.payload_format_chars_max else 0
+
+
+def _poi(value: str) -> int:
+    if len(value) > t.poi_chars_max:
+        return 17
+    return 0 if value in (t.STATIC, t.DYNAMIC) else 48
+
+
+def _upi(value: str) -> int:
+    return 43 if len(value) > t.upi_account_chars_max else 0
+
+
+def _currency(value: str) -> int:
+    if not value:
+        return 9
+    if len(value) > t.currency_chars_max:
+        return 19
+    return 0 if parse_int(value) in _CURRENCIES else 28
+
+
+def _amount(value: str) -> int:
+    return 4 if len(value) > t.amount_chars_max or "-" in value or not value else 0
+
+
+def _country(value: str) -> int:
+    return 26 if not value else 20 if len(value) > t.country_code_chars_max else 0
+
+
+def _name(value: str) -> int:
+    return 2 if not value else 7 if len(value) > t.merchant_name_chars_max else 0
+
+
+def _city(value: str) -> int:
+    return 27 if not value else 21 if len(value) > t.merchant_city_chars_max else 0
+
+
+def _crc(value: str) -> int:
+    return 24 if not value else 22 if len(value) > t.crc_chars_max else 0
 
 
 def _mcc(value: str) -> int:
@@ -54,6 +73,20 @@ def _mcc(value: str) -> int:
     if len(value) > t.mcc_chars_max:
         return 18
     return 0 if all(char in _DIGITS for char in value) else 51
+
+
+_PRIMITIVE: Final[dict[str, Callable[[str], int]]] = {
+    "00": _payload_format,
+    "01": _poi,
+    "15": _upi,
+    "52": _mcc,
+    "53": _currency,
+    "54": _amount,
+    "58": _country,
+    "59": _name,
+    "60": _city,
+    "63": _crc,
+}
 
 
 def check_template(

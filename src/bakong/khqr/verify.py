@@ -58,7 +58,7 @@ def verify(qr: str, now_ms: int) -> Verdict:
     if len(text) < qr_chars_min or not crc_matches(text):
         return _invalid(KHQR_INVALID)
     try:
-        found = [("29" if tag == "30" else tag, value) for tag, value in top_level(text)]
+        found = top_level(text, rename=True)
     except NeverEnds:
         return _invalid(KHQR_INVALID, "template_loops")
     code = _presence(found)
@@ -87,9 +87,13 @@ def _check_fields(found: list[tuple[str, str]], now_ms: int) -> Verdict:
     """Step 5: validate each tag in order; 99 sees the POI written before it."""
     poi: str | None = None
     for tag, value in found:
-        if tag == "01":
-            poi = value
-        if tag in TEMPLATES:
+        if tag not in TEMPLATES:
+            code = check_primitive(tag, value)
+            if code:
+                return _invalid(code)
+            if tag == "01":
+                poi = value
+        else:
             try:
                 named = subfields(tag, value)
             except NeverEnds:
@@ -97,8 +101,4 @@ def _check_fields(found: list[tuple[str, str]], now_ms: int) -> Verdict:
             code, deviation = check_template(tag, value if named is None else named, poi, now_ms)
             if code:
                 return _invalid(code, deviation)
-        else:
-            code = check_primitive(tag, value)
-            if code:
-                return _invalid(code)
     return VALID

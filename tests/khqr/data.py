@@ -1,4 +1,4 @@
-"""Shared fixtures for the KHQR tests: the conformance vectors, copied from shared/vectors."""
+"""The conformance vectors for the KHQR tests, copied from shared/vectors into tests/vectors."""
 
 from __future__ import annotations
 
