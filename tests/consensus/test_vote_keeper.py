@@ -95,7 +95,7 @@ def test_duplicates_count_once() -> None:
     assert keeper.add(prevote(D, 1, 0, V), 0).thresholds == (PolkaValue(0, V.id), PolkaAny(0))
 
 
-def test_equivocation_is_evidence_and_is_not_counted() -> None:
+def test_equivocation_is_evidence_and_counts_once_for_its_own_value() -> None:
     keeper = _keeper()
     keeper.add(prevote(A, 1, 0, V), 0)
     result = keeper.add(prevote(A, 1, 0, W), 0)
@@ -104,13 +104,50 @@ def test_equivocation_is_evidence_and_is_not_counted() -> None:
     assert {result.evidence.first.value_id, result.evidence.second.value_id} == {V.id, W.id}
     assert verify_vote_equivocation(CHAIN, result.evidence)
     assert keeper.evidence == [result.evidence]
-    # A third conflicting vote is refused again, without new evidence.
+    # A third different vote is refused, without new evidence; the second again is a duplicate.
     third = keeper.add(prevote(A, 1, 0, None), 0)
     assert third.status is VoteStatus.EQUIVOCATION and third.evidence is None
-    # W got no power from A: B and D bring W to 4 only; A's first vote (V) still counts.
-    assert keeper.add(prevote(B, 1, 0, W), 0).thresholds == (PolkaAny(0),)
-    assert keeper.add(prevote(D, 1, 0, W), 0).thresholds == ()
-    assert not keeper.has_polka_value(0, W.id)
+    assert keeper.add(prevote(A, 1, 0, W), 0).status is VoteStatus.DUPLICATE
+    assert not keeper.has_polka_nil(0) and not keeper.has_polka_value(0, W.id)
+    # A's second vote counts for W (4 + 3 = 7 of 10: a polka for W) but not again for "any":
+    # B alone brings "any" from 4 to 7.
+    assert keeper.add(prevote(B, 1, 0, W), 0).thresholds == (PolkaValue(0, W.id), PolkaAny(0))
+    assert keeper.add(prevote(D, 1, 0, V), 0).thresholds == ()  # V: 4 + 1
+    signers = [vote.validator for vote in keeper.votes_for(VoteType.PREVOTE, 0, W.id)]
+    assert signers == sorted([A.public_key, B.public_key])
+
+
+def test_regression_an_equivocator_cannot_hide_a_polka_from_correct_processes() -> None:
+    # Found by the simulator (bakong sim, seed 10 before the fix): a Byzantine validator sent
+    # its prevote for V to one correct process and its prevote for nil to the others. The
+    # first locked on V with that vote; the others counted the nil vote first and, when the
+    # V vote reached them too, did not count it, so they never saw the polka that L28 needs
+    # to accept V re-proposed with vr = 0: no round could ever decide. Equal powers, n = 4.
+    validators, (p, q, r, byzantine) = validator_set([1, 1, 1, 1])
+    locked, other = VoteKeeper(1, validators), VoteKeeper(1, validators)
+    for keeper, first in ((locked, V), (other, None)):
+        keeper.add(prevote(p, 1, 0, V), 0)
+        keeper.add(prevote(q, 1, 0, V), 0)
+        keeper.add(prevote(r, 1, 0, None), 0)
+        keeper.add(prevote(byzantine, 1, 0, first), 0)
+    assert locked.has_polka_value(0, V.id)
+    assert not other.has_polka_value(0, V.id)
+    relayed = other.add(prevote(byzantine, 1, 0, V), 1)  # gossip delivers the other vote
+    assert relayed.status is VoteStatus.EQUIVOCATION and relayed.evidence is not None
+    assert relayed.thresholds == (PolkaValue(0, V.id),)
+    assert other.has_polka_value(0, V.id)
+    assert len(other.votes_for(VoteType.PREVOTE, 0, V.id)) == 3
+
+
+def test_two_values_reach_a_quorum_in_one_round_only_with_more_than_f_equivocators() -> None:
+    validators, (p, q, r, s) = validator_set([1, 1, 1, 1])
+    keeper = VoteKeeper(1, validators)
+    for signer in (p, q):  # two of four equivocate: more than f = 1
+        keeper.add(precommit(signer, 1, 0, V), 0)
+        keeper.add(precommit(signer, 1, 0, W), 0)
+    keeper.add(precommit(r, 1, 0, V), 0)
+    keeper.add(precommit(s, 1, 0, W), 0)
+    assert len(keeper.precommit_values()) == 2  # the bound the keeper asserts
 
 
 def test_evidence_is_the_same_whichever_vote_came_first() -> None:

@@ -16,9 +16,16 @@ Rules:
 1. "2f+1" is more than two thirds of the total power and "f+1" more than one third, compared
    in integers (`3 * power > 2 * total`); with n = 3f + 1 equal powers these are the paper's
    counts.
-2. A validator counts once per (round, type): its first vote. A second identical vote is a
-   duplicate; a second different one is equivocation, kept as evidence (once per round, type
-   and validator) and never counted.
+2. A validator counts once per (round, type) towards "any" and towards round skips: its
+   first vote. A second identical vote is a duplicate. A second different one is
+   equivocation, kept as evidence (once per round, type and validator), and it also counts,
+   once, towards the tally of the value it names: Algorithm 1 counts the messages a process
+   has received, so a correct process that holds a Byzantine validator's prevote for v must
+   count it for v. Counting only the first vote would let an equivocator split the correct
+   processes for good: some lock on v with its vote, the others never see that polka, and
+   L28 can then never unlock them (a liveness bug the simulator found). Safety is intact:
+   two values reaching 2f+1 in one round still need f+1 validators voting for both. A third
+   different vote is refused (memory stays bounded: one conflicting vote per validator).
 3. Memory is bounded: votes from unknown validators, other heights, or rounds more than
    `limits.rounds_ahead_max` ahead of the current round are refused, so a round holds at most
    `limits.votes_per_round_max` votes. Past rounds are kept: L28 needs a polka from an earlier
@@ -97,8 +104,8 @@ class _RoundVotes:
     """One round's votes: the first vote per (type, validator) and the power behind each value."""
 
     __slots__ = (
+        "conflicting",
         "emitted",
-        "equivocators",
         "first",
         "power_any",
         "power_for",
@@ -112,11 +119,11 @@ class _RoundVotes:
         self.power_any: dict[VoteType, int] = {VoteType.PREVOTE: 0, VoteType.PRECOMMIT: 0}
         self.senders: set[bytes] = set()  # validators with any vote in this round, for L55
         self.sender_power = 0
-        self.equivocators: set[tuple[VoteType, bytes]] = set()
+        self.conflicting: dict[tuple[VoteType, bytes], Vote] = {}  # the second vote (rule 2)
         self.emitted: set[Threshold] = set()
 
     def stored(self) -> int:
-        return len(self.first) + len(self.equivocators)
+        return len(self.first) + len(self.conflicting)
 
 
 class VoteKeeper:
@@ -156,7 +163,7 @@ class VoteKeeper:
         votes = self._rounds.setdefault(vote.round, _RoundVotes())
         earlier = votes.first.get((vote.type, vote.validator))
         if earlier is not None:
-            return self._add_again(votes, earlier, vote)
+            return self._add_again(votes, earlier, vote, current_round)
         votes.first[(vote.type, vote.validator)] = vote
         key = (vote.type, vote.value_id)
         votes.power_for[key] = votes.power_for.get(key, 0) + power
@@ -168,18 +175,26 @@ class VoteKeeper:
         assert votes.stored() <= limits.votes_per_round_max
         return VoteResult(VoteStatus.ADDED, self._emit(votes, vote, current_round))
 
-    def _add_again(self, votes: _RoundVotes, earlier: Vote, vote: Vote) -> VoteResult:
+    def _add_again(
+        self, votes: _RoundVotes, earlier: Vote, vote: Vote, current_round: int
+    ) -> VoteResult:
         """A second vote from one validator for one round and type: rule 2."""
         assert earlier.validator == vote.validator
         if earlier.value_id == vote.value_id:
             return VoteResult(VoteStatus.DUPLICATE)
-        if (vote.type, vote.validator) in votes.equivocators:
-            return VoteResult(VoteStatus.EQUIVOCATION)
-        votes.equivocators.add((vote.type, vote.validator))
+        other = votes.conflicting.get((vote.type, vote.validator))
+        if other is not None:
+            same = other.value_id == vote.value_id
+            return VoteResult(VoteStatus.DUPLICATE if same else VoteStatus.EQUIVOCATION)
+        votes.conflicting[(vote.type, vote.validator)] = vote
+        key = (vote.type, vote.value_id)
+        votes.power_for[key] = votes.power_for.get(key, 0) + self._powers[vote.validator]
+        assert votes.power_for[key] <= self._total
+        assert votes.stored() <= limits.votes_per_round_max
         evidence = vote_equivocation(earlier, vote)
         self.evidence.append(evidence)
-        assert votes.stored() <= limits.votes_per_round_max
-        return VoteResult(VoteStatus.EQUIVOCATION, (), evidence)
+        thresholds = self._emit(votes, vote, current_round)
+        return VoteResult(VoteStatus.EQUIVOCATION, thresholds, evidence)
 
     def _emit(self, votes: _RoundVotes, vote: Vote, current_round: int) -> tuple[Threshold, ...]:
         """The thresholds `vote` made true for the first time, in rule 4's order."""
@@ -230,8 +245,9 @@ class VoteKeeper:
     def precommit_values(self) -> list[PrecommitValue]:
         """Every PrecommitValue reached at this height, by round (candidates for L49)."""
         found = sorted(self._precommit_values, key=lambda t: (t.round, t.value_id))
-        # Two values cannot both pass 2/3 of the power in one round: each validator counts once.
-        assert len(found) <= len(self._rounds)
+        # Each validator counts for at most two values in a round (rule 2), so at most two
+        # values pass 2/3 of the power there (with f or fewer faulty validators, at most one).
+        assert len(found) <= 2 * len(self._rounds)
         return found
 
     def votes_for(self, vote_type: VoteType, round: int, value_id: bytes | None) -> list[Vote]:
@@ -239,11 +255,13 @@ class VoteKeeper:
         votes = self._rounds.get(round)
         if votes is None:
             return []
-        matching = [
-            vote
-            for (kind, _), vote in sorted(votes.first.items(), key=lambda item: item[0][1])
-            if kind is vote_type and vote.value_id == value_id
-        ]
+        counted = [*votes.first.values(), *votes.conflicting.values()]
+        matching = sorted(
+            (v for v in counted if v.type is vote_type and v.value_id == value_id),
+            key=lambda vote: vote.validator,
+        )
+        # A validator's first and conflicting votes name different values: one each here.
+        assert len({vote.validator for vote in matching}) == len(matching)
         assert all(vote.round == round for vote in matching)
         return matching
 
