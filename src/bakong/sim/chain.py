@@ -1,0 +1,115 @@
+"""The simulated chain: its genesis, its validator keys, and the constants of a simulated node.
+
+Every run of every seed uses the same genesis for a given number of validators: a central bank
+(`nbc`), three participants, and N validators with deterministic sandbox keys
+(`bakong.sandbox.sandbox_key`, public by construction: simulation only). Node i holds key i.
+The seed decides everything else (faults, workload, timing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bakong.consensus.round import Timeouts
+from bakong.ledger.genesis import GenesisFile, GenesisParticipant, GenesisValidator, genesis_hash
+from bakong.ledger.validators import Validator, ValidatorSet
+from bakong.sandbox import sandbox_key
+from bakong.wire.keys import SigningKey
+
+__all__ = [
+    "CENTRAL_BANK",
+    "CHAIN_ID",
+    "GENESIS_TIME_MS",
+    "PARTICIPANTS",
+    "ChainSetup",
+    "block_build_ms_max",
+    "block_txs_max",
+    "block_time_drift_ms_max",
+    "chain_setup",
+    "later_messages_max",
+    "status_interval_ms",
+    "sync_blocks_max",
+    "sync_request_timeout_ms",
+    "validators_max",
+    "validators_min",
+]
+
+CHAIN_ID = "bakong-sim"
+CENTRAL_BANK = "nbc"
+PARTICIPANTS = ("aclb", "wing", "abaa")
+GENESIS_TIME_MS = 1_767_225_600_000  # 2026-01-01 07:00 in Phnom Penh
+
+validators_min = 4
+validators_max = 10
+#: Consensus timeouts of the simulated network: timeout(r) = base + r * delta (ms).
+TIMEOUTS = Timeouts(propose_ms_base=600, prevote_ms_base=300, precommit_ms_base=300, delta_ms=150)
+#: Transactions a simulated proposer puts in one block ("a few per block" keeps Ed25519 cheap).
+block_txs_max = 16
+#: How far in the future of a validator's own clock a proposed block's time may be.
+block_time_drift_ms_max = 2_000
+#: Simulated time a proposer takes to build and execute its block, at most.
+block_build_ms_max = 5
+#: Each node announces its height this often; peers behind it ask for blocks.
+status_interval_ms = 500
+#: Blocks asked for (and served) in one catch-up request.
+sync_blocks_max = 32
+#: A catch-up request unanswered for this long may be sent again (to another peer).
+sync_request_timeout_ms = 1_000
+#: Consensus messages kept for heights the node has not reached yet.
+later_messages_max = 4_096
+
+assert validators_min >= 4  # n = 3f + 1 with f >= 1
+assert block_time_drift_ms_max > 0
+assert sync_request_timeout_ms >= status_interval_ms
+
+
+@dataclass(frozen=True)
+class ChainSetup:
+    genesis: GenesisFile
+    genesis_hash: bytes
+    keys: tuple[SigningKey, ...]  # node i signs with keys[i]
+    validator_set: ValidatorSet
+    timeouts: Timeouts
+
+    @property
+    def chain_id(self) -> str:
+        return self.genesis.chain_id
+
+
+def _participant(code: str, name: str) -> GenesisParticipant:
+    return GenesisParticipant(
+        code=code,
+        name=name,
+        admin_keys=[sandbox_key(f"{code}/admin").public_key.hex()],
+        admin_quorum=1,
+        gateway_keys=[sandbox_key(f"{code}/gateway").public_key.hex()],
+    )
+
+
+@lru_cache(maxsize=16)
+def chain_setup(validators: int) -> ChainSetup:
+    """The genesis and keys for `validators` validators of equal power."""
+    assert validators_min <= validators <= validators_max
+    keys = tuple(sandbox_key(f"sim/validator-{index}") for index in range(validators))
+    genesis = GenesisFile(
+        chain_id=CHAIN_ID,
+        genesis_time_ms=GENESIS_TIME_MS,
+        central_bank=_participant(CENTRAL_BANK, "National Bank of Cambodia"),
+        participants=[_participant(code, code.upper()) for code in PARTICIPANTS],
+        validators=[
+            GenesisValidator(name=f"validator-{index}", public_key=key.public_key.hex(), power=1)
+            for index, key in enumerate(keys)
+        ],
+    )
+    members = sorted(
+        (Validator(f"validator-{index}", key.public_key, 1) for index, key in enumerate(keys)),
+        key=lambda validator: validator.public_key,
+    )
+    return ChainSetup(
+        genesis=genesis,
+        genesis_hash=genesis_hash(genesis),
+        keys=keys,
+        validator_set=ValidatorSet(tuple(members)),
+        timeouts=TIMEOUTS,
+    )

@@ -1,0 +1,120 @@
+"""A node's simulated disk: writes in order, `sync()`, and a crash that loses unsynced writes.
+
+The disk is a journal: writes are applied in the order they were made. `sync()` makes every
+write so far durable (an fsync of a sequential file). A crash keeps the synced writes and a
+random prefix of the unsynced ones (a torn tail: the order is kept, the end is lost), then the
+node restarts from `image()`.
+
+What a node keeps on it:
+- `blocks[h]`: each committed block with its commit, write set and app hash (the node's LMDB
+  write transaction per block, design section 5);
+- `signed`: the last signed (height, round, step), see `bakong.sim.signer`;
+- `wal`: the consensus inputs of the current height, in order, for replay after a restart
+  (a write for a new height starts a new log).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from bakong.consensus.driver import DriverInput
+from bakong.ledger.commit import Commit
+from bakong.ledger.state import WriteSet
+from bakong.sim.signer import SignedStep
+
+__all__ = ["Disk", "DiskImage", "StoredBlock"]
+
+#: Unsynced writes beyond this are synced at once (a bounded write-back cache).
+pending_writes_max = 4_096
+#: Inputs kept in one height's log; a height that needs more is a bug or an attack.
+wal_inputs_max = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    height: int
+    block: bytes  # canonical block bytes
+    block_hash: bytes
+    commit: Commit
+    write_set: WriteSet
+    app_hash: bytes
+
+
+@dataclass(slots=True)
+class DiskImage:
+    """What the disk holds, as a restart reads it."""
+
+    blocks: dict[int, StoredBlock] = field(default_factory=dict)
+    signed: SignedStep | None = None
+    wal_height: int = 0
+    wal: list[DriverInput] = field(default_factory=list)
+
+
+Write = tuple[str, int, object]  # (what, height, value)
+
+
+class Disk:
+    """The journal of module rules."""
+
+    def __init__(self) -> None:
+        self._synced = DiskImage()
+        self._pending: list[Write] = []
+        self.syncs = 0
+
+    def put_block(self, stored: StoredBlock) -> None:
+        self._write(("block", stored.height, stored))
+
+    def put_signed(self, signed: SignedStep) -> None:
+        self._write(("signed", signed.height, signed))
+
+    def append_wal(self, height: int, event: DriverInput) -> None:
+        self._write(("wal", height, event))
+
+    def sync(self) -> None:
+        for write in self._pending:
+            _apply(self._synced, write)
+        self._pending.clear()
+        self.syncs += 1
+
+    def crash(self, rng: random.Random) -> int:
+        """Lose a random tail of the unsynced writes; return how many were lost."""
+        kept = rng.randint(0, len(self._pending))
+        lost = len(self._pending) - kept
+        for write in self._pending[:kept]:
+            _apply(self._synced, write)
+        self._pending.clear()
+        return lost
+
+    def image(self) -> DiskImage:
+        """The disk as a restart reads it (only right after a crash: nothing is pending)."""
+        assert not self._pending, "read the disk after a crash"
+        image = self._synced
+        return DiskImage(dict(image.blocks), image.signed, image.wal_height, list(image.wal))
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def _write(self, write: Write) -> None:
+        self._pending.append(write)
+        if len(self._pending) >= pending_writes_max:
+            self.sync()
+
+
+def _apply(image: DiskImage, write: Write) -> None:
+    what, height, value = write
+    if what == "block":
+        assert isinstance(value, StoredBlock)
+        image.blocks[height] = value
+    elif what == "signed":
+        assert isinstance(value, SignedStep)
+        assert image.signed is None or value.position >= image.signed.position
+        image.signed = value
+    else:
+        assert what == "wal"
+        if height != image.wal_height:
+            image.wal_height = height
+            image.wal = []
+        assert len(image.wal) < wal_inputs_max
+        image.wal.append(value)  # type: ignore[arg-type]

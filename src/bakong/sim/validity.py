@@ -1,0 +1,118 @@
+"""valid(v) (Algorithm 1, L23, L29, L36, L50): a proposed block, checked by the host.
+
+A validator at height h holds a committed state (after h - 1). A proposed value is the
+canonical bytes of a block and its id, the block hash. It is valid when, in this order:
+
+1. the bytes decode canonically as a block and the header hashes to the value id;
+2. the header names this chain and height h, and the previous block hash is ours;
+3. its proposer is in the validator set of height h (not necessarily the proposer of the
+   round that carries it: a valid value may be re-proposed by another proposer, L16);
+4. its time is at most `block_time_drift_ms_max` ahead of our own clock (a block time after
+   the previous block's is the ledger's own rule, step 6);
+5. the previous block's commit verifies against the set that decided h - 1 (none at h = 1);
+6. re-executing its transactions on our state (`apply_block`) succeeds and every header field
+   the execution determines agrees (`check_header`: tx root, result root, app hash,
+   validators hash).
+
+A block that arrives with a commit (catch-up, or a decision replayed after a restart) is
+checked without rule 4: 2f+1 validators already accepted its time against their clocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bakong.consensus.commit import CommitStatus
+from bakong.errors import DecodeError, LocalError
+from bakong.ledger.block import (
+    Block,
+    BlockOutcome,
+    LedgerState,
+    apply_block,
+    block_hash,
+    check_header,
+    decode_block,
+)
+from bakong.ledger.commit import Commit
+from bakong.ledger.context import SignatureVerifier
+from bakong.ledger.validators import ValidatorSet
+from bakong.sim.chain import block_time_drift_ms_max
+
+__all__ = ["Checked", "CommitVerifier", "Tip", "check_block"]
+
+#: verify_commit(commit, validator_set, height, block_hash), memoised by the run.
+CommitVerifier = Callable[[Commit, ValidatorSet, int, bytes], CommitStatus]
+
+
+@dataclass(frozen=True, slots=True)
+class Tip:
+    """A node's committed view, against which a block for `height` is checked."""
+
+    chain_id: str
+    height: int  # the height being decided
+    state: LedgerState  # after height - 1
+    previous_hash: bytes
+    validator_set: ValidatorSet  # decides `height`
+    previous_set: ValidatorSet | None  # decided height - 1; None at height 1
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    reason: str | None  # None: valid
+    block: Block | None = None
+    outcome: BlockOutcome | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.reason is None
+
+
+def check_block(
+    tip: Tip,
+    value: bytes,
+    value_id: bytes,
+    *,
+    now_ms: int | None,
+    verify: SignatureVerifier,
+    verify_commit: CommitVerifier,
+) -> Checked:
+    """The module's rules 1-6 (rule 4 only when `now_ms` is given)."""
+    assert tip.height >= 1
+    try:
+        block = decode_block(value)
+    except DecodeError:
+        return Checked("undecodable")
+    header = block.header
+    if block_hash(header) != value_id:
+        return Checked("value_id")
+    if header.chain_id != tip.chain_id or header.height != tip.height:
+        return Checked("height")
+    if header.previous_hash != tip.previous_hash:
+        return Checked("previous_hash")
+    if tip.validator_set.power_of(header.proposer) == 0:
+        return Checked("proposer")
+    if now_ms is not None and header.time_ms > now_ms + block_time_drift_ms_max:
+        return Checked("time_future")
+    reason = _last_commit_problem(tip, block, verify_commit)
+    if reason is not None:
+        return Checked(reason)
+    try:
+        outcome = apply_block(tip.state, block, verify)
+    except LocalError:
+        return Checked("execution")
+    if check_header(block, outcome):
+        return Checked("header")
+    assert outcome.app_hash == header.app_hash
+    return Checked(None, block, outcome)
+
+
+def _last_commit_problem(tip: Tip, block: Block, verify_commit: CommitVerifier) -> str | None:
+    last_commit = block.header.last_commit
+    if tip.previous_set is None:
+        assert tip.height == 1
+        return None if last_commit is None else "last_commit"
+    if last_commit is None:
+        return "last_commit"
+    status = verify_commit(last_commit, tip.previous_set, tip.height - 1, tip.previous_hash)
+    return None if status is CommitStatus.OK else "last_commit"
