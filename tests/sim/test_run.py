@@ -16,7 +16,7 @@ from bakong.sim.faults import Options
 from bakong.sim.run import run_seed
 
 FOUR = Options(validators=4, byzantine=1, heights=200)
-SEVEN = Options(validators=7, byzantine=2, heights=120)
+SEVEN = Options(validators=7, byzantine=2, heights=150)
 
 
 def _check(seed: int, options: Options) -> None:
@@ -30,12 +30,12 @@ def _check(seed: int, options: Options) -> None:
     assert result.transactions >= stats["transactions_executed"]
 
 
-@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("seed", range(30))
 def test_four_validators_one_byzantine(seed: int) -> None:
     _check(seed, FOUR)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_seven_validators_two_byzantine(seed: int) -> None:
     _check(seed, SEVEN)
 

@@ -13,6 +13,9 @@ hash covers every event in order).
 | module | what it holds |
 |---|---|
 | `scheduler.py` | the event queue on the simulated clock, and the trace hash |
+| `events.py` | the events of a run and their lines in the trace |
+| `world.py` | one run's clock, PRNG, network, memo, checker and nodes |
+| `memo.py` | pure functions (decoding, signature and commit checks) memoised across nodes |
 | `network.py` | the packet simulator: delay, loss, duplication, reordering, partitions |
 | `disk.py` | a node's simulated disk: ordered writes, `sync`, a crash keeps a random prefix |
 | `signer.py` | the last signed (height, round, step), persisted before a message leaves |

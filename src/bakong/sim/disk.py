@@ -10,13 +10,16 @@ What a node keeps on it:
   write transaction per block, design section 5);
 - `signed`: the last signed (height, round, step), see `bakong.sim.signer`;
 - `wal`: the consensus inputs of the current height, in order, for replay after a restart
-  (a write for a new height starts a new log).
+  (a write for a new height starts a new log);
+- `own`: the proposals and votes the node signed at the current height, each written with the
+  guard before it leaves (its own copy may not have reached the log yet).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import cast
 
 from bakong.consensus.driver import DriverInput
 from bakong.ledger.commit import Commit
@@ -49,6 +52,8 @@ class DiskImage:
     signed: SignedStep | None = None
     wal_height: int = 0
     wal: list[DriverInput] = field(default_factory=list)
+    own_height: int = 0
+    own: list[tuple[str, bytes]] = field(default_factory=list)  # (kind, signed message)
 
 
 Write = tuple[str, int, object]  # (what, height, value)
@@ -71,15 +76,21 @@ class Disk:
     def append_wal(self, height: int, event: DriverInput) -> None:
         self._write(("wal", height, event))
 
+    def append_own(self, height: int, kind: str, message: bytes) -> None:
+        self._write(("own", height, (kind, message)))
+
     def sync(self) -> None:
         for write in self._pending:
             _apply(self._synced, write)
         self._pending.clear()
         self.syncs += 1
 
-    def crash(self, rng: random.Random) -> int:
-        """Lose a random tail of the unsynced writes; return how many were lost."""
-        kept = rng.randint(0, len(self._pending))
+    def crash(self, rng: random.Random, kept: int | None = None) -> int:
+        """Lose a random tail of the unsynced writes (or keep exactly `kept` of them); return
+        how many were lost."""
+        if kept is None:
+            kept = rng.randint(0, len(self._pending))
+        assert 0 <= kept <= len(self._pending)
         lost = len(self._pending) - kept
         for write in self._pending[:kept]:
             _apply(self._synced, write)
@@ -90,7 +101,14 @@ class Disk:
         """The disk as a restart reads it (only right after a crash: nothing is pending)."""
         assert not self._pending, "read the disk after a crash"
         image = self._synced
-        return DiskImage(dict(image.blocks), image.signed, image.wal_height, list(image.wal))
+        return DiskImage(
+            dict(image.blocks),
+            image.signed,
+            image.wal_height,
+            list(image.wal),
+            image.own_height,
+            list(image.own),
+        )
 
     @property
     def pending(self) -> int:
@@ -111,10 +129,17 @@ def _apply(image: DiskImage, write: Write) -> None:
         assert isinstance(value, SignedStep)
         assert image.signed is None or value.position >= image.signed.position
         image.signed = value
+    elif what == "own":
+        assert isinstance(value, tuple)
+        if height != image.own_height:
+            image.own_height = height
+            image.own = []
+        assert len(image.own) < wal_inputs_max
+        image.own.append(value)
     else:
         assert what == "wal"
         if height != image.wal_height:
             image.wal_height = height
             image.wal = []
         assert len(image.wal) < wal_inputs_max
-        image.wal.append(value)  # type: ignore[arg-type]
+        image.wal.append(cast(DriverInput, value))

@@ -9,12 +9,12 @@ The node does for the driver what `docs/consensus.md` ("the host's contract") as
 - `Decision`: persist the block with its commit, apply its write set, start the next height.
 
 Rules:
-1. Every input is appended to the height's write-ahead log before the driver sees it; the
-   log (and everything written before it) is synced before any signature leaves. After a
-   crash the node rebuilds its state from the committed blocks on its disk, replays the log
-   of the next height into a fresh driver (which restores its lock and valid value), and
-   refuses to sign anything the guard says it may have signed before
-   (`bakong.sim.signer`).
+1. Every input is appended to the height's write-ahead log before the driver sees it. Before
+   a signed message leaves, the guard and the message itself are written and everything is
+   synced. After a crash the node rebuilds its state from the committed blocks on its disk,
+   replays the log of the next height into a fresh driver (which restores its lock and valid
+   value), feeds it its own signed messages of that height, and refuses to sign anything the
+   guard says it may have signed before (`bakong.sim.signer`).
 2. A proposal is fed with `valid(v)` (`bakong.sim.validity`), computed when the node reaches
    its height; messages for later heights wait in a bounded buffer, messages for earlier
    heights are dropped.
@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
+from bakong import limits
 from bakong.consensus.driver import (
     Driver,
     DriverInput,
@@ -100,6 +101,7 @@ from bakong.sim.chain import (
     status_interval_ms,
     sync_blocks_max,
     sync_request_timeout_ms,
+    validators_max,
 )
 from bakong.sim.disk import Disk, StoredBlock
 from bakong.sim.events import Timer, ValueBuilt
@@ -117,7 +119,7 @@ __all__ = ["Node"]
 mempool_capacity = 4_096
 #: Messages kept per round for relaying: two votes and a conflicting pair per validator, and
 #: the proposals (evidence included).
-gossip_per_round_max = 4 * 10 + 4
+gossip_per_round_max = 4 * validators_max + limits.proposals_per_round_max
 _vote_steps = {VoteType.PREVOTE: SignStep.PREVOTE, VoteType.PRECOMMIT: SignStep.PRECOMMIT}
 
 
@@ -176,10 +178,11 @@ class Node:
         self.up = True
         self._begin_height([])
 
-    def crash(self) -> int:
-        """The process dies: unsynced writes may be lost. Returns how many were."""
+    def crash(self, kept: int | None = None) -> int:
+        """The process dies: unsynced writes may be lost (all but `kept`, if given). Returns
+        how many were."""
         assert self.up
-        lost = self.disk.crash(self.world.rng)
+        lost = self.disk.crash(self.world.rng, kept)
         self.up = False
         self.epoch += 1
         self.crashes += 1
@@ -199,7 +202,27 @@ class Node:
             self._reload(stored)
         self.signed = image.signed
         replay = image.wal if image.wal_height == self.height + 1 else []
+        own = image.own if image.own_height == self.height + 1 else []
         self._begin_height(replay)
+        self._feed_own(own)
+
+    def _feed_own(self, own: list[tuple[str, bytes]]) -> None:
+        """After a replay, our own signed messages of the height: those whose copy the log
+        lost are fed now (the others are harmless duplicates)."""
+        memo = self.world.memo
+        for kind, data in own:
+            if kind == "proposal":
+                proposal = memo.proposal(data)
+                assert proposal is not None and proposal.proposer == self.key.public_key
+                if proposal.height == self.height + 1:
+                    self._keep(kind, proposal.round, data)
+                    self._feed(ProposalReceived(proposal, True))
+            else:
+                vote = memo.vote(data)
+                assert vote is not None and vote.validator == self.key.public_key
+                if vote.height == self.height + 1:
+                    self._keep(kind, vote.round, data)
+                    self._feed(VoteReceived(vote))
 
     def _reload(self, stored: StoredBlock) -> None:
         """Re-apply one stored block's write set, checking it against what was stored."""
@@ -258,6 +281,7 @@ class Node:
         self.gossip = {}
         self.pending.clear()
         self.height_started_ms = self.world.now_ms
+        self.replaying = False  # a height the log decided while replaying is over
         if replay:
             self.replaying = True
             for event in replay:
@@ -340,14 +364,14 @@ class Node:
                     self.evidence += 1
 
     def _guard(self, step: SignedStep) -> bool:
-        """The double-sign guard: persisted and synced before the signature exists."""
+        """The double-sign guard, written before the signature exists (synced with the signed
+        message by `_persist_own`, before it leaves)."""
         if not may_sign(self.signed, step):
             self.refused += 1
             self.world.record(f"refuse {self.index} {step.height}/{step.round}/{int(step.step)}")
             return False
         self.signed = step
         self.disk.put_signed(step)
-        self.disk.sync()
         return True
 
     def _propose(self, body: ProposalBody, value: bytes) -> None:
@@ -356,6 +380,7 @@ class Node:
         if not self._guard(SignedStep(body.height, body.round, SignStep.PROPOSE, sign_bytes)):
             return
         proposal = sign_proposal(chain_id, self.key, body, value)
+        self._persist_own("proposal", body.height, encode(proposal))
         if self.behaviour is None:
             self._send("proposal", body.round, encode(proposal))
         else:
@@ -371,12 +396,19 @@ class Node:
         if not self._guard(step):
             return
         vote = sign_vote(chain_id, self.key, body)
+        self._persist_own("vote", body.height, encode(vote))
         if self.behaviour is None:
             self._send("vote", body.round, encode(vote))
         else:
             byzantine.send_vote(self, vote)
         if not self.replaying:
             self._feed(VoteReceived(vote))
+
+    def _persist_own(self, kind: str, height: int, data: bytes) -> None:
+        """Rule 1: the guard and the signed message are on disk (synced) before it leaves."""
+        if not self.replaying:
+            self.disk.append_own(height, kind, data)
+        self.disk.sync()
 
     def _send(self, kind: str, round: int, data: bytes) -> None:
         """Broadcast one of our own messages, and keep it to relay (rule 6)."""
@@ -483,8 +515,10 @@ class Node:
             if source is not None and message.height > height + 1:
                 self._ask_blocks(source)  # the sender committed at least two more heights
             return
-        self._keep("proposal" if isinstance(message, Proposal) else "vote", message.round,
-                   encode(message))
+        data = encode(message)
+        if data in self.gossip.get(message.round, {}):
+            return  # a copy (duplicated or relayed): the driver has it, and so has the log
+        self._keep("proposal" if isinstance(message, Proposal) else "vote", message.round, data)
         if isinstance(message, Proposal):
             self._feed(ProposalReceived(message, self._validity(message)))
         else:
