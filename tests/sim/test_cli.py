@@ -50,6 +50,8 @@ def test_a_violation_exits_non_zero_and_names_its_seed() -> None:
     assert isinstance(violations, int) and violations >= 1
     assert data["first_failing_seed"] is not None
     assert f"seed {data['first_failing_seed']}:" in stderr
+    replay = f"bakong sim --seed {data['first_failing_seed']} --validators 4 --byzantine 1"
+    assert replay in stderr
 
 
 def test_arguments_are_checked() -> None:

@@ -108,6 +108,7 @@ def _swarm(
         if result.violations:
             violation = result.violations[0]
             click.echo(f"seed {result.seed}: {violation.kind}: {violation.detail}", err=True)
+            click.echo(f"  replay: {_replay_command(result.seed, options)}", err=True)
         if show and (now - shown[0] >= progress_interval_s or summary.seeds == len(seeds)):
             shown[0] = now
             click.echo(
@@ -129,6 +130,16 @@ def _swarm(
     if show:
         click.echo(f"done in {time.monotonic() - started:.1f} s", err=True)
     return summary.violations > 0
+
+
+def _replay_command(seed: int, options: Options) -> str:
+    command = (
+        f"bakong sim --seed {seed} --validators {options.validators}"
+        f" --byzantine {options.byzantine} --heights {options.heights}"
+    )
+    if options.mutant is not None:
+        command += f" --mutant {options.mutant}"
+    return command + " --json"
 
 
 def _options_json(options: Options) -> dict[str, object]:
