@@ -15,7 +15,6 @@ from bakong.ledger.block import (
     Block,
     BlockOutcome,
     LedgerState,
-    apply_block,
     block_hash,
     build_block,
 )
@@ -29,7 +28,7 @@ from bakong.ledger.genesis import (
     genesis_state,
 )
 from bakong.ledger.records import Account, AccountKind, KycTier
-from bakong.ledger.state import MemoryStore, account_key, decode_value
+from bakong.ledger.state import account_key, decode_value
 from bakong.ledger.transaction import Transaction, TransactionPayload, sign_transaction
 from bakong.wire import keys
 
@@ -170,14 +169,3 @@ class Sandbox:
             reference="",
             external_ref="",
         )
-
-
-def replay(genesis: GenesisFile, blocks: Sequence[Block]) -> LedgerState:
-    """Re-apply `blocks` from genesis (what a new node or an auditor does)."""
-    state, store = genesis_state(genesis)
-    for block in blocks:
-        outcome = apply_block(state, block)
-        store.apply(outcome.write_set)
-        state = LedgerState(store=store, app_hash=outcome.app_hash)
-    assert isinstance(state.store, MemoryStore)
-    return state

@@ -24,7 +24,6 @@ from bakong.ledger.commands import (
     Redeem,
     SetAccountStatus,
     SetKycTier,
-    Transfer,
     VoidHold,
 )
 from bakong.ledger.invariants import check_store
@@ -130,20 +129,7 @@ def apply_operation(workload: Workload, operation: tuple[int, ...]) -> None:
     source, target = ACCOUNTS[a % 12], ACCOUNTS[b % 12]
     asset = Asset.KHR if c % 2 == 0 else Asset.USD
     if kind == 0:
-        workload.submit(
-            source,
-            [
-                Transfer(
-                    source=source,
-                    target=target,
-                    asset=asset,
-                    amount=amount,
-                    memo="",
-                    reference="",
-                    external_ref="",
-                )
-            ],
-        )
+        workload.submit(source, [Sandbox.transfer(source, target, asset, amount)])
     elif kind == 1:
         hold_id = len(workload.holds).to_bytes(16, "big")
         poster = ACCOUNTS[c % 12]
@@ -185,24 +171,8 @@ def apply_operation(workload: Workload, operation: tuple[int, ...]) -> None:
         workload.submit(source.split("@")[1], [SetKycTier(account=source, tier=TIERS[b % 3])])
     elif kind == 7:
         # Two commands where the second may fail: the first must not survive alone.
-        first = Transfer(
-            source=source,
-            target=target,
-            asset=asset,
-            amount=amount,
-            memo="",
-            reference="",
-            external_ref="",
-        )
-        second = Transfer(
-            source=source,
-            target=target,
-            asset=asset,
-            amount=10**13,
-            memo="",
-            reference="",
-            external_ref="",
-        )
+        first = Sandbox.transfer(source, target, asset, amount)
+        second = Sandbox.transfer(source, target, asset, 10**13)
         workload.submit(source, [first, second])
     elif kind == 8:
         workload.replay(a * 31 + b)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["ASSETS", "Asset", "format_amount"]
+__all__ = ["ASSETS", "Asset", "format_amount", "pair_add"]
 
 
 class Asset(enum.Enum):
@@ -32,6 +32,11 @@ class Asset(enum.Enum):
 ASSETS: tuple[Asset, ...] = (Asset.KHR, Asset.USD)
 _index = {Asset.KHR: 0, Asset.USD: 1}
 _exponent = {Asset.KHR: 0, Asset.USD: 2}
+
+
+def pair_add(pair: tuple[int, int], index: int, delta: int) -> tuple[int, int]:
+    """A (KHR, USD) pair with `delta` added to the amount at `index`."""
+    return (pair[0] + delta, pair[1]) if index == 0 else (pair[0], pair[1] + delta)
 
 
 def format_amount(asset: Asset, amount: int) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from msgspec.structs import replace
 
 from bakong import limits
+from bakong.ledger.assets import pair_add
 from bakong.ledger.commands import PlaceHold, PostHold, VoidHold
 from bakong.ledger.context import Context, Creator
 from bakong.ledger.money import credit, debit, permitted
@@ -31,10 +32,6 @@ _status_codes = {
     HoldStatus.voided: ResultCode.hold_already_voided,
     HoldStatus.expired: ResultCode.hold_expired,
 }
-
-
-def _pair_add(pair: tuple[int, int], index: int, delta: int) -> tuple[int, int]:
-    return (pair[0] + delta, pair[1]) if index == 0 else (pair[0], pair[1] + delta)
 
 
 def _head(context: Context) -> Head:
@@ -81,7 +78,7 @@ def place_hold(context: Context, command: PlaceHold, creator: Creator) -> Result
         return code
     source = replace(
         source,
-        held=_pair_add(source.held, index, command.amount),
+        held=pair_add(source.held, index, command.amount),
         holds_pending=source.holds_pending + 1,
     )
     context.view.write(account_key(command.source), source)
@@ -133,8 +130,8 @@ def _release(context: Context, hold: Hold, returned: int) -> Account:
     assert source.held[index] >= hold.amount
     return replace(
         source,
-        held=_pair_add(source.held, index, -hold.amount),
-        balances=_pair_add(source.balances, index, returned),
+        held=pair_add(source.held, index, -hold.amount),
+        balances=pair_add(source.balances, index, returned),
         holds_pending=source.holds_pending - 1,
     )
 

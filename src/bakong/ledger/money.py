@@ -11,6 +11,7 @@ from __future__ import annotations
 from msgspec.structs import replace
 
 from bakong import limits
+from bakong.ledger.assets import pair_add
 from bakong.ledger.commands import Issue, Redeem, Transfer
 from bakong.ledger.context import Context, Creator
 from bakong.ledger.permissions import PERMISSIONS, Role, role_of
@@ -33,10 +34,6 @@ def permitted(
     return role in PERMISSIONS[command_type]
 
 
-def _replace_pair(pair: tuple[int, int], index: int, value: int) -> tuple[int, int]:
-    return (value, pair[1]) if index == 0 else (pair[0], value)
-
-
 def debit(
     context: Context, account: Account, index: int, amount: int
 ) -> tuple[ResultCode, Account]:
@@ -52,11 +49,11 @@ def debit(
         limit = context.daily_limit(account.account_id, account.tier, index)
         if outgoing[index] + amount > limit:
             return ResultCode.daily_limit_exceeded, account
-        outgoing = _replace_pair(outgoing, index, outgoing[index] + amount)
+        outgoing = pair_add(outgoing, index, amount)
     balance = account.balances[index]
     if balance < amount:
         return ResultCode.insufficient_funds, account
-    balances = _replace_pair(account.balances, index, balance - amount)
+    balances = pair_add(account.balances, index, -amount)
     return ResultCode.ok, replace(account, balances=balances, day=day, outgoing=outgoing)
 
 
@@ -70,7 +67,7 @@ def credit(
         return ResultCode.balance_overflow, account
     if account.tier is KycTier.basic and balance > context.policy.basic_balance_max[index]:
         return ResultCode.balance_cap_exceeded, account
-    balances = _replace_pair(account.balances, index, balance)
+    balances = pair_add(account.balances, index, amount)
     return ResultCode.ok, replace(account, balances=balances)
 
 
@@ -136,9 +133,9 @@ def issue(context: Context, command: Issue, creator: Creator) -> ResultCode:
     balance = account.balances[index] + command.amount
     if balance + account.held[index] > limits.amount_max:
         return ResultCode.balance_overflow
-    account = replace(account, balances=_replace_pair(account.balances, index, balance))
+    account = replace(account, balances=pair_add(account.balances, index, command.amount))
     context.view.write(account_key(command.account), account)
-    issued_pair = _replace_pair(supply.issued, index, issued)
+    issued_pair = pair_add(supply.issued, index, command.amount)
     context.view.write(SUPPLY_KEY, replace(supply, issued=issued_pair))
     return ResultCode.ok
 
@@ -156,10 +153,8 @@ def redeem(context: Context, command: Redeem, creator: Creator) -> ResultCode:
     if balance < command.amount:
         return ResultCode.insufficient_funds
     supply = _supply(context)
-    account = replace(
-        account, balances=_replace_pair(account.balances, index, balance - command.amount)
-    )
+    account = replace(account, balances=pair_add(account.balances, index, -command.amount))
     context.view.write(account_key(command.account), account)
-    redeemed = _replace_pair(supply.redeemed, index, supply.redeemed[index] + command.amount)
+    redeemed = pair_add(supply.redeemed, index, command.amount)
     context.view.write(SUPPLY_KEY, replace(supply, redeemed=redeemed))
     return ResultCode.ok

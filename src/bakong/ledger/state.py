@@ -138,7 +138,6 @@ _decoders: dict[type[Record], Callable[[bytes], Any]] = {
     record_type: msgspec.msgpack.Decoder(record_type).decode
     for record_type in (*_singletons.values(), *_prefixed.values())
 }
-_record_type_by_first_byte = _prefixed
 _account_byte = ord("a")
 _encode = encode
 _decoder_by_first_byte: dict[int, Callable[[bytes], Any]] = {
@@ -268,14 +267,13 @@ class StateView:
         """This block's writes as canonical bytes, sorted by key; each checked for its type."""
         assert not self._tx, "a transaction is still open"
         block = self._block
-        types = _record_type_by_first_byte
         entries: list[tuple[bytes, bytes | None]] = []
         for key in sorted(self._written):
             value = block[key]
             if value is None:
                 entries.append((key, None))
             else:
-                assert type(value) is (types[key[0]] if len(key) > 1 else _singletons[key]), key
+                assert type(value) is record_type_of(key), key
                 entries.append((key, _encode(value)))
         return tuple(entries)
 
