@@ -43,6 +43,9 @@ __all__ = [
     "round_max",
     "rounds_ahead_max",
     "steps_per_input_max",
+    # node
+    "block_time_drift_ms_max",
+    "sync_blocks_max",
     "timeout_ms_delta",
     "timeout_precommit_ms_base",
     "timeout_prevote_ms_base",
@@ -118,6 +121,11 @@ proposal_bytes_max = block_bytes_max + 1_024
 # Rule firings the driver performs for one input (each firing advances the round state).
 steps_per_input_max = 64
 
+# Node. A proposed block's time may be this far ahead of a validator's own clock.
+block_time_drift_ms_max = 2_000
+# Blocks asked for (and served) in one catch-up request.
+sync_blocks_max = 32
+
 assert account_name_chars_max + 1 + participant_code_chars_min == account_id_chars_max
 assert participant_code_chars_min <= participant_code_chars_max
 assert commands_per_tx_max * 200 <= tx_bytes_max
@@ -134,3 +142,5 @@ assert timeout_propose_ms_base >= timeout_prevote_ms_base
 assert proposal_bytes_max > block_bytes_max
 assert proposals_per_round_max >= 2  # the first proposal and the evidence against it
 assert votes_per_round_max >= 4 * validators_max
+assert 0 < block_time_drift_ms_max < tx_future_ms_max
+assert sync_blocks_max * block_bytes_max <= 2**31  # a catch-up response stays framable

@@ -10,22 +10,23 @@ import random
 
 from bakong.consensus.driver import Start
 from bakong.ledger.commit import Commit
-from bakong.sim.disk import Disk, StoredBlock
-from bakong.sim.signer import SignedStep, SignStep, may_sign
+from bakong.node.service import StoredBlock
+from bakong.sim.disk import Disk
+from bakong.node.signer import SignedStep, SignStep, may_sign
 
 
 def _block(height: int) -> StoredBlock:
     commit = Commit(height, 0, bytes(32), ())
-    return StoredBlock(height, b"block", bytes(32), commit, (), bytes(32))
+    return StoredBlock(height, b"block", commit, (), bytes(32), ())
 
 
 def test_synced_writes_survive_and_a_crash_keeps_a_prefix_of_the_rest() -> None:
     for seed in range(50):
         disk = Disk()
-        disk.put_block(_block(1))
+        disk.put_block(_block(1), ())
         disk.sync()
         for height in (2, 3, 4):
-            disk.put_block(_block(height))
+            disk.put_block(_block(height), ())
         lost = disk.crash(random.Random(seed))
         heights = sorted(disk.image().blocks)
         assert heights == list(range(1, 5 - lost))  # in order: a lost write loses its followers

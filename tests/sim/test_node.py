@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bakong.consensus.messages import VoteType
 from bakong.sim.faults import Options
-from bakong.sim.signer import SignedStep, SignStep, may_sign
+from bakong.node.signer import SignedStep, SignStep, may_sign
 
 from .helpers import calm_plan, stepped_run
 

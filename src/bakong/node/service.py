@@ -22,6 +22,7 @@ from typing import Protocol
 
 from bakong.ledger.block import TxResult
 from bakong.ledger.commit import Commit
+from bakong.ledger.validators import Validator
 from bakong.wire.codec import Record
 
 __all__ = [
@@ -44,6 +45,7 @@ class StoredBlock(Record, frozen=True):
     commit: Commit  # 2f+1 precommits for this block
     results: tuple[TxResult, ...]  # one per transaction, in block order
     app_hash: bytes  # state commitment after this block (equals the header's)
+    validators: tuple[Validator, ...]  # the set that decided this height (header.validators_hash)
 
 
 class AdmissionStatus(enum.Enum):

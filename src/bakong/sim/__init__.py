@@ -15,15 +15,11 @@ hash covers every event in order).
 | `scheduler.py` | the event queue on the simulated clock, and the trace hash |
 | `events.py` | the events of a run and their lines in the trace |
 | `world.py` | one run's clock, PRNG, network, memo, checker and nodes |
-| `memo.py` | pure functions (decoding, signature and commit checks) memoised across nodes |
+| `node.py` | a simulated validator: the real host (`bakong.node.host`) on simulated I/O |
 | `network.py` | the packet simulator: delay, loss, duplication, reordering, partitions |
 | `disk.py` | a node's simulated disk: ordered writes, `sync`, a crash keeps a random prefix |
-| `signer.py` | the last signed (height, round, step), persisted before a message leaves |
 | `chain.py` | the simulated chain's genesis, keys and constants |
-| `validity.py` | `valid(v)`: a proposed block re-executed and checked against the host's view |
-| `mempool.py` | a node's bounded, ordered mempool |
-| `node.py` | a validator host: driver, ledger, WAL, mempool, restart, catch-up |
-| `catchup.py` | the catch-up messages: status, block requests, blocks with their commits |
+| (shared) | `bakong.node`: `host`, `signer`, `validity`, `catchup`, `mempool`, `memo` |
 | `byzantine.py` | Byzantine behaviours: equivocation, double votes, invalid blocks, silence |
 | `workload.py` | simulated gateways submitting transfers and resubmitting until committed |
 | `checker.py` | the invariants, checked after every step |

@@ -14,6 +14,7 @@ from functools import lru_cache
 from bakong.consensus.round import Timeouts
 from bakong.ledger.genesis import GenesisFile, GenesisParticipant, GenesisValidator, genesis_hash
 from bakong.ledger.validators import Validator, ValidatorSet
+from bakong.limits import block_time_drift_ms_max, sync_blocks_max
 from bakong.sandbox import sandbox_key
 from bakong.wire.keys import SigningKey
 
@@ -46,14 +47,10 @@ validators_max = 10
 TIMEOUTS = Timeouts(propose_ms_base=600, prevote_ms_base=300, precommit_ms_base=300, delta_ms=150)
 #: Transactions a simulated proposer puts in one block ("a few per block" keeps Ed25519 cheap).
 block_txs_max = 16
-#: How far in the future of a validator's own clock a proposed block's time may be.
-block_time_drift_ms_max = 2_000
 #: Simulated time a proposer takes to build and execute its block, at most.
 block_build_ms_max = 5
 #: Each node announces its height this often; peers behind it ask for blocks.
 status_interval_ms = 500
-#: Blocks asked for (and served) in one catch-up request.
-sync_blocks_max = 32
 #: A catch-up request unanswered for this long may be sent again (to another peer).
 sync_request_timeout_ms = 1_000
 #: Consensus messages kept for heights the node has not reached yet.

@@ -6,9 +6,9 @@ random prefix of the unsynced ones (a torn tail: the order is kept, the end is l
 node restarts from `image()`.
 
 What a node keeps on it:
-- `blocks[h]`: each committed block with its commit, write set and app hash (the node's LMDB
-  write transaction per block, design section 5);
-- `signed`: the last signed (height, round, step), see `bakong.sim.signer`;
+- `blocks[h]`: each committed block with its commit, results and app hash, and its write set
+  (the node's LMDB write transaction per block, design section 5);
+- `signed`: the last signed (height, round, step), see `bakong.node.signer`;
 - `wal`: the consensus inputs of the current height, in order, for replay after a restart
   (a write for a new height starts a new log);
 - `own`: the proposals and votes the node signed at the current height, each written with the
@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from bakong.consensus.driver import DriverInput
-from bakong.ledger.commit import Commit
 from bakong.ledger.state import WriteSet
-from bakong.sim.signer import SignedStep
+from bakong.node.host import LogImage
+from bakong.node.service import StoredBlock
+from bakong.node.signer import SignedStep
 
-__all__ = ["Disk", "DiskImage", "StoredBlock"]
+__all__ = ["Disk", "DiskImage"]
 
 #: Unsynced writes beyond this are synced at once (a bounded write-back cache).
 pending_writes_max = 4_096
@@ -34,26 +35,11 @@ pending_writes_max = 4_096
 wal_inputs_max = 50_000
 
 
-@dataclass(frozen=True, slots=True)
-class StoredBlock:
-    height: int
-    block: bytes  # canonical block bytes
-    block_hash: bytes
-    commit: Commit
-    write_set: WriteSet
-    app_hash: bytes
-
-
 @dataclass(slots=True)
-class DiskImage:
-    """What the disk holds, as a restart reads it."""
+class DiskImage(LogImage):
+    """What the disk holds, as a restart reads it: the consensus log and the blocks."""
 
-    blocks: dict[int, StoredBlock] = field(default_factory=dict)
-    signed: SignedStep | None = None
-    wal_height: int = 0
-    wal: list[DriverInput] = field(default_factory=list)
-    own_height: int = 0
-    own: list[tuple[str, bytes]] = field(default_factory=list)  # (kind, signed message)
+    blocks: dict[int, tuple[StoredBlock, WriteSet]] = field(default_factory=dict)
 
 
 Write = tuple[str, int, object]  # (what, height, value)
@@ -67,8 +53,8 @@ class Disk:
         self._pending: list[Write] = []
         self.syncs = 0
 
-    def put_block(self, stored: StoredBlock) -> None:
-        self._write(("block", stored.height, stored))
+    def put_block(self, stored: StoredBlock, write_set: WriteSet) -> None:
+        self._write(("block", stored.height, (stored, write_set)))
 
     def put_signed(self, signed: SignedStep) -> None:
         self._write(("signed", signed.height, signed))
@@ -102,12 +88,12 @@ class Disk:
         assert not self._pending, "read the disk after a crash"
         image = self._synced
         return DiskImage(
-            dict(image.blocks),
             image.signed,
             image.wal_height,
             list(image.wal),
             image.own_height,
             list(image.own),
+            dict(image.blocks),
         )
 
     @property
@@ -123,8 +109,8 @@ class Disk:
 def _apply(image: DiskImage, write: Write) -> None:
     what, height, value = write
     if what == "block":
-        assert isinstance(value, StoredBlock)
-        image.blocks[height] = value
+        assert isinstance(value, tuple)
+        image.blocks[height] = cast(tuple[StoredBlock, WriteSet], value)
     elif what == "signed":
         assert isinstance(value, SignedStep)
         assert image.signed is None or value.position >= image.signed.position

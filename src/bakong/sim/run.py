@@ -143,7 +143,8 @@ class Run:
             case Deliver(packet=packet):
                 target = nodes[packet.target]
                 if target.up and world.network.connected(packet.source, packet.target):
-                    target.receive(packet)
+                    source = world.chain.keys[packet.source].public_key
+                    target.receive(source, packet.kind, packet.data)
             case Timer(node=index, epoch=epoch, timeout=timeout):
                 if nodes[index].up and nodes[index].epoch == epoch:
                     nodes[index].on_timer(timeout)

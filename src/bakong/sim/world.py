@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from bakong.consensus.commit import CommitStatus
 from bakong.ledger.block import BlockOutcome
+from bakong.node.memo import Memo
+from bakong.node.service import StoredBlock
 from bakong.sim.chain import GENESIS_TIME_MS, chain_setup
 from bakong.sim.checker import Checker
-from bakong.sim.disk import StoredBlock
 from bakong.sim.events import Deliver, Event
 from bakong.sim.faults import FaultPlan, Options
-from bakong.sim.memo import Memo
 from bakong.sim.network import Network, Packet
 from bakong.sim.scheduler import Scheduler
 
@@ -71,22 +71,22 @@ class World:
         """A node committed a block: the checker judges it (an honest node's state, or a
         Byzantine node's commit)."""
         height, checker = stored.height, self.checker
-        self.record(f"commit {node.index} {height} {stored.block_hash.hex()}")
+        self.record(f"commit {node.index} {height} {stored.commit.block_hash.hex()}")
         if not node.honest:
             validator_set = checker.sets.get(height)
             if validator_set is None:
                 return  # the honest chain has not reached the height before: nothing to judge
-            commit, block_hash = stored.commit, stored.block_hash
+            commit, block_hash = stored.commit, stored.commit.block_hash
             status = self.memo.commit_status(commit, validator_set, height, block_hash)
             if status is CommitStatus.OK:
-                checker.certify(self.now_ms, node.index, height, stored.block_hash)
+                checker.certify(self.now_ms, node.index, height, stored.commit.block_hash)
             return
         checker.sets.setdefault(height + 1, node.sets[height + 1])
         checker.commit(
             self.now_ms,
             node.index,
             height,
-            (stored.block_hash, stored.app_hash),
+            (stored.commit.block_hash, stored.app_hash),
             outcome.results,
             outcome.write_set,
             node.store,

@@ -37,7 +37,7 @@ from bakong.ledger.block import (
 from bakong.ledger.commit import Commit
 from bakong.ledger.context import SignatureVerifier
 from bakong.ledger.validators import ValidatorSet
-from bakong.sim.chain import block_time_drift_ms_max
+from bakong.limits import block_time_drift_ms_max
 
 __all__ = ["Checked", "CommitVerifier", "Tip", "check_block"]
 

@@ -1,0 +1,671 @@
+"""The consensus host: what a validator does around the pure driver and ledger.
+
+The host does for the driver what `docs/consensus.md` ("the host's contract") asks of it, and
+is shared by the real validator runtime (`bakong.node.runtime`) and the simulator
+(`bakong.sim.node`). It performs no I/O itself: the chain store, the consensus log, the clock,
+timers and the network are handed to it (`ChainStore`, `ConsensusLog`, `HostIO`).
+
+- `BroadcastProposal`, `BroadcastVote`: check and persist the double-sign guard, sign, write
+  the signed message to the log, sync, send, feed it back (a proposal as valid);
+- `ScheduleTimeout`: `TimeoutElapsed` later (lost if the process dies);
+- `GetValue`: build and execute a block from the mempool (`build_block`), feed `ValueReady`;
+- `Decision`: persist the block with its commit and apply its write set in one store write,
+  then start the next height.
+
+Rules:
+1. Every input is appended to the height's log before the driver sees it. Before a signed
+   message leaves, the guard and the message itself are written and everything is synced.
+   After a restart the host starts from the committed state in its store, replays the log of
+   the next height into a fresh driver (which restores its lock and valid value), feeds it
+   its own signed messages of that height, and refuses to sign anything the guard says it may
+   have signed before (`bakong.node.signer`).
+2. A proposal is fed with `valid(v)` (`bakong.node.validity`), computed when the host reaches
+   its height; messages for later heights wait in a bounded buffer, messages for earlier
+   heights are dropped.
+3. A host behind its peers catches up with blocks and commits (`bakong.node.catchup`).
+4. Transactions reach the mempool through `admit` once decoded and their signatures checked
+   (`check_tx` does both for callers without a verification pool). An admitted transaction
+   is gossiped once to every peer.
+5. Block times come from `io.clock_ms()`, never earlier than the previous block's time + 1.
+6. Gossip is reliable in the end, as Algorithm 1 assumes: while a height is taking long,
+   every status interval the host relays to one peer every proposal and vote it holds of the
+   rounds a peer may still need (the current and previous round, its locked and valid
+   rounds, and the proof-of-lock round of the current proposal), its own and others' alike.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bakong.consensus.driver import (
+    Driver,
+    DriverInput,
+    DriverOutput,
+    ProposalReceived,
+    Start,
+    TimeoutElapsed,
+    ValueReady,
+    VoteReceived,
+)
+from bakong.consensus.evidence import ProposalEquivocation, VoteEquivocation
+from bakong.consensus.messages import (
+    Proposal,
+    ProposalBody,
+    Vote,
+    VoteBody,
+    VoteType,
+    proposal_sign_bytes,
+    sign_proposal,
+    sign_vote,
+    vote_sign_bytes,
+)
+from bakong.consensus.round import (
+    BroadcastProposal,
+    BroadcastVote,
+    Decision,
+    GetValue,
+    NewRound,
+    ScheduleTimeout,
+    Timeouts,
+    Value,
+)
+from bakong.ledger.block import Block, BlockOutcome, LedgerState, block_hash, build_block
+from bakong.ledger.commit import Commit
+from bakong.ledger.records import ValidatorSchedule
+from bakong.ledger.state import VALIDATORS_KEY, WriteSet, decode_value, seen_key
+from bakong.ledger.transaction import Transaction, signing_message
+from bakong.ledger.validators import ValidatorSet
+from bakong.limits import sync_blocks_max
+from bakong.node.catchup import (
+    BlockRequest,
+    BlockResponse,
+    CommittedBlock,
+    Status,
+    SyncMessage,
+    check_committed,
+    decode_sync,
+    encode_sync,
+)
+from bakong.node.memo import Memo
+from bakong.node.mempool import Mempool
+from bakong.node.service import StoredBlock
+from bakong.node.signer import SignedStep, SignStep, may_sign
+from bakong.node.validity import Checked, Tip, check_block
+from bakong.wire.codec import encode
+from bakong.wire.keys import SigningKey
+
+__all__ = [
+    "ChainStore",
+    "CommittedTip",
+    "ConsensusLog",
+    "Host",
+    "HostIO",
+    "HostLimits",
+    "LogImage",
+]
+
+_vote_steps = {VoteType.PREVOTE: SignStep.PREVOTE, VoteType.PRECOMMIT: SignStep.PRECOMMIT}
+
+
+@dataclass(frozen=True, slots=True)
+class HostLimits:
+    block_txs_max: int  # transactions a proposer puts in one block
+    mempool_txs_max: int
+    mempool_bytes_max: int
+    later_messages_max: int  # consensus messages kept for heights not reached yet
+    status_interval_ms: int  # height announcements and relays
+    sync_request_timeout_ms: int  # an unanswered catch-up request may be sent again
+    gossip_per_round_max: int  # messages kept per round for relaying (rule 6)
+
+    def __post_init__(self) -> None:
+        assert 0 < self.block_txs_max <= self.mempool_txs_max
+        assert self.sync_request_timeout_ms >= self.status_interval_ms > 0
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedTip:
+    """What a store says about its last committed height (0: only genesis)."""
+
+    height: int
+    state: LedgerState
+    block_hash: bytes  # the genesis hash at height 0
+    time_ms: int
+    commit: Commit | None  # the commit of `height`
+    validator_set: ValidatorSet | None  # the set that decided `height`
+
+
+class ChainStore(Protocol):
+    """Committed blocks and the state after the last of them, written together."""
+
+    def tip(self) -> CommittedTip: ...
+
+    def put_block(self, stored: StoredBlock, write_set: WriteSet) -> LedgerState:
+        """Persist `stored` and apply `write_set` in one atomic write; the new state."""
+        ...
+
+    def stored_block(self, height: int) -> StoredBlock | None: ...
+
+
+@dataclass(slots=True)
+class LogImage:
+    """The consensus log as a restart reads it."""
+
+    signed: SignedStep | None = None
+    wal_height: int = 0
+    wal: list[DriverInput] = field(default_factory=list)
+    own_height: int = 0
+    own: list[tuple[str, bytes]] = field(default_factory=list)  # (kind, signed message)
+
+
+class ConsensusLog(Protocol):
+    """The double-sign guard and the current height's inputs and own messages (rule 1)."""
+
+    def put_signed(self, signed: SignedStep) -> None: ...
+
+    def append_wal(self, height: int, event: DriverInput) -> None: ...
+
+    def append_own(self, height: int, kind: str, message: bytes) -> None: ...
+
+    def sync(self) -> None: ...
+
+
+class HostIO(Protocol):
+    """The host's clock, timers and network. Peers are named by their public keys."""
+
+    def clock_ms(self) -> int:
+        """The wall clock, Unix ms (block times)."""
+        ...
+
+    def now_ms(self) -> int:
+        """A monotonic clock, ms (how long a height has taken)."""
+        ...
+
+    def schedule_timeout(self, delay_ms: int, timeout: TimeoutElapsed) -> None: ...
+
+    def value_built(self, ready: ValueReady) -> None:
+        """Feed `ready` back through `Host.on_value` (at once or later)."""
+        ...
+
+    def broadcast(self, kind: str, data: bytes) -> None: ...
+
+    def send(self, peer: bytes, kind: str, data: bytes) -> None: ...
+
+    def relay_peer(self) -> bytes | None:
+        """A peer to relay to (rule 6), or None when there is none."""
+        ...
+
+    def committed(self, stored: StoredBlock, outcome: BlockOutcome) -> None: ...
+
+    def refused_block(self, height: int, reason: str | None) -> None: ...
+
+    def record(self, line: str) -> None: ...
+
+
+class Host:
+    """One validator's consensus host (module rules)."""
+
+    def __init__(
+        self,
+        *,
+        key: SigningKey,
+        chain_id: str,
+        timeouts: Timeouts,
+        limits: HostLimits,
+        memo: Memo,
+        store: ChainStore,
+        log: ConsensusLog,
+        io: HostIO,
+    ) -> None:
+        self.key = key
+        self.chain_id = chain_id
+        self.timeouts = timeouts
+        self.limits = limits
+        self.memo = memo
+        self.chain_store = store
+        self.log = log
+        self.io = io
+        self.refused = 0  # signatures the guard refused (after restarts)
+        self.evidence = 0
+        self.mempool = Mempool(limits.mempool_txs_max, limits.mempool_bytes_max)
+        tip = store.tip()
+        self.state: LedgerState = tip.state
+        self.height = tip.height  # the last committed height
+        self.tip_hash = tip.block_hash
+        self.tip_time_ms = tip.time_ms
+        self.last_commit: Commit | None = tip.commit
+        self.sets: dict[int, ValidatorSet] = {}
+        if tip.validator_set is not None:
+            self.sets[tip.height] = tip.validator_set
+        self.sets[tip.height + 1] = self._next_set(tip.validator_set)
+        self.driver: Driver | None = None
+        self.later: list[Proposal | Vote] = []
+        self.signed: SignedStep | None = None
+        self.checked: dict[tuple[bytes, bytes], Checked] = {}  # this height's valid(v)
+        self.pending: deque[tuple[DriverInput, bool]] = deque()
+        self.feeding = False
+        self.replaying = False
+        self.sync_request: tuple[bytes, int] | None = None  # (peer, when sent)
+        self.height_started_ms = 0
+        self.gossip: dict[int, dict[bytes, str]] = {}  # this height's messages by round
+
+    # Life cycle.
+
+    def start(self, image: LogImage | None = None) -> None:
+        """Begin the next height: fresh, or from the log a restart read (rule 1)."""
+        if image is None:
+            self._begin_height([])
+            return
+        self.signed = image.signed
+        replay = image.wal if image.wal_height == self.height + 1 else []
+        own = image.own if image.own_height == self.height + 1 else []
+        self._begin_height(replay)
+        self._feed_own(own)
+
+    def _feed_own(self, own: list[tuple[str, bytes]]) -> None:
+        """After a replay, our own signed messages of the height: those whose copy the log
+        lost are fed now (the others are harmless duplicates)."""
+        for kind, data in own:
+            if kind == "proposal":
+                proposal = self.memo.proposal(data)
+                assert proposal is not None and proposal.proposer == self.key.public_key
+                if proposal.height == self.height + 1:
+                    self._keep(kind, proposal.round, data)
+                    self._feed(ProposalReceived(proposal, True))
+            else:
+                vote = self.memo.vote(data)
+                assert vote is not None and vote.validator == self.key.public_key
+                if vote.height == self.height + 1:
+                    self._keep(kind, vote.round, data)
+                    self._feed(VoteReceived(vote))
+
+    # Heights.
+
+    def _next_set(self, previous: ValidatorSet | None) -> ValidatorSet:
+        """The set deciding the next height: `current` of the schedule in the committed state."""
+        raw = self.state.store.get(VALIDATORS_KEY)
+        assert raw is not None
+        schedule = decode_value(VALIDATORS_KEY, raw)
+        assert isinstance(schedule, ValidatorSchedule)
+        if previous is not None and previous.validators == schedule.current:
+            return previous
+        return ValidatorSet(schedule.current)
+
+    def _advance(self, stored: StoredBlock, time_ms: int) -> None:
+        """Bookkeeping of a newly committed height (from consensus or catch-up)."""
+        height = stored.height
+        assert height == self.height + 1
+        self.height = height
+        self.tip_hash = stored.commit.block_hash
+        self.tip_time_ms = time_ms
+        self.last_commit = stored.commit
+        self.sets[height + 1] = self._next_set(self.sets[height])
+        self.sets.pop(height - 1, None)
+        assert sorted(self.sets) == [height, height + 1]
+
+    def tip(self) -> Tip:
+        height = self.height + 1
+        return Tip(
+            chain_id=self.chain_id,
+            height=height,
+            state=self.state,
+            previous_hash=self.tip_hash,
+            validator_set=self.sets[height],
+            previous_set=self.sets.get(self.height) if self.height > 0 else None,
+        )
+
+    def _begin_height(self, replay: list[DriverInput]) -> None:
+        """L52-L54 for the host: a driver for the next height, then what was waiting for it."""
+        height = self.height + 1
+        self.driver = Driver(height, self.sets[height], self.key.public_key, self.timeouts)
+        self.checked = {}
+        self.gossip = {}
+        self.pending.clear()
+        self.height_started_ms = self.io.now_ms()
+        self.replaying = False  # a height the log decided while replaying is over
+        if replay:
+            self.replaying = True
+            for event in replay:
+                if self.height != height - 1:
+                    break  # the log decided the height
+                if isinstance(event, ProposalReceived):
+                    self._keep("proposal", event.proposal.round, encode(event.proposal))
+                elif isinstance(event, VoteReceived):
+                    self._keep("vote", event.vote.round, encode(event.vote))
+                self._feed(event, log=False)
+            self.replaying = False
+        else:
+            self._feed(Start())
+        if self.height != height - 1:
+            return
+        waiting, self.later = self.later, []
+        for message in waiting:
+            self._accept(message, None)
+
+    def _commit(self, block: Block, data: bytes, commit: Commit, outcome: BlockOutcome) -> None:
+        """Persist and apply a decided block (one store write), then move on."""
+        height = self.height + 1
+        header = block.header
+        assert header.height == height
+        assert commit.height == height
+        assert commit.block_hash == block_hash(header)
+        stored = StoredBlock(
+            height=height,
+            block=data,
+            commit=commit,
+            results=outcome.results,
+            app_hash=outcome.app_hash,
+            validators=self.sets[height].validators,
+        )
+        self.state = self.chain_store.put_block(stored, outcome.write_set)
+        assert self.state.app_hash == outcome.app_hash
+        self._advance(stored, header.time_ms)
+        self.mempool.remove(outcome.tx_hashes)
+        self.io.committed(stored, outcome)
+        self._begin_height([])
+
+    def _is_committed(self, tx_hash: bytes) -> bool:
+        """In the committed replay window: executed (or refused after authentication)."""
+        return self.state.store.get(seen_key(tx_hash)) is not None
+
+    # The driver: inputs in, outputs performed.
+
+    def _feed(self, event: DriverInput, log: bool = True) -> None:
+        """Give the driver one input (queued if it is busy); perform its outputs (rule 1)."""
+        self.pending.append((event, log))
+        if self.feeding:
+            return
+        self.feeding = True
+        try:
+            while self.pending:
+                event, log = self.pending.popleft()
+                driver = self.driver
+                assert driver is not None
+                if log:
+                    self.log.append_wal(driver.height, event)
+                self._perform(driver, driver.apply(event))
+        finally:
+            self.feeding = False
+
+    def _perform(self, driver: Driver, outputs: list[DriverOutput]) -> None:
+        for output in outputs:
+            if self.driver is not driver:
+                return  # a decision ended the height; the rest belongs to it
+            match output:
+                case BroadcastProposal(proposal=body, value=value):
+                    self._propose(body, value)
+                case BroadcastVote(vote=body):
+                    self._vote(body)
+                case ScheduleTimeout(kind=kind, height=height, round=round, duration_ms=ms):
+                    self.io.schedule_timeout(ms, TimeoutElapsed(kind, height, round))
+                case GetValue(height=height, round=round):
+                    self._build(height, round)
+                case Decision(value=value):
+                    self._decide(driver, value)
+                case NewRound():
+                    pass
+                case VoteEquivocation() | ProposalEquivocation():
+                    self.evidence += 1
+
+    def _guard(self, step: SignedStep) -> bool:
+        """The double-sign guard, written before the signature exists (synced with the signed
+        message by `_persist_own`, before it leaves)."""
+        if not may_sign(self.signed, step):
+            self.refused += 1
+            self.io.record(f"refuse {step.height}/{step.round}/{int(step.step)}")
+            return False
+        self.signed = step
+        self.log.put_signed(step)
+        return True
+
+    def _propose(self, body: ProposalBody, value: bytes) -> None:
+        sign_bytes = proposal_sign_bytes(self.chain_id, body)
+        if not self._guard(SignedStep(body.height, body.round, SignStep.PROPOSE, sign_bytes)):
+            return
+        proposal = sign_proposal(self.chain_id, self.key, body, value)
+        data = encode(proposal)
+        self._persist_own("proposal", body.height, data)
+        self.send_proposal(proposal, data)
+        if not self.replaying:
+            self._feed(ProposalReceived(proposal, True))
+
+    def _vote(self, body: VoteBody) -> None:
+        sign_bytes = vote_sign_bytes(self.chain_id, body)
+        step = SignedStep(body.height, body.round, _vote_steps[body.type], sign_bytes)
+        if not self._guard(step):
+            return
+        vote = sign_vote(self.chain_id, self.key, body)
+        data = encode(vote)
+        self._persist_own("vote", body.height, data)
+        self.send_vote(vote, data)
+        if not self.replaying:
+            self._feed(VoteReceived(vote))
+
+    def send_proposal(self, proposal: Proposal, data: bytes) -> None:
+        """Broadcast our own proposal (the simulator's Byzantine nodes replace this)."""
+        self._send("proposal", proposal.round, data)
+
+    def send_vote(self, vote: Vote, data: bytes) -> None:
+        """Broadcast our own vote (the simulator's Byzantine nodes replace this)."""
+        self._send("vote", vote.round, data)
+
+    def _persist_own(self, kind: str, height: int, data: bytes) -> None:
+        """Rule 1: the guard and the signed message are on disk (synced) before it leaves."""
+        if not self.replaying:
+            self.log.append_own(height, kind, data)
+        self.log.sync()
+
+    def _send(self, kind: str, round: int, data: bytes) -> None:
+        """Broadcast one of our own messages, and keep it to relay (rule 6)."""
+        self._keep(kind, round, data)
+        self.io.broadcast(kind, data)
+
+    def _keep(self, kind: str, round: int, data: bytes) -> None:
+        kept = self.gossip.setdefault(round, {})
+        if len(kept) < self.limits.gossip_per_round_max:
+            kept[data] = kind
+
+    def _relay(self) -> None:
+        """Rule 6: the messages of the rounds a peer may still need, to one peer."""
+        driver = self.driver
+        assert driver is not None
+        peer = self.io.relay_peer()
+        if peer is None:
+            return
+        state = driver.state
+        rounds = {driver.round, driver.round - 1, state.valid_round, state.locked_round}
+        rounds.update(proposal.pol_round for proposal, _ in driver.proposals(driver.round))
+        for round in sorted(rounds):
+            for data, kind in self.gossip.get(round, {}).items():
+                self.io.send(peer, kind, data)
+
+    def _build(self, height: int, round: int) -> None:
+        """L18 getValue(): a block from the mempool, executed; fed back by the I/O."""
+        assert height == self.height + 1
+        block, outcome = build_block(
+            self.state,
+            time_ms=max(self.io.clock_ms(), self.tip_time_ms + 1),
+            proposer=self.key.public_key,
+            previous_hash=self.tip_hash,
+            last_commit=self.last_commit,
+            transactions=self.mempool.take(self.limits.block_txs_max, self._is_committed),
+            verify=self.memo.verify,
+        )
+        value = Value(block_hash(block.header), encode(block))
+        self.checked[(value.id, value.data)] = Checked(None, block, outcome)
+        self.io.value_built(ValueReady(height, round, value))
+
+    def _decide(self, driver: Driver, value: Value) -> None:
+        """L49-L51: the value is decided; its commit is the precommits that decided it."""
+        commit = driver.commit()
+        checked = self.checked.get((value.id, value.data))
+        if checked is None:  # decided while replaying the log after a restart
+            checked = self._check(value.data, value.id, None)
+        assert checked.block is not None, "L49 decides only a valid value"
+        assert checked.outcome is not None
+        self._commit(checked.block, value.data, commit, checked.outcome)
+
+    def _check(self, data: bytes, value_id: bytes, now_ms: int | None) -> Checked:
+        return check_block(
+            self.tip(),
+            data,
+            value_id,
+            now_ms=now_ms,
+            verify=self.memo.verify,
+            verify_commit=self.memo.commit_status,
+        )
+
+    def _validity(self, proposal: Proposal) -> bool:
+        """valid(v) for a proposal at the current height, remembered for the height."""
+        key = (proposal.value_id, proposal.value)
+        checked = self.checked.get(key)
+        if checked is None:
+            checked = self._check(proposal.value, proposal.value_id, self.io.clock_ms())
+            if checked.reason != "time_future":  # the only verdict that can change
+                self.checked[key] = checked
+        return checked.valid
+
+    # Messages from the network and the gateways.
+
+    def receive(self, source: bytes, kind: str, data: bytes) -> bool:
+        """One message from a peer; False when it is not even decodable (score the peer)."""
+        memo = self.memo
+        if kind == "proposal":
+            proposal = memo.proposal(data)
+            if proposal is None:
+                return False
+            self._accept(proposal, source)
+        elif kind == "vote":
+            vote = memo.vote(data)
+            if vote is None:
+                return False
+            self._accept(vote, source)
+        elif kind == "tx":
+            self.check_tx(data, gossip=False)
+        elif kind == "sync":
+            message = decode_sync(data)
+            if message is None:
+                return False
+            self._sync(source, message)
+        else:
+            return False
+        return True
+
+    def _accept(self, message: Proposal | Vote, source: bytes | None) -> None:
+        """Rule 2: feed a message of this height, keep one of a later height, drop the rest."""
+        height = self.height + 1
+        if message.height < height:
+            return
+        if message.height > height:
+            if len(self.later) < self.limits.later_messages_max:
+                self.later.append(message)
+            if source is not None and message.height > height + 1:
+                self._ask_blocks(source)  # the sender committed at least two more heights
+            return
+        data = encode(message)
+        if data in self.gossip.get(message.round, {}):
+            return  # a copy (duplicated or relayed): the driver has it, and so has the log
+        self._keep("proposal" if isinstance(message, Proposal) else "vote", message.round, data)
+        if isinstance(message, Proposal):
+            self._feed(ProposalReceived(message, self._validity(message)))
+        else:
+            self._feed(VoteReceived(message))
+
+    def on_timer(self, timeout: TimeoutElapsed) -> None:
+        if timeout.height == self.height + 1:
+            self._feed(timeout)
+
+    def on_value(self, ready: ValueReady) -> None:
+        if ready.height == self.height + 1:
+            self._feed(ready)
+
+    def check_tx(self, data: bytes, gossip: bool = True) -> bool:
+        """Rule 4 with the signature check inline; True when the transaction is pooled."""
+        found = self.memo.transaction(data)
+        if found is None:
+            return False
+        transaction, tx_hash = found
+        if tx_hash in self.mempool:
+            return True
+        if transaction.payload.chain_id != self.chain_id:
+            return False
+        message = signing_message(self.chain_id, tx_hash)
+        for entry in transaction.signatures:
+            if not self.memo.verify(entry.public_key, message, entry.signature):
+                return False
+        return self.admit(transaction, tx_hash, data, gossip=gossip)
+
+    def admit(self, transaction: Transaction, tx_hash: bytes, data: bytes, gossip: bool) -> bool:
+        """Rule 4: pool a decoded transaction whose signatures were checked."""
+        if not transaction.signatures or self._is_committed(tx_hash):
+            return False
+        if not self.mempool.add(tx_hash, transaction, len(data)):
+            return tx_hash in self.mempool
+        if gossip:
+            self.io.broadcast("tx", data)
+        return True
+
+    # Catch-up and chores.
+
+    def tick(self) -> None:
+        """Every status interval: announce the height, and send our messages again if the
+        height is taking long (rule 6)."""
+        self.io.broadcast("sync", encode_sync(Status(self.height)))
+        if self.io.now_ms() - self.height_started_ms >= self.limits.status_interval_ms:
+            self._relay()
+
+    def _sync(self, source: bytes, message: SyncMessage) -> None:
+        match message:
+            case Status(height=height):
+                waited_ms = self.io.now_ms() - self.height_started_ms
+                if height > self.height and waited_ms >= self.limits.status_interval_ms:
+                    self._ask_blocks(source)
+            case BlockRequest(first_height=first, count=count):
+                blocks = []
+                last = min(first + count, self.height + 1) if first >= 1 else first
+                for height in range(first, last):
+                    stored = self.chain_store.stored_block(height)
+                    assert stored is not None
+                    blocks.append(CommittedBlock(stored.block, stored.commit))
+                if blocks:
+                    data = encode_sync(BlockResponse(tuple(blocks)))
+                    self.io.send(source, "sync", data)
+            case BlockResponse(blocks=blocks):
+                if self.sync_request is not None and self.sync_request[0] == source:
+                    self.sync_request = None
+                applied = self._apply_blocks(blocks)
+                if applied == sync_blocks_max:
+                    self._ask_blocks(source)
+
+    def _ask_blocks(self, peer: bytes) -> None:
+        """One outstanding request at a time, sent again once it times out."""
+        now_ms = self.io.now_ms()
+        if self.sync_request is not None:
+            if now_ms - self.sync_request[1] < self.limits.sync_request_timeout_ms:
+                return
+        self.sync_request = (peer, now_ms)
+        request = encode_sync(BlockRequest(self.height + 1, sync_blocks_max))
+        self.io.send(peer, "sync", request)
+
+    def _apply_blocks(self, blocks: tuple[CommittedBlock, ...]) -> int:
+        """Rule 3: commit each received block that is next and verifies; stop at the first
+        that does not."""
+        applied = 0
+        for item in blocks:
+            if item.commit.height != self.height + 1:
+                continue
+            checked = check_committed(
+                self.tip(), item, verify=self.memo.verify, verify_commit=self.memo.commit_status
+            )
+            if checked.block is None or checked.outcome is None:
+                self.io.refused_block(item.commit.height, checked.reason)
+                return applied
+            self._commit(checked.block, item.block, item.commit, checked.outcome)
+            applied += 1
+        return applied
+
+    @property
+    def catching_up(self) -> bool:
+        return self.sync_request is not None
+

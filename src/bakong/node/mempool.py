@@ -1,0 +1,75 @@
+"""A node's mempool: signed transactions waiting for a block, oldest first, bounded.
+
+Admission (`Host.admit`) has already decoded the transaction, checked its chain and
+signatures and that its hash is not in the committed replay window. The mempool keeps
+arrival order (a dict is insertion-ordered), refuses duplicates and anything past its count
+or byte bound (a full mempool answers "busy", it never grows), and forgets a transaction once
+a block that holds it is committed. It lives in memory only: a crash empties it, and gateways
+resubmit what they have not seen committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from bakong.ledger.transaction import Transaction
+
+__all__ = ["Mempool"]
+
+
+class Mempool:
+    def __init__(self, txs_max: int, bytes_max: int) -> None:
+        assert txs_max > 0 and bytes_max > 0
+        self.txs_max = txs_max
+        self.bytes_max = bytes_max
+        self.bytes = 0
+        self._transactions: dict[bytes, tuple[Transaction, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._transactions)
+
+    def __contains__(self, tx_hash: bytes) -> bool:
+        return tx_hash in self._transactions
+
+    def full(self, size: int = 0) -> bool:
+        return len(self._transactions) >= self.txs_max or self.bytes + size > self.bytes_max
+
+    def add(self, tx_hash: bytes, transaction: Transaction, size: int) -> bool:
+        """Keep `transaction` (`size` encoded bytes); False when already here or full."""
+        if tx_hash in self._transactions or self.full(size):
+            return False
+        self._transactions[tx_hash] = (transaction, size)
+        self.bytes += size
+        assert len(self._transactions) <= self.txs_max and self.bytes <= self.bytes_max
+        return True
+
+    def remove(self, tx_hashes: Iterable[bytes]) -> None:
+        for tx_hash in tx_hashes:
+            entry = self._transactions.pop(tx_hash, None)
+            if entry is not None:
+                self.bytes -= entry[1]
+
+    def take(self, count: int, committed: Callable[[bytes], bool]) -> list[Transaction]:
+        """Up to `count` transactions, oldest first, dropping any already committed."""
+        assert count >= 0
+        chosen: list[Transaction] = []
+        stale: list[bytes] = []
+        for tx_hash, (transaction, _) in self._transactions.items():
+            if len(chosen) >= count:
+                break
+            if committed(tx_hash):
+                stale.append(tx_hash)
+            else:
+                chosen.append(transaction)
+        self.remove(stale)
+        return chosen
+
+    def recheck(self, committed: Callable[[bytes], bool]) -> int:
+        """After a commit: drop whatever the chain has now seen; how many were dropped."""
+        stale = [tx_hash for tx_hash in self._transactions if committed(tx_hash)]
+        self.remove(stale)
+        return len(stale)
+
+    def clear(self) -> None:
+        self._transactions.clear()
+        self.bytes = 0
