@@ -11,8 +11,8 @@ import random
 from bakong.consensus.driver import Start
 from bakong.ledger.commit import Commit
 from bakong.node.service import StoredBlock
-from bakong.sim.disk import Disk
 from bakong.node.signer import SignedStep, SignStep, may_sign
+from bakong.sim.disk import Disk
 
 
 def _block(height: int) -> StoredBlock:

@@ -8,8 +8,8 @@ the network go on and check that it catches up and that nothing was signed twice
 from __future__ import annotations
 
 from bakong.consensus.messages import VoteType
-from bakong.sim.faults import Options
 from bakong.node.signer import SignedStep, SignStep, may_sign
+from bakong.sim.faults import Options
 
 from .helpers import calm_plan, stepped_run
 

@@ -20,6 +20,8 @@ groups: dict[str, tuple[str, str, str]] = {
     "demo": ("bakong.cli.demo", "demo", "Run the scripted demonstration scenario."),
     "fuzz": ("bakong.cli.fuzz", "fuzz", "Fuzz the decoders of outside input."),
     "keys": ("bakong.cli.keys", "keys", "Create and inspect Ed25519 key files."),
+    "localnet": ("bakong.cli.localnet", "localnet", "A local network of validator processes."),
+    "node": ("bakong.cli.node", "node", "Run a validator node."),
     "sim": ("bakong.cli.sim", "sim", "Deterministic whole-network simulation, seed by seed."),
     "qr": ("bakong.cli.qr", "qr", "Verify, decode, make, parse, render and scan KHQR codes."),
 }

@@ -31,6 +31,10 @@ Rules:
    every status interval the host relays to one peer every proposal and vote it holds of the
    rounds a peer may still need (the current and previous round, its locked and valid
    rounds, and the proof-of-lock round of the current proposal), its own and others' alike.
+7. After a commit the I/O may hold the next height back (`defer_height`) until it calls
+   `resume`: a real node waits for transactions (or the heartbeat) instead of deciding empty
+   blocks back to back. A consensus message for that height resumes it at once, so a node
+   never holds up a height its peers have started.
 """
 
 from __future__ import annotations
@@ -192,6 +196,11 @@ class HostIO(Protocol):
 
     def send(self, peer: bytes, kind: str, data: bytes) -> None: ...
 
+    def defer_height(self) -> bool:
+        """After a commit: True to wait for `Host.resume` before starting the next height
+        (rule 7); False to start it at once."""
+        ...
+
     def relay_peer(self) -> bytes | None:
         """A peer to relay to (rule 6), or None when there is none."""
         ...
@@ -240,6 +249,7 @@ class Host:
             self.sets[tip.height] = tip.validator_set
         self.sets[tip.height + 1] = self._next_set(tip.validator_set)
         self.driver: Driver | None = None
+        self.waiting = False  # rule 7: the next height is held back
         self.later: list[Proposal | Vote] = []
         self.signed: SignedStep | None = None
         self.checked: dict[tuple[bytes, bytes], Checked] = {}  # this height's valid(v)
@@ -363,7 +373,18 @@ class Host:
         self._advance(stored, header.time_ms)
         self.mempool.remove(outcome.tx_hashes)
         self.io.committed(stored, outcome)
-        self._begin_height([])
+        if self.io.defer_height():
+            self.driver = None
+            self.waiting = True
+            self.height_started_ms = self.io.now_ms()
+        else:
+            self._begin_height([])
+
+    def resume(self) -> None:
+        """Rule 7: start the held-back height."""
+        if self.waiting:
+            self.waiting = False
+            self._begin_height([])
 
     def _is_committed(self, tx_hash: bytes) -> bool:
         """In the committed replay window: executed (or refused after authentication)."""
@@ -563,6 +584,10 @@ class Host:
             if source is not None and message.height > height + 1:
                 self._ask_blocks(source)  # the sender committed at least two more heights
             return
+        if self.waiting:
+            self.resume()  # rule 7: a peer has started this height
+            if self.height != height - 1:
+                return
         data = encode(message)
         if data in self.gossip.get(message.round, {}):
             return  # a copy (duplicated or relayed): the driver has it, and so has the log
@@ -612,14 +637,16 @@ class Host:
         """Every status interval: announce the height, and send our messages again if the
         height is taking long (rule 6)."""
         self.io.broadcast("sync", encode_sync(Status(self.height)))
-        if self.io.now_ms() - self.height_started_ms >= self.limits.status_interval_ms:
+        waited_ms = self.io.now_ms() - self.height_started_ms
+        if self.driver is not None and waited_ms >= self.limits.status_interval_ms:
             self._relay()
 
     def _sync(self, source: bytes, message: SyncMessage) -> None:
         match message:
             case Status(height=height):
                 waited_ms = self.io.now_ms() - self.height_started_ms
-                if height > self.height and waited_ms >= self.limits.status_interval_ms:
+                stalled = waited_ms >= self.limits.status_interval_ms or self.waiting
+                if height > self.height and stalled:
                     self._ask_blocks(source)
             case BlockRequest(first_height=first, count=count):
                 blocks = []

@@ -142,6 +142,9 @@ class Node(Host):
     def send(self, peer: bytes, kind: str, data: bytes) -> None:
         self.world.network.send(self.index, self.world.index_of[peer], kind, data)
 
+    def defer_height(self) -> bool:
+        return False
+
     def relay_peer(self) -> bytes | None:
         if not self.honest:
             return None

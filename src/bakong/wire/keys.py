@@ -88,10 +88,17 @@ class VerifiedSignatures:
             return True
         if not verify(public_key, message, signature):
             return False
+        self.remember(public_key, message, signature)
+        return True
+
+    def remember(self, public_key: bytes, message: bytes, signature: bytes) -> None:
+        """Record a signature verified elsewhere (a worker process of the mempool)."""
+        entry = (public_key, message, signature)
+        if entry in self._verified:
+            return
         if len(self._verified) >= self.entries_max:
             del self._verified[next(iter(self._verified))]
         self._verified[entry] = None
-        return True
 
     def __len__(self) -> int:
         return len(self._verified)

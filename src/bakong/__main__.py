@@ -1,0 +1,5 @@
+"""`python -m bakong` is the `bakong` command (the local network starts its nodes this way)."""
+
+from bakong.cli import main
+
+main()

@@ -1,0 +1,462 @@
+"""The core node's HTTP API (design section 6), served by Starlette over a `NodeService`.
+
+Routes (reference: docs/api.md; machine-readable: `GET /openapi.json`):
+
+    POST /v1/transactions            submit one or a batch of canonical transactions
+    GET  /v1/transactions/{tx_hash}  pending / committed (height, index, result) / rejected
+    GET  /v1/accounts/{account_id}   an account with its balances (own accounts only)
+    GET  /v1/blocks/{height}         a block: complete for the central bank, filtered otherwise
+    GET  /v1/aliases/{alias}         the account a phone-alias HMAC resolves to
+    WS   /v1/stream?from_height=H    committed blocks, filtered and proven (`bakong.node.stream`)
+    GET  /v1/status, /healthz, /metrics, /openapi.json   unsigned
+
+Rules:
+1. Every route but the four unsigned ones is a signed request (`bakong.node.auth`); the
+   signed target is the request's path and query exactly as sent (`request_target`).
+2. A body is read only up to `api_body_bytes_max` (413 `body_too_large`), before the
+   signature is checked, since the signature covers the body's hash.
+3. Bodies are JSON unless `Content-Type: application/msgpack`; answers are JSON unless the
+   `Accept` header names `application/msgpack`. JSON writes byte strings as lower-case hex
+   (upper case is accepted on input); msgpack writes them as bin.
+4. Every 4xx/5xx carries the error envelope (`bakong.node.views`), including the router's own
+   404 and 405. Counters per route template, method and status feed `/metrics`.
+5. The app reads only committed state through the service; it keeps no state of its own
+   beyond caches, the replay window of request signatures and its counters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+
+import anyio
+import msgspec
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import Scope
+from starlette.websockets import WebSocket
+
+from bakong import limits
+from bakong.ledger.identifiers import is_account_id
+from bakong.ledger.records import Account, Alias, Head
+from bakong.ledger.state import HEAD_KEY, account_key, alias_key, decode_value
+from bakong.node.auth import Caller, CallerDirectory, authenticate
+from bakong.node.openapi import openapi_document
+from bakong.node.service import Admission, AdmissionStatus, NodeService, TxState
+from bakong.node.stream import BlockReader, StreamClosed, stream_blocks
+from bakong.node.views import (
+    ApiCounters,
+    ApiProblem,
+    Tree,
+    account_view,
+    admission_view,
+    encode_tree,
+    error_tree,
+    prometheus_text,
+    status_view,
+    tx_status_view,
+)
+from bakong.wire.request import SeenRequests
+
+__all__ = [
+    "api_batch_txs_max",
+    "api_body_bytes_max",
+    "create_app",
+    "request_target",
+]
+
+#: A batch holds at most a block's worth of transactions.
+api_batch_txs_max = limits.block_txs_max
+#: A block's bytes, doubled for hex in JSON, plus room for the envelope.
+api_body_bytes_max = 2 * limits.block_bytes_max + 64 * 1024
+#: A stream that cannot even be closed within this time is abandoned.
+stream_close_timeout_s = 5.0
+
+assert api_batch_txs_max <= limits.block_txs_max
+assert api_body_bytes_max >= 2 * limits.block_bytes_max
+
+JSON_TYPE = "application/json"
+MSGPACK_TYPES = frozenset({"application/msgpack", "application/x-msgpack"})
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_hash_pattern = re.compile(r"[0-9a-fA-F]{64}")
+_hex_pattern = re.compile(r"(?:[0-9a-fA-F]{2})*")
+_height_pattern = re.compile(r"[0-9]{1,19}")
+
+
+class _SubmitJson(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    transactions: list[str]
+
+
+class _SubmitMsgpack(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    transactions: list[bytes]
+
+
+_submit_json = msgspec.json.Decoder(_SubmitJson)
+_submit_msgpack = msgspec.msgpack.Decoder(_SubmitMsgpack)
+
+
+def request_target(scope: Scope) -> str:
+    """The path and query exactly as the client sent them: what the signature covers."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    path = bytes(raw).split(b"?", 1)[0].decode("latin-1")
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+def _media_types(header: str) -> list[str]:
+    return [part.split(";", 1)[0].strip().lower() for part in header.split(",")]
+
+
+def wants_msgpack(headers: Mapping[str, str]) -> bool:
+    return any(media in MSGPACK_TYPES for media in _media_types(headers.get("accept", "")))
+
+
+def _body_is_msgpack(request: Request) -> bool:
+    media = _media_types(request.headers.get("content-type", ""))[0]
+    if media in MSGPACK_TYPES:
+        return True
+    if media in ("", JSON_TYPE):
+        return False
+    raise ApiProblem(415, "unsupported_media_type", f"send {JSON_TYPE} or application/msgpack")
+
+
+def _too_large() -> ApiProblem:
+    return ApiProblem(413, "body_too_large", f"a body holds at most {api_body_bytes_max} bytes")
+
+
+async def read_body(request: Request) -> bytes:
+    """The whole body, refused as soon as it passes `api_body_bytes_max` (rule 2)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > api_body_bytes_max:
+        raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > api_body_bytes_max:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def tree_response(tree: Tree, status: int, msgpack: bool) -> Response:
+    media = "application/msgpack" if msgpack else JSON_TYPE
+    return Response(encode_tree(tree, msgpack=msgpack), status_code=status, media_type=media)
+
+
+def _parse_hash(text: str, what: str) -> bytes:
+    if _hash_pattern.fullmatch(text) is None:
+        raise ApiProblem(400, f"malformed_{what}", f"the {what} is 64 hex digits")
+    return bytes.fromhex(text)
+
+
+def _parse_height(text: str) -> int:
+    if _height_pattern.fullmatch(text) is None or not 1 <= int(text) <= limits.height_max:
+        raise ApiProblem(400, "malformed_height", "a height is a decimal integer from 1")
+    return int(text)
+
+
+def decode_submit(body: bytes, msgpack: bool) -> list[bytes]:
+    """The raw transactions of a `POST /v1/transactions` body."""
+    try:
+        if msgpack:
+            raws = list(_submit_msgpack.decode(body).transactions)
+        else:
+            texts = _submit_json.decode(body).transactions
+            if any(_hex_pattern.fullmatch(text) is None for text in texts):
+                raise ApiProblem(400, "malformed_body", "each transaction is hex")
+            raws = [bytes.fromhex(text) for text in texts]
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise ApiProblem(
+            400, "malformed_body", f"expected {{transactions: [...]}}: {error}"
+        ) from None
+    if not raws:
+        raise ApiProblem(400, "empty_batch", "send at least one transaction")
+    if len(raws) > api_batch_txs_max:
+        raise ApiProblem(413, "batch_too_large", f"at most {api_batch_txs_max} per batch")
+    return raws
+
+
+def submit_status(admissions: list[Admission]) -> tuple[int, tuple[str, str] | None]:
+    """The HTTP status of a batch, and the error (code, message) when none went in."""
+    statuses = {admission.status for admission in admissions}
+    if statuses & {AdmissionStatus.ACCEPTED, AdmissionStatus.COMMITTED}:
+        return 202, None
+    if statuses == {AdmissionStatus.BUSY}:
+        return 503, ("busy", "the mempool is full: try again later")
+    if statuses == {AdmissionStatus.REJECTED}:
+        return 400, (admissions[0].code, admissions[0].message)
+    return 202, None
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class _Api:
+    """The handlers, with the state the app keeps: caches, replay window, counters."""
+
+    def __init__(self, service: NodeService, clock_ms: Callable[[], int]) -> None:
+        self.service = service
+        self.clock_ms = clock_ms
+        self.seen = SeenRequests()
+        self.directory = CallerDirectory(service.read_state)
+        self.reader = BlockReader(service)
+        self.counters = ApiCounters()
+        self.openapi = encode_tree(openapi_document(api_batch_txs_max), msgpack=False)
+
+    def endpoint(self, template: str, handler: Handler) -> Handler:
+        """`handler` answering `ApiProblem` with the error envelope, counted (rule 4)."""
+
+        async def answer(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except ApiProblem as problem:
+                self._count_problem(problem)
+                tree = error_tree(problem.code, problem.message, problem.extra)
+                response = tree_response(tree, problem.status, wants_msgpack(request.headers))
+                if problem.status == 503:
+                    response.headers["retry-after"] = "1"
+            self.counters.requests[(template, request.method, response.status_code)] += 1
+            return response
+
+        return answer
+
+    def _count_problem(self, problem: ApiProblem) -> None:
+        if problem.status in (401, 403):
+            self.counters.auth_failures[problem.code] += 1
+
+    def authenticate(
+        self, scope: Scope, method: str, body: bytes, headers: Mapping[str, str]
+    ) -> Caller:
+        return authenticate(
+            chain_id=self.service.chain_id,
+            method=method,
+            target=request_target(scope),
+            body=body,
+            headers=headers,
+            now_ms=self.clock_ms(),
+            seen=self.seen,
+            directory=self.directory,
+        )
+
+    async def signed(self, request: Request) -> tuple[Caller, bytes]:
+        body = await read_body(request)
+        return self.authenticate(request.scope, request.method, body, request.headers), body
+
+    def committed_height(self) -> int:
+        raw = self.service.read_state(HEAD_KEY)
+        if raw is None:
+            return 0
+        head = decode_value(HEAD_KEY, raw)
+        assert isinstance(head, Head)
+        return head.height
+
+    async def submit(self, request: Request) -> Response:
+        _, body = await self.signed(request)
+        raws = decode_submit(body, _body_is_msgpack(request))
+        admissions = await self.service.submit(raws)
+        assert len(admissions) == len(raws), "one verdict per transaction"
+        results = [admission_view(admission) for admission in admissions]
+        status, error = submit_status(admissions)
+        if error is not None:
+            raise ApiProblem(status, error[0], error[1], {"results": results})
+        return tree_response({"results": results}, status, wants_msgpack(request.headers))
+
+    async def transaction(self, request: Request) -> Response:
+        await self.signed(request)
+        tx_hash = _parse_hash(request.path_params["tx_hash"], "tx_hash")
+        status = self.service.transaction_status(tx_hash)
+        tree = tx_status_view(status)
+        if status.state is TxState.UNKNOWN:
+            raise ApiProblem(404, "transaction_not_found", "no such transaction", tree)
+        return tree_response(tree, 200, wants_msgpack(request.headers))
+
+    async def account(self, request: Request) -> Response:
+        caller, _ = await self.signed(request)
+        account_id = request.path_params["account_id"]
+        if not is_account_id(account_id):
+            raise ApiProblem(400, "malformed_account_id", "an account ID is name@participant")
+        if not caller.may_read_account(account_id):
+            raise ApiProblem(403, "forbidden", "a participant reads only its own accounts")
+        height = self.committed_height()
+        raw = self.service.read_state(account_key(account_id))
+        if raw is None:
+            raise ApiProblem(404, "account_not_found", f"no account {account_id}")
+        account = decode_value(account_key(account_id), raw)
+        assert isinstance(account, Account)
+        return tree_response(account_view(account, height), 200, wants_msgpack(request.headers))
+
+    async def block(self, request: Request) -> Response:
+        caller, _ = await self.signed(request)
+        height = _parse_height(request.path_params["height"])
+        if caller.is_central_bank:
+            tree = self.reader.full_block(height)
+        else:
+            tree = self.reader.message(caller, height)
+        if tree is None:
+            raise ApiProblem(404, "block_not_found", f"no committed block at height {height}")
+        return tree_response(tree, 200, wants_msgpack(request.headers))
+
+    async def alias(self, request: Request) -> Response:
+        await self.signed(request)
+        alias = _parse_hash(request.path_params["alias"], "alias")
+        raw = self.service.read_state(alias_key(alias))
+        if raw is None:
+            raise ApiProblem(404, "alias_not_found", "no account has this alias")
+        record = decode_value(alias_key(alias), raw)
+        assert isinstance(record, Alias)
+        tree = {"alias": alias, "account_id": record.account_id}
+        return tree_response(tree, 200, wants_msgpack(request.headers))
+
+    async def status(self, request: Request) -> Response:
+        tree = status_view(self.service.status())
+        return tree_response(tree, 200, wants_msgpack(request.headers))
+
+    async def healthz(self, request: Request) -> Response:
+        return tree_response({"ok": True}, 200, wants_msgpack(request.headers))
+
+    async def metrics(self, request: Request) -> Response:
+        text = prometheus_text(self.service.metrics(), self.counters)
+        return Response(text, media_type=METRICS_TYPE)
+
+    async def openapi_json(self, request: Request) -> Response:
+        return Response(self.openapi, media_type=JSON_TYPE)
+
+    async def not_routed(self, request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        tree = error_tree(code, str(error.detail))
+        response = tree_response(tree, error.status_code, wants_msgpack(request.headers))
+        response.headers.update(error.headers or {})
+        self.counters.requests[("unrouted", request.method, error.status_code)] += 1
+        return response
+
+    async def internal_error(self, request: Request, error: Exception) -> Response:
+        tree = error_tree("internal_error", "the node failed to answer; see its log")
+        return tree_response(tree, 500, wants_msgpack(request.headers))
+
+    # The commit stream.
+
+    def stream_params(self, websocket: WebSocket) -> tuple[int, bool]:
+        """(from_height, msgpack) from the query; ApiProblem 400 when they are bad."""
+        query = websocket.query_params
+        text = query.get("from_height")
+        if text is None:
+            from_height = self.committed_height() + 1
+        elif _height_pattern.fullmatch(text) and 1 <= int(text) <= limits.height_max:
+            from_height = int(text)
+        else:
+            raise ApiProblem(400, "bad_from_height", "from_height is a decimal integer from 1")
+        form = query.get("format", "json")
+        if form not in ("json", "msgpack"):
+            raise ApiProblem(400, "bad_format", "format is json or msgpack")
+        return from_height, form == "msgpack"
+
+    async def stream(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            caller = self.authenticate(websocket.scope, "GET", b"", websocket.headers)
+            from_height, msgpack = self.stream_params(websocket)
+        except ApiProblem as problem:
+            self._count_problem(problem)
+            self.counters.stream_closes[problem.code] += 1
+            await websocket.close(code=4000 + problem.status, reason=problem.code)
+            return
+        self.counters.streams_open += 1
+        try:
+            await self._serve_stream(websocket, caller, from_height, msgpack)
+        finally:
+            self.counters.streams_open -= 1
+
+    async def _serve_stream(
+        self, websocket: WebSocket, caller: Caller, from_height: int, msgpack: bool
+    ) -> None:
+        """Feed the socket until the feed ends or the client leaves, whichever comes first."""
+
+        async def send(tree: Tree) -> None:
+            data = encode_tree(tree, msgpack=msgpack)
+            if msgpack:
+                await websocket.send_bytes(data)
+            else:
+                await websocket.send_text(data.decode())
+            self.counters.stream_messages += 1
+
+        ended: list[StreamClosed | None] = []  # None: the client left
+        failures: list[Exception] = []
+        # anyio, not bare asyncio tasks: Starlette runs handlers inside anyio cancel scopes,
+        # and a scope only cleans up the tasks it knows.
+        async with anyio.create_task_group() as group:
+
+            async def feed() -> None:
+                try:
+                    await stream_blocks(
+                        self.reader,
+                        caller,
+                        from_height,
+                        send,
+                        recheck=lambda: self.directory.lookup(caller.public_key),
+                    )
+                except StreamClosed as closed:
+                    ended.append(closed)
+                except Exception as error:
+                    ended.append(StreamClosed(1011, "internal_error"))
+                    failures.append(error)
+                group.cancel_scope.cancel()
+
+            async def listen() -> None:
+                await _until_disconnect(websocket)
+                ended.append(None)
+                group.cancel_scope.cancel()
+
+            group.start_soon(feed)
+            group.start_soon(listen)
+        await self._end_stream(websocket, ended[0] if ended else None)
+        if failures:
+            raise failures[0]
+
+    async def _end_stream(self, websocket: WebSocket, closed: StreamClosed | None) -> None:
+        if closed is None:
+            self.counters.stream_closes["client_closed"] += 1
+            return
+        self.counters.stream_closes[closed.reason] += 1
+        # A peer that takes nothing will not take the close frame either: give up on it.
+        with anyio.move_on_after(stream_close_timeout_s):
+            await websocket.close(closed.code, closed.reason)
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    """Return when the client goes away; anything it sends is ignored (the stream is one-way)."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+def create_app(service: NodeService, *, clock_ms: Callable[[], int]) -> Starlette:
+    """The API over `service`; `clock_ms` is the server clock of the replay window."""
+    api = _Api(service, clock_ms)
+    http_routes: list[tuple[str, str, Handler]] = [
+        ("/v1/transactions", "POST", api.submit),
+        ("/v1/transactions/{tx_hash}", "GET", api.transaction),
+        ("/v1/accounts/{account_id}", "GET", api.account),
+        ("/v1/blocks/{height}", "GET", api.block),
+        ("/v1/aliases/{alias}", "GET", api.alias),
+        ("/v1/status", "GET", api.status),
+        ("/healthz", "GET", api.healthz),
+        ("/metrics", "GET", api.metrics),
+        ("/openapi.json", "GET", api.openapi_json),
+    ]
+    routes: list[BaseRoute] = [
+        Route(path, api.endpoint(path, handler), methods=[method])
+        for path, method, handler in http_routes
+    ]
+    routes.append(WebSocketRoute("/v1/stream", api.stream))
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: api.not_routed, Exception: api.internal_error},
+    )
+    app.state.api = api
+    return app

@@ -1,0 +1,118 @@
+"""Who is calling the API: signed-request checks and the key directory (design section 3).
+
+Rules:
+1. Every request except status, health, metrics and the OpenAPI document is signed as
+   `bakong.wire.request` describes. The signature, the clock skew and replays are checked
+   first (`check_request`, with one `SeenRequests` per app); a failure is 401 with the
+   problem's code (`unauthenticated`, `bad_signature`, `request_expired`,
+   `request_replayed`).
+2. The key is then looked up in committed state: a participant's gateway keys and admin keys
+   identify it; the central bank is the participant named by `ChainConfig.central_bank`. A
+   key nobody holds is 401 `unknown_caller`. If two participants list the same key, the
+   central bank wins, then the lowest code (genesis and governance are the central bank's,
+   so this never decides anything in practice).
+3. A suspended participant authenticates but may do nothing: 403 `forbidden`.
+4. The key map is rebuilt only when the committed head changes (its stored bytes differ), so
+   a key rotation or suspension takes effect with the block that commits it, and a request
+   costs one state read plus one signature check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from bakong.ledger.records import ChainConfig, Participant, ParticipantIndex, ParticipantStatus
+from bakong.ledger.state import (
+    CHAIN_KEY,
+    HEAD_KEY,
+    PARTICIPANTS_KEY,
+    decode_value,
+    participant_key,
+)
+from bakong.node.views import ApiProblem
+from bakong.wire.request import RequestProblem, SeenRequests, check_request
+
+__all__ = ["Caller", "CallerDirectory", "authenticate"]
+
+StateRead = Callable[[bytes], bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated caller: the participant it acts for."""
+
+    participant: str
+    is_central_bank: bool
+    active: bool
+    public_key: bytes  # the key it signed with
+
+    def may_read_account(self, account_id: str) -> bool:
+        return self.is_central_bank or account_id.endswith("@" + self.participant)
+
+
+def _read(read_state: StateRead, key: bytes) -> object | None:
+    raw = read_state(key)
+    return None if raw is None else decode_value(key, raw)
+
+
+class CallerDirectory:
+    """Public key -> `Caller`, from committed state, cached per committed head (rule 4)."""
+
+    def __init__(self, read_state: StateRead) -> None:
+        self._read_state = read_state
+        self._head: bytes | None = None
+        self._callers: Mapping[bytes, Caller] = {}
+
+    def lookup(self, public_key: bytes) -> Caller | None:
+        head = self._read_state(HEAD_KEY)
+        if head is None or head != self._head:
+            self._callers = self._build()
+            self._head = head
+        return self._callers.get(public_key)
+
+    def _build(self) -> dict[bytes, Caller]:
+        chain = _read(self._read_state, CHAIN_KEY)
+        index = _read(self._read_state, PARTICIPANTS_KEY)
+        if not isinstance(chain, ChainConfig) or not isinstance(index, ParticipantIndex):
+            return {}
+        callers: dict[bytes, Caller] = {}
+        # The central bank first, then by code: the first holder of a key keeps it (rule 2).
+        codes = sorted(index.codes, key=lambda code: (code != chain.central_bank, code))
+        for code in codes:
+            participant = _read(self._read_state, participant_key(code))
+            if not isinstance(participant, Participant):
+                continue
+            for key in (*participant.gateway_keys, *participant.admin_keys):
+                caller = Caller(
+                    participant=code,
+                    is_central_bank=code == chain.central_bank,
+                    active=participant.status is ParticipantStatus.active,
+                    public_key=key,
+                )
+                callers.setdefault(key, caller)
+        return callers
+
+
+def authenticate(
+    *,
+    chain_id: str,
+    method: str,
+    target: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    now_ms: int,
+    seen: SeenRequests,
+    directory: CallerDirectory,
+) -> Caller:
+    """The caller of a signed request, or `ApiProblem` 401/403 (rules 1-3)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    checked = check_request(chain_id, method, target, body, lowered, now_ms, seen)
+    if isinstance(checked, RequestProblem):
+        raise ApiProblem(401, checked.code, checked.message)
+    caller = directory.lookup(checked)
+    if caller is None:
+        raise ApiProblem(401, "unknown_caller", "no participant holds this key")
+    if not caller.active:
+        raise ApiProblem(403, "forbidden", f"participant {caller.participant} is suspended")
+    return caller

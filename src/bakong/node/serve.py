@@ -1,0 +1,84 @@
+"""`bakong node run`: one validator process, its peer links and its HTTP API on one loop.
+
+The process runs uvloop. It starts the validator (store, transport, consensus), then serves
+the API with uvicorn on the same loop, and runs until SIGTERM or SIGINT; then it stops the
+API, closes the links and the store, and exits 0. A failure of the consensus host stops the
+loop and the process exits non-zero: an invariant broken is never run past.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Generator
+from pathlib import Path
+
+import uvicorn
+import uvloop
+
+from bakong.node.api import create_app
+from bakong.node.home import load_home, parse_address
+from bakong.node.runtime import Validator
+
+__all__ = ["run_node"]
+
+log = logging.getLogger(__name__)
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the node owns SIGTERM and SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def _serve(home_path: Path) -> int:
+    home = load_home(home_path)
+    validator = Validator(home)
+    await validator.start()
+    host, port = parse_address(home.config.node.api_listen)
+    config = uvicorn.Config(
+        create_app(validator, clock_ms=_clock_ms),
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        ws="websockets-sansio",
+    )
+    server = _ApiServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    api = asyncio.ensure_future(server.serve())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([api, stopped], return_when=asyncio.FIRST_COMPLETED)
+    log.info("stopping")
+    server.should_exit = True
+    await api
+    await validator.close()
+    return 0 if stop.is_set() else 1
+
+
+def run_node(home_path: Path) -> int:
+    """Run one validator until it is told to stop; the process exit status."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[logging.FileHandler(home_path / "node.log"), logging.StreamHandler(sys.stderr)],
+    )
+    try:
+        return uvloop.run(_serve(home_path))
+    except RuntimeError as error:  # the loop was stopped by a failed host step
+        log.critical("stopped: %s", error)
+        return 70

@@ -1,0 +1,267 @@
+"""The validator's LMDB store: blocks, state, the transaction index and the consensus log.
+
+Design section 5. One LMDB environment holds named databases:
+
+| db | key | value |
+|---|---|---|
+| `state` | ledger state key (`bakong.ledger.state`) | canonical record bytes |
+| `blocks` | height, 8 bytes big-endian | `StoredBlock` |
+| `txs` | transaction hash | height and index in the block, 8 + 4 bytes big-endian |
+| `meta` | `tip`, `genesis`, `signed` | the committed tip, the genesis hash, the last signed step |
+| `wal` | height + sequence | one consensus input of that height (`bakong.node.host` rule 1) |
+| `own` | height + sequence | one proposal or vote this validator signed at that height |
+
+Rules:
+1. A committed block is one write transaction: the block with its commit, results and app
+   hash, every state write of its write set, its transactions' index entries and the new tip.
+   State can never run ahead of the block store, and after `kill -9` at any instant the store
+   opens at the last committed height, consistent.
+2. The environment is opened without a sync per transaction; `sync()` forces what was written
+   to disk. A block commit syncs; so does `ConsensusLog.sync`, which the host calls before a
+   signed message leaves. (A killed process loses nothing LMDB committed: the pages are in
+   the kernel; the syncs are for power loss.)
+3. The log keeps one height: writing the first entry of a new height deletes the older ones.
+4. Readers get a consistent view of one committed height (`reader()`); LMDB lets them run
+   beside the writer.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import lmdb
+import msgspec
+
+from bakong.consensus.driver import (
+    DriverInput,
+    ProposalReceived,
+    Start,
+    TimeoutElapsed,
+    ValueReady,
+    VoteReceived,
+)
+from bakong.ledger.block import LedgerState, decode_block
+from bakong.ledger.genesis import GenesisFile, genesis_hash, genesis_state
+from bakong.ledger.state import WriteSet
+from bakong.ledger.validators import ValidatorSet
+from bakong.node.host import CommittedTip, LogImage
+from bakong.node.service import StoredBlock
+from bakong.node.signer import SignedStep, SignStep
+from bakong.types import Hash
+from bakong.wire.codec import decode_canonical, encode
+
+__all__ = ["LmdbChain", "StateReadTxn", "map_bytes_default"]
+
+#: LMDB reserves address space, not disk: the file grows as it fills.
+map_bytes_default = 64 * 2**30
+_dbs = (b"state", b"blocks", b"txs", b"meta", b"wal", b"own")
+_tip_key, _genesis_key, _signed_key = b"tip", b"genesis", b"signed"
+_stored_block_bytes_max = 64 * 2**20
+_event_types: tuple[type[DriverInput], ...] = (
+    Start,
+    ProposalReceived,
+    VoteReceived,
+    TimeoutElapsed,
+    ValueReady,
+)
+
+
+class _Tip(msgspec.Struct, frozen=True, array_like=True):
+    height: int
+    block_hash: bytes
+    time_ms: int
+    app_hash: bytes
+
+
+def _height_key(height: int) -> bytes:
+    return struct.pack(">Q", height)
+
+
+def _log_key(height: int, sequence: int) -> bytes:
+    return struct.pack(">QQ", height, sequence)
+
+
+class StateReadTxn:
+    """A `StateReader` over one LMDB read transaction: one committed height, consistently."""
+
+    __slots__ = ("_txn", "_db")
+
+    def __init__(self, txn: lmdb.Transaction, db: lmdb._Database) -> None:
+        self._txn = txn
+        self._db = db
+
+    def get(self, key: bytes) -> bytes | None:
+        value = self._txn.get(key, db=self._db)
+        assert value is None or isinstance(value, bytes)  # buffers=False
+        return value
+
+    def close(self) -> None:
+        self._txn.abort()
+
+
+class LmdbChain:
+    """`ChainStore` and `ConsensusLog` over one LMDB environment (module rules)."""
+
+    def __init__(self, path: Path, genesis: GenesisFile, map_bytes: int = map_bytes_default):
+        path.mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(
+            str(path), map_size=map_bytes, max_dbs=len(_dbs), sync=False, metasync=False
+        )
+        self._db = {name.decode(): self.env.open_db(name) for name in _dbs}
+        self.chain_id = genesis.chain_id
+        self._genesis_time_ms = genesis.genesis_time_ms
+        self._log_next = {"wal": (0, 0), "own": (0, 0)}  # db -> (height, next sequence)
+        self._init_genesis(genesis)
+        self._reader = self._open_reader()
+
+    def _init_genesis(self, genesis: GenesisFile) -> None:
+        expected = genesis_hash(genesis)
+        with self.env.begin(write=True) as txn:
+            stored = txn.get(_genesis_key, db=self._db["meta"])
+            if stored is not None:
+                if stored != expected:
+                    raise ValueError("this store holds another chain (genesis hash differs)")
+                return
+            state, store = genesis_state(genesis)
+            for key, value in store.items():
+                txn.put(key, value, db=self._db["state"])
+            tip = _Tip(0, expected, genesis.genesis_time_ms, state.app_hash)
+            txn.put(_tip_key, encode(tip), db=self._db["meta"])
+            txn.put(_genesis_key, expected, db=self._db["meta"])
+        self.env.sync(True)
+
+    def _open_reader(self) -> StateReadTxn:
+        return StateReadTxn(self.env.begin(buffers=False), self._db["state"])
+
+    def close(self) -> None:
+        self._reader.close()
+        self.env.close()
+
+    # ChainStore.
+
+    def _tip(self, txn: lmdb.Transaction) -> _Tip:
+        raw = txn.get(_tip_key, db=self._db["meta"])
+        assert raw is not None
+        return msgspec.msgpack.decode(raw, type=_Tip)
+
+    def tip(self) -> CommittedTip:
+        with self.env.begin() as txn:
+            tip = self._tip(txn)
+        state = LedgerState(self._reader, Hash(tip.app_hash))
+        if tip.height == 0:
+            return CommittedTip(0, state, tip.block_hash, tip.time_ms, None, None)
+        stored = self.stored_block(tip.height)
+        assert stored is not None and stored.commit.block_hash == tip.block_hash
+        validators = ValidatorSet(stored.validators)
+        commit = stored.commit
+        return CommittedTip(tip.height, state, tip.block_hash, tip.time_ms, commit, validators)
+
+    @property
+    def height(self) -> int:
+        with self.env.begin() as txn:
+            return self._tip(txn).height
+
+    def put_block(self, stored: StoredBlock, write_set: WriteSet) -> LedgerState:
+        """Rule 1: everything of one block in one write transaction, then synced."""
+        header = decode_block(stored.block).header
+        assert header.app_hash == stored.app_hash
+        with self.env.begin(write=True) as txn:
+            tip = self._tip(txn)
+            assert stored.height == tip.height + 1, "blocks are stored in order"
+            assert header.previous_hash == tip.block_hash
+            state_db = self._db["state"]
+            for key, value in write_set:
+                if value is None:
+                    txn.delete(key, db=state_db)
+                else:
+                    txn.put(key, value, db=state_db)
+            txn.put(_height_key(stored.height), encode(stored), db=self._db["blocks"])
+            for index, result in enumerate(stored.results):
+                location = struct.pack(">QI", stored.height, index)
+                txn.put(result.tx_hash, location, db=self._db["txs"])
+            new_tip = _Tip(stored.height, stored.commit.block_hash, header.time_ms, stored.app_hash)
+            txn.put(_tip_key, encode(new_tip), db=self._db["meta"])
+        self.env.sync(True)
+        self._reader.close()
+        self._reader = self._open_reader()
+        return LedgerState(self._reader, Hash(stored.app_hash))
+
+    def stored_block(self, height: int) -> StoredBlock | None:
+        with self.env.begin() as txn:
+            raw = txn.get(_height_key(height), db=self._db["blocks"])
+        if raw is None:
+            return None
+        return decode_canonical(raw, StoredBlock, bytes_max=_stored_block_bytes_max)
+
+    def transaction_location(self, tx_hash: bytes) -> tuple[int, int] | None:
+        """(height, index) of a committed transaction."""
+        with self.env.begin() as txn:
+            raw = txn.get(tx_hash, db=self._db["txs"])
+        if raw is None:
+            return None
+        height, index = struct.unpack(">QI", raw)
+        return height, index
+
+    def reader(self) -> StateReadTxn:
+        """A consistent reader of the committed state (rule 4); close it when done."""
+        return self._open_reader()
+
+    def state_items(self, reader: StateReadTxn) -> Iterator[tuple[bytes, bytes]]:
+        """Every state entry in key order, as `reader` sees it (snapshots)."""
+        for key, value in reader._txn.cursor(db=self._db["state"]):
+            yield bytes(key), bytes(value)
+
+    # ConsensusLog.
+
+    def put_signed(self, signed: SignedStep) -> None:
+        record = encode([signed.height, signed.round, int(signed.step), signed.sign_bytes])
+        with self.env.begin(write=True) as txn:
+            txn.put(_signed_key, record, db=self._db["meta"])
+
+    def append_wal(self, height: int, event: DriverInput) -> None:
+        tag = _event_types.index(type(event))
+        self._append("wal", height, bytes([tag]) + msgspec.msgpack.encode(event))
+
+    def append_own(self, height: int, kind: str, message: bytes) -> None:
+        self._append("own", height, encode([kind, message]))
+
+    def _append(self, db_name: str, height: int, value: bytes) -> None:
+        """Rule 3: a new height's first entry empties the log."""
+        log_height, sequence = self._log_next[db_name]
+        if height != log_height:
+            sequence = 0
+        with self.env.begin(write=True) as txn:
+            db = self._db[db_name]
+            if sequence == 0:
+                txn.drop(db, delete=False)
+            txn.put(_log_key(height, sequence), value, db=db)
+        self._log_next[db_name] = (height, sequence + 1)
+
+    def sync(self) -> None:
+        self.env.sync(True)
+
+    def recover(self) -> LogImage:
+        """The log as the last run left it."""
+        image = LogImage()
+        with self.env.begin() as txn:
+            raw = txn.get(_signed_key, db=self._db["meta"])
+            if raw is not None:
+                height, round, step, sign_bytes = msgspec.msgpack.decode(raw)
+                image.signed = SignedStep(height, round, SignStep(step), sign_bytes)
+            for key, value in txn.cursor(db=self._db["wal"]):
+                height, _ = struct.unpack(">QQ", key)
+                image.wal_height = height
+                event_type = _event_types[value[0]]
+                image.wal.append(msgspec.msgpack.decode(value[1:], type=event_type))
+            for key, value in txn.cursor(db=self._db["own"]):
+                height, _ = struct.unpack(">QQ", key)
+                image.own_height = height
+                kind, message = msgspec.msgpack.decode(value)
+                image.own.append((kind, message))
+        self._log_next = {
+            "wal": (image.wal_height, len(image.wal)),
+            "own": (image.own_height, len(image.own)),
+        }
+        return image

@@ -1,0 +1,109 @@
+"""Signature verification for mempool admission, in a pool of worker processes.
+
+Ed25519 verification is the one cost a node cannot avoid (notes: about 10,000 per second per
+core), so admission must scale with cores: the event loop never verifies a submitted
+transaction itself. Requests are gathered for at most `batch_wait_ms`, split into one chunk
+per worker, and verified in parallel in separate processes (spawned, so they share nothing
+with the event loop). Each signature is verified exactly once on admission; the node then
+remembers it (`VerifiedSignatures.remember`) so that executing the block does not verify it
+again. With `workers == 0` (tests), verification runs inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+from bakong.wire.keys import verify
+
+__all__ = ["SignatureCheck", "VerifierPool"]
+
+SignatureCheck = tuple[bytes, bytes, bytes]  # (public key, message, signature)
+
+_Waiting = tuple[list[SignatureCheck], "asyncio.Future[list[bool]]"]
+
+batch_wait_ms = 2
+batch_checks_max = 4_096
+
+
+def verify_chunk(checks: list[SignatureCheck]) -> list[bool]:
+    """Run in a worker process."""
+    return [verify(public_key, message, signature) for public_key, message, signature in checks]
+
+
+class VerifierPool:
+    def __init__(self, workers: int) -> None:
+        assert workers >= 0
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+        if workers > 0:
+            context = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(workers, mp_context=context)
+        self._queue: list[_Waiting] = []
+        self._flush: asyncio.TimerHandle | None = None
+        self.verified = 0
+        self.batches = 0
+
+    async def warm_up(self) -> None:
+        """Start every worker now rather than on the first transaction."""
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            executor = self._executor
+            await asyncio.gather(
+                *(loop.run_in_executor(executor, verify_chunk, []) for _ in range(self.workers))
+            )
+
+    async def verify(self, checks: list[SignatureCheck]) -> list[bool]:
+        """One verdict per check, in order."""
+        if not checks:
+            return []
+        if self._executor is None:
+            self.verified += len(checks)
+            return verify_chunk(checks)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[bool]] = loop.create_future()
+        self._queue.append((checks, future))
+        queued = sum(len(item[0]) for item in self._queue)
+        if queued >= batch_checks_max:
+            self._dispatch()
+        elif self._flush is None:
+            self._flush = loop.call_later(batch_wait_ms / 1000, self._dispatch)
+        return await future
+
+    def _dispatch(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        queue, self._queue = self._queue, []
+        if not queue:
+            return
+        asyncio.ensure_future(self._run(queue))
+
+    async def _run(self, queue: list[_Waiting]) -> None:
+        assert self._executor is not None
+        checks = [check for item, _ in queue for check in item]
+        size = -(-len(checks) // self.workers)
+        chunks = [checks[start : start + size] for start in range(0, len(checks), size)]
+        loop = asyncio.get_running_loop()
+        try:
+            parts = await asyncio.gather(
+                *(loop.run_in_executor(self._executor, verify_chunk, chunk) for chunk in chunks)
+            )
+        except Exception as error:  # a broken pool: fail the waiters, never lose them
+            for _, future in queue:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        verdicts = [verdict for part in parts for verdict in part]
+        self.verified += len(verdicts)
+        self.batches += 1
+        start = 0
+        for item, future in queue:
+            if not future.done():
+                future.set_result(verdicts[start : start + len(item)])
+            start += len(item)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
