@@ -1,138 +1,140 @@
-"""`bakong demo`: a scripted scenario on the in-memory ledger, printing the resulting balances.
+"""`bakong demo`: a whole local network, a scripted scenario through the SDK, then it keeps running.
 
-The central bank issues riel and dollar liquidity to three participants; they open wallets
-for customers and a merchant; customers pay each other across participants, pay a merchant
-through a hold that the merchant posts, and one payment breaks the tier-0 daily limit and is
-refused. Every step goes through the real validation ladder and block execution.
+    bakong demo --home .localnet
+
+Starts (initialising if empty) the four-validator local network of `bakong localnet start`,
+then acts as the central bank and three banks through `bakong.client`, every request signed
+and every transaction submitted to a validator and waited for until committed: the central
+bank issues riel and dollar liquidity, banks open wallets, the banks' settlement accounts fund
+them, customers pay across banks, and a payment beyond a basic-KYC wallet's daily limit is
+refused with its result code. It prints each step with its block height and result, the
+balances as the API reports them, and where to look; then it runs until Ctrl-C. Customer wallet
+keys are made fresh for each run (names carry the run's suffix), so the scenario can run again
+on the same network.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
-    from bakong.ledger.transaction import Transaction
-    from bakong.sandbox import Sandbox
+    from bakong.client import SyncClient
+    from bakong.ledger.commands import Command
+    from bakong.node.localnet import Localnet
+    from bakong.wire.keys import SigningKey
 
 __all__ = ["demo"]
 
+start_timeout_s = 60.0
+
 
 @click.command()
-def demo() -> None:
-    """Run the scripted scenario and print balances."""
-    from bakong.ledger.invariants import check_store
-    from bakong.ledger.result import ResultCode
-    from bakong.sandbox import Sandbox
+@click.option("--home", "home", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".localnet"), show_default=True)
+def demo(home: Path) -> None:
+    """Start the local network, run the scenario through the SDK, keep running."""
+    from bakong.node.localnet import Localnet, init_localnet
 
-    chain = Sandbox()
-    click.echo(f"chain {chain.chain_id}: central bank 'nbc', participants aclb, wing, abaa\n")
-    for title, transactions in _steps(chain):
-        outcome = chain.commit(transactions)
-        codes = ", ".join(ResultCode(result.code).name for result in outcome.results)
-        click.echo(f"block {len(chain.blocks):>2}  {title:<66} [{codes}]")
-    check_store(chain.store.items())
-    _print_balances(chain)
+    if not (home / "genesis.json").exists():
+        init_localnet(home, 4)
+    network = Localnet(home)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    network.start()
+    try:
+        click.echo(f"starting 4 validators in {home} ...")
+        if not network.wait_for_height(1, start_timeout_s):
+            click.echo(f"error: no block within {start_timeout_s:.0f} s; see "
+                       f"{home}/validator-*/stdout.log", err=True)
+            sys.exit(1)
+        network.write_description()
+        _scenario(network)
+        _where(network)
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        network.stop()
+        click.echo("local network stopped", err=True)
 
 
-def _steps(chain: Sandbox) -> Iterator[tuple[str, list[Transaction]]]:
-    """The scenario, one block per step; each step is built once the previous one applied."""
+def _key(network: Localnet, name: str) -> SigningKey:
+    from bakong.keystore import read_key_file
+
+    return read_key_file(network.directory / "keys" / f"{name}.json")
+
+
+def _step(client: SyncClient, title: str, creator: str, keys: list[SigningKey],
+          *commands: Command) -> None:
+    from bakong.client import sign
+
+    transaction = sign(client.builder(creator).add(*commands).payload(), *keys)
+    committed = client.submit_and_wait(transaction, timeout_s=30)
+    click.echo(f"  block {committed.height:>5}  {title:<58} [{committed.result}]")
+
+
+def _scenario(network: Localnet) -> None:
+    from bakong.client import Client, SyncClient, create_account, issue, transfer
+    from bakong.keystore import generate_key
     from bakong.ledger.assets import Asset
     from bakong.ledger.records import AccountKind, KycTier
 
-    yield (
-        "nbc issues KHR and USD liquidity to three participants",
-        [
-            chain.transaction(
-                "nbc",
-                [
-                    chain.issue("aclb", Asset.KHR, 50_000_000_000, "nbc-reserve-0001"),
-                    chain.issue("aclb", Asset.USD, 5_000_000_00, "nbc-reserve-0002"),
-                    chain.issue("wing", Asset.KHR, 20_000_000_000, "nbc-reserve-0003"),
-                    chain.issue("abaa", Asset.USD, 2_000_000_00, "nbc-reserve-0004"),
-                ],
-            )
-        ],
-    )
-    yield (
-        "participants open wallets (full KYC, basic, merchant)",
-        [
-            chain.transaction("aclb", [chain.open_account("sokha@aclb")]),
-            chain.transaction("wing", [chain.open_account("dara@wing", tier=KycTier.basic)]),
-            chain.transaction(
-                "abaa", [chain.open_account("coffee_klaing@abaa", kind=AccountKind.merchant)]
-            ),
-        ],
-    )
-    yield (
-        "cash-in: settlement accounts fund customer wallets",
-        [
-            chain.transaction(
-                "settlement@aclb",
-                [
-                    chain.transfer("settlement@aclb", "sokha@aclb", Asset.KHR, 8_000_000),
-                    chain.transfer("settlement@aclb", "sokha@aclb", Asset.USD, 250_00),
-                ],
-            ),
-            chain.transaction(
-                "settlement@wing",
-                [chain.transfer("settlement@wing", "dara@wing", Asset.KHR, 1_500_000)],
-            ),
-        ],
-    )
-    yield from _payments(chain)
+    run = secrets.token_hex(2)
+    sokha, dara, cafe = f"sokha{run}@aclb", f"dara{run}@wing", f"cafe{run}@abaa"
+    keys = {sokha: generate_key(), dara: generate_key(), cafe: generate_key()}
+    admin = {code: _key(network, f"{code}-admin") for code in ("nbc", "aclb", "wing", "abaa")}
+    url = network.children[0].api_url
+    click.echo(f"\nscenario through the SDK against {url}:")
+    with SyncClient(Client(url, _key(network, "nbc-gateway"))) as nbc:
+        _step(nbc, "nbc issues KHR and USD liquidity to the three banks", "nbc", [admin["nbc"]],
+              issue("settlement@aclb", Asset.KHR, 50_000_000_000, f"reserve-{run}-1"),
+              issue("settlement@aclb", Asset.USD, 5_000_000_00, f"reserve-{run}-2"),
+              issue("settlement@wing", Asset.KHR, 20_000_000_000, f"reserve-{run}-3"),
+              issue("settlement@abaa", Asset.USD, 2_000_000_00, f"reserve-{run}-4"))
+        _step(nbc, f"aclb opens {sokha} (full KYC)", "aclb", [admin["aclb"]],
+              create_account(sokha, [keys[sokha]], tier=KycTier.full))
+        _step(nbc, f"wing opens {dara} (basic KYC)", "wing", [admin["wing"]],
+              create_account(dara, [keys[dara]], tier=KycTier.basic))
+        _step(nbc, f"abaa opens merchant {cafe}", "abaa", [admin["abaa"]],
+              create_account(cafe, [keys[cafe]], kind=AccountKind.merchant))
+        _step(nbc, "cash-in: aclb funds sokha in riel and dollars", "settlement@aclb",
+              [admin["aclb"]], transfer("settlement@aclb", sokha, Asset.KHR, 8_000_000),
+              transfer("settlement@aclb", sokha, Asset.USD, 250_00))
+        _step(nbc, "sokha (aclb) pays dara (wing) 1,200,000 KHR rent", sokha, [keys[sokha]],
+              transfer(sokha, dara, Asset.KHR, 1_200_000, memo="rent"))
+        _step(nbc, "sokha (aclb) pays the cafe (abaa) 4.50 USD", sokha, [keys[sokha]],
+              transfer(sokha, cafe, Asset.USD, 4_50, memo="iced latte"))
+        _step(nbc, "dara tries 50,000,000 KHR: beyond basic KYC's daily limit", dara,
+              [keys[dara]], transfer(dara, sokha, Asset.KHR, 50_000_000))
+        _balances(nbc, ["settlement@aclb", "settlement@wing", "settlement@abaa", sokha, dara, cafe])
 
 
-def _payments(chain: Sandbox) -> Iterator[tuple[str, list[Transaction]]]:
-    from bakong.ledger.assets import Asset
-    from bakong.ledger.commands import PlaceHold, PostHold
-
-    hold_id = bytes.fromhex("0f" * 16)
-    hold = PlaceHold(
-        hold_id=hold_id,
-        source="sokha@aclb",
-        target="coffee_klaing@abaa",
-        poster="coffee_klaing@abaa",
-        asset=Asset.USD,
-        amount=4_50,
-        expires_ms=chain.time_ms + 600_000,
-        memo="iced latte",
-        reference="",
-    )
-    pay_rent = chain.transfer("sokha@aclb", "dara@wing", Asset.KHR, 1_200_000, "rent")
-    yield (
-        "sokha pays dara 1,200,000 KHR; places a 4.50 USD hold for the cafe",
-        [chain.transaction("sokha@aclb", [pay_rent, hold])],
-    )
-    yield (
-        "the cafe posts the hold; dara (tier 0) tries to send 2,500,000 KHR",
-        [
-            chain.transaction("coffee_klaing@abaa", [PostHold(hold_id=hold_id, amount=4_50)]),
-            chain.transaction(
-                "dara@wing", [chain.transfer("dara@wing", "sokha@aclb", Asset.KHR, 2_500_000)]
-            ),
-        ],
-    )
-
-
-def _print_balances(chain: Sandbox) -> None:
+def _balances(client: SyncClient, accounts: list[str]) -> None:
     from bakong.ledger.assets import ASSETS, format_amount
 
-    click.echo("\nbalances (conservation checked over the whole state):")
-    for account_id in (
-        "settlement@aclb",
-        "settlement@wing",
-        "settlement@abaa",
-        "sokha@aclb",
-        "dara@wing",
-        "coffee_klaing@abaa",
-    ):
-        account = chain.account(account_id)
-        assert account is not None
+    click.echo("\nbalances, as the API reports them:")
+    for account_id in accounts:
+        info = client.account(account_id)
         amounts = "  ".join(
-            f"{format_amount(asset, account.balances[asset.index]):>22}" for asset in ASSETS
+            f"{format_amount(asset, info.balances.get(asset, 0)):>22}" for asset in ASSETS
         )
         click.echo(f"  {account_id:<20} {amounts}")
-    click.echo(f"\napp hash at height {len(chain.blocks)}: {chain.state.app_hash.hex()}")
+    status = client.status()
+    click.echo(f"\nheight {status.height}, app hash {status.app_hash.hex()}")
+
+
+def _where(network: Localnet) -> None:
+    click.echo("\nthe network keeps running:")
+    for child in network.children:
+        click.echo(f"  {child.name}: {child.api_url}/v1/status   log {child.home}/node.log")
+    click.echo(f"  metrics: {network.children[0].api_url}/metrics")
+    click.echo(f"  API reference: docs/api.md; SDK: docs/sdk.md; keys in {network.directory}/keys")
+    click.echo(f"  network: {network.directory / 'localnet.json'}")
+    click.echo("Ctrl-C stops it; `make demo` again resumes the same chain.")

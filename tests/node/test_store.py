@@ -1,0 +1,86 @@
+"""The LMDB store: blocks and state in one write, a reopened store resumes its tip, and the
+consensus log keeps exactly one height.
+
+Method: commit real blocks built by the ledger (`build_block` over the sandbox genesis) into a
+store in a temporary directory, close it, open it again, and compare; write log entries across
+heights and read them back as a restart would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bakong.consensus.driver import Start
+from bakong.ledger.block import block_hash, build_block
+from bakong.ledger.commit import Commit
+from bakong.ledger.state import HEAD_KEY
+from bakong.ledger.validators import Validator
+from bakong.node.service import StoredBlock
+from bakong.node.signer import SignedStep, SignStep
+from bakong.node.store import LmdbChain
+from bakong.sandbox import Sandbox
+from bakong.wire.codec import encode
+
+
+def _commit_empty_block(chain: LmdbChain, validator: Validator) -> StoredBlock:
+    tip = chain.tip()
+    block, outcome = build_block(
+        tip.state,
+        time_ms=tip.time_ms + 1_000,
+        proposer=validator.public_key,
+        previous_hash=tip.block_hash,
+        last_commit=tip.commit,
+        transactions=[],
+    )
+    commit = Commit(block.header.height, 0, block_hash(block.header), ())
+    stored = StoredBlock(block.header.height, encode(block), commit, outcome.results,
+                         outcome.app_hash, (validator,))
+    state = chain.put_block(stored, outcome.write_set)
+    assert state.app_hash == outcome.app_hash
+    return stored
+
+
+def test_a_reopened_store_resumes_at_its_tip_with_the_same_state(tmp_path: Path) -> None:
+    sandbox = Sandbox()
+    chain = LmdbChain(tmp_path, sandbox.genesis)
+    first = sandbox.genesis.validators[0]
+    validator = Validator(first.name, bytes.fromhex(first.public_key), first.power)
+    stored = [_commit_empty_block(chain, validator) for _ in range(3)]
+    before = chain.tip()
+    head = before.state.store.get(HEAD_KEY)
+    chain.close()
+    reopened = LmdbChain(tmp_path, sandbox.genesis)
+    after = reopened.tip()
+    assert (after.height, after.block_hash, after.time_ms) == (3, before.block_hash, before.time_ms)
+    assert after.state.app_hash == stored[-1].app_hash
+    assert after.state.store.get(HEAD_KEY) == head
+    assert reopened.stored_block(2) == stored[1]
+    assert reopened.stored_block(4) is None
+    reopened.close()
+
+
+def test_a_store_refuses_another_chains_genesis(tmp_path: Path) -> None:
+    LmdbChain(tmp_path, Sandbox().genesis).close()
+    other = Sandbox(chain_id="another-chain").genesis
+    with pytest.raises(ValueError, match="another chain"):
+        LmdbChain(tmp_path, other)
+
+
+def test_the_log_keeps_one_height_and_the_guard(tmp_path: Path) -> None:
+    genesis = Sandbox().genesis
+    chain = LmdbChain(tmp_path, genesis)
+    chain.append_wal(1, Start())
+    chain.append_own(1, "vote", b"first")
+    chain.append_wal(2, Start())
+    chain.append_wal(2, Start())
+    chain.append_own(2, "vote", b"second")
+    step = SignedStep(2, 0, SignStep.PREVOTE, b"sign bytes")
+    chain.put_signed(step)
+    chain.sync()
+    chain.close()
+    image = LmdbChain(tmp_path, genesis).recover()
+    assert (image.wal_height, len(image.wal), image.own_height) == (2, 2, 2)
+    assert image.own == [("vote", b"second")]
+    assert image.signed == step
