@@ -32,14 +32,15 @@ from bakong.ledger.state import account_key, decode_value
 from bakong.ledger.transaction import Transaction, TransactionPayload, sign_transaction
 from bakong.wire import keys
 
-__all__ = ["Sandbox", "sandbox_key"]
+__all__ = ["Sandbox", "sandbox_key", "sandbox_participant"]
 
 
 def sandbox_key(name: str) -> keys.SigningKey:
     return keys.SigningKey(hashlib.sha256(b"bakong-sandbox-key/" + name.encode()).digest())
 
 
-def _genesis_participant(code: str, name: str) -> GenesisParticipant:
+def sandbox_participant(code: str, name: str) -> GenesisParticipant:
+    """A genesis participant whose admin and gateway keys are `sandbox_key`s."""
     return GenesisParticipant(
         code=code,
         name=name,
@@ -64,8 +65,8 @@ class Sandbox:
         self.genesis = GenesisFile(
             chain_id=chain_id,
             genesis_time_ms=genesis_time_ms,
-            central_bank=_genesis_participant(central_bank, "National Bank of Cambodia"),
-            participants=[_genesis_participant(code, code.upper()) for code in participants],
+            central_bank=sandbox_participant(central_bank, "National Bank of Cambodia"),
+            participants=[sandbox_participant(code, code.upper()) for code in participants],
             validators=[
                 GenesisValidator(
                     name="validator-1",

@@ -37,7 +37,7 @@ def _commit_empty_block(chain: LmdbChain, validator: Validator) -> StoredBlock:
     commit = Commit(block.header.height, 0, block_hash(block.header), ())
     stored = StoredBlock(block.header.height, encode(block), commit, outcome.results,
                          outcome.app_hash, (validator,))
-    state = chain.put_block(stored, outcome.write_set)
+    state = chain.put_block(stored, block.header, outcome.write_set)
     assert state.app_hash == outcome.app_hash
     return stored
 

@@ -16,9 +16,6 @@ on the same network.
 from __future__ import annotations
 
 import secrets
-import signal
-import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,37 +29,19 @@ if TYPE_CHECKING:
 
 __all__ = ["demo"]
 
-start_timeout_s = 60.0
-
 
 @click.command()
 @click.option("--home", "home", type=click.Path(file_okay=False, path_type=Path),
               default=Path(".localnet"), show_default=True)
 def demo(home: Path) -> None:
     """Start the local network, run the scenario through the SDK, keep running."""
-    from bakong.node.localnet import Localnet, init_localnet
+    from bakong.cli.localnet import run_network
 
-    if not (home / "genesis.json").exists():
-        init_localnet(home, 4)
-    network = Localnet(home)
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
-    network.start()
-    try:
-        click.echo(f"starting 4 validators in {home} ...")
-        if not network.wait_for_height(1, start_timeout_s):
-            click.echo(f"error: no block within {start_timeout_s:.0f} s; see "
-                       f"{home}/validator-*/stdout.log", err=True)
-            sys.exit(1)
-        network.write_description()
+    def up(network: Localnet) -> None:
         _scenario(network)
         _where(network)
-        while not stopping.wait(1.0):
-            pass
-    finally:
-        network.stop()
-        click.echo("local network stopped", err=True)
+
+    run_network(home, 4, up)
 
 
 def _key(network: Localnet, name: str) -> SigningKey:

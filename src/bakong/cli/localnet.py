@@ -14,9 +14,14 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from bakong.node.localnet import Localnet
 
 __all__ = ["localnet"]
 
@@ -34,6 +39,21 @@ def localnet() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print localnet.json once it is up.")
 def start(validators: int, home: Path, as_json: bool) -> None:
     """Start (initialising if empty) the network in HOME; stop it with Ctrl-C."""
+
+    def up(network: Localnet) -> None:
+        description = network.directory / "localnet.json"
+        if as_json:
+            click.echo(description.read_text(), nl=False)
+        else:
+            _print_summary(network, description)
+
+    run_network(home, validators, up)
+
+
+def run_network(home: Path, validators: int, up: Callable[[Localnet], None]) -> None:
+    """Start the network in `home` (initialising it if empty), call `up` once blocks are
+    committed and `localnet.json` is written, then run until SIGINT or SIGTERM and stop the
+    children. Also what `bakong demo` runs."""
     from bakong.errors import LocalError, RemoteError
     from bakong.node.localnet import Localnet, init_localnet
 
@@ -49,15 +69,13 @@ def start(validators: int, home: Path, as_json: bool) -> None:
         signal.signal(signum, lambda *_: stopping.set())
     network.start()
     try:
+        click.echo(f"starting {len(network.children)} validators in {home} ...", err=True)
         if not network.wait_for_height(1, start_timeout_s):
             click.echo(f"error: no block committed within {start_timeout_s:.0f} s; see "
                        f"{home}/validator-*/stdout.log", err=True)
             sys.exit(1)
-        description = network.write_description()
-        if as_json:
-            click.echo(description.read_text(), nl=False)
-        else:
-            _print_summary(network, description)
+        network.write_description()
+        up(network)
         sys.stdout.flush()
         while not stopping.wait(1.0):
             for child in network.children:
@@ -69,10 +87,7 @@ def start(validators: int, home: Path, as_json: bool) -> None:
         click.echo("localnet stopped", err=True)
 
 
-def _print_summary(network: object, description: Path) -> None:
-    from bakong.node.localnet import Localnet
-
-    assert isinstance(network, Localnet)
+def _print_summary(network: Localnet, description: Path) -> None:
     click.echo(f"localnet {network.genesis.chain_id} is committing blocks")
     for child in network.children:
         click.echo(f"  {child.name}: API {child.api_url}  (home {child.home})")

@@ -75,7 +75,14 @@ from bakong.consensus.round import (
     Timeouts,
     Value,
 )
-from bakong.ledger.block import Block, BlockOutcome, LedgerState, block_hash, build_block
+from bakong.ledger.block import (
+    Block,
+    BlockHeader,
+    BlockOutcome,
+    LedgerState,
+    block_hash,
+    build_block,
+)
 from bakong.ledger.commit import Commit
 from bakong.ledger.records import ValidatorSchedule
 from bakong.ledger.state import VALIDATORS_KEY, WriteSet, decode_value, seen_key
@@ -145,8 +152,11 @@ class ChainStore(Protocol):
 
     def tip(self) -> CommittedTip: ...
 
-    def put_block(self, stored: StoredBlock, write_set: WriteSet) -> LedgerState:
-        """Persist `stored` and apply `write_set` in one atomic write; the new state."""
+    def put_block(
+        self, stored: StoredBlock, header: BlockHeader, write_set: WriteSet
+    ) -> LedgerState:
+        """Persist `stored` (whose block has `header`) and apply `write_set` in one atomic
+        write; the new state."""
         ...
 
     def stored_block(self, height: int) -> StoredBlock | None: ...
@@ -368,7 +378,7 @@ class Host:
             app_hash=outcome.app_hash,
             validators=self.sets[height].validators,
         )
-        self.state = self.chain_store.put_block(stored, outcome.write_set)
+        self.state = self.chain_store.put_block(stored, header, outcome.write_set)
         assert self.state.app_hash == outcome.app_hash
         self._advance(stored, header.time_ms)
         self.mempool.remove(outcome.tx_hashes)

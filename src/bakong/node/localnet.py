@@ -20,7 +20,6 @@ SIGTERM (SIGKILL after a grace period).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -247,11 +246,3 @@ class Localnet:
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from bakong.ledger.block import LedgerState, block_hash, chain_app_hash, decode_block
+from bakong.ledger.block import (
+    BlockHeader,
+    LedgerState,
+    block_hash,
+    chain_app_hash,
+    decode_block,
+)
 from bakong.ledger.genesis import GenesisFile, genesis_hash, genesis_state
 from bakong.ledger.state import MemoryStore, WriteSet
 from bakong.ledger.validators import ValidatorSet
@@ -46,7 +52,7 @@ class MemoryChain:
         height = 1
         while height in blocks:
             stored, write_set = blocks[height]
-            chain._apply(stored, write_set)
+            chain._apply(stored, decode_block(stored.block).header, write_set)
             height += 1
         return chain
 
@@ -64,19 +70,22 @@ class MemoryChain:
             ValidatorSet(last.validators),
         )
 
-    def put_block(self, stored: StoredBlock, write_set: WriteSet) -> LedgerState:
+    def put_block(
+        self, stored: StoredBlock, header: BlockHeader, write_set: WriteSet
+    ) -> LedgerState:
         if self._journal is not None:
             self._journal(stored, write_set)
-        return self._apply(stored, write_set)
+        return self._apply(stored, header, write_set)
 
     def stored_block(self, height: int) -> StoredBlock | None:
         if 1 <= height <= len(self.blocks):
             return self.blocks[height - 1]
         return None
 
-    def _apply(self, stored: StoredBlock, write_set: WriteSet) -> LedgerState:
+    def _apply(
+        self, stored: StoredBlock, header: BlockHeader, write_set: WriteSet
+    ) -> LedgerState:
         assert stored.height == len(self.blocks) + 1
-        header = decode_block(stored.block).header
         assert block_hash(header) == stored.commit.block_hash
         previous = self.blocks[-1].commit.block_hash if self.blocks else self._genesis_hash
         assert header.previous_hash == previous

@@ -64,12 +64,3 @@ class Mempool:
         self.remove(stale)
         return chosen
 
-    def recheck(self, committed: Callable[[bytes], bool]) -> int:
-        """After a commit: drop whatever the chain has now seen; how many were dropped."""
-        stale = [tx_hash for tx_hash in self._transactions if committed(tx_hash)]
-        self.remove(stale)
-        return len(stale)
-
-    def clear(self) -> None:
-        self._transactions.clear()
-        self.bytes = 0

@@ -25,7 +25,9 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 from bakong import limits
 from bakong.consensus.driver import TimeoutElapsed, ValueReady
@@ -33,7 +35,12 @@ from bakong.errors import DecodeError
 from bakong.ledger.block import BlockOutcome
 from bakong.ledger.result import ResultCode
 from bakong.ledger.state import seen_key
-from bakong.ledger.transaction import decode_transaction, signing_message, transaction_hash
+from bakong.ledger.transaction import (
+    Transaction,
+    decode_transaction,
+    signing_message,
+    transaction_hash,
+)
 from bakong.node.home import Home, parse_address
 from bakong.node.host import Host, HostLimits
 from bakong.node.memo import Memo
@@ -60,6 +67,20 @@ _kinds = ("proposal", "vote", "tx", "sync")
 _kind_bytes = {kind: bytes([index + 1]) for index, kind in enumerate(_kinds)}
 status_interval_ms = 500
 rejected_remembered_max = 100_000
+
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A submitted transaction that passed every check but its signatures."""
+
+    index: int  # in the submitted batch
+    raw: bytes
+    transaction: Transaction
+    tx_hash: bytes
+    checks: list[SignatureCheck]
 
 
 def _now_ms() -> int:
@@ -150,16 +171,16 @@ class Validator:
             await asyncio.sleep(status_interval_ms / 1000)
             self._guarded(self.host.tick)
 
-    def _guarded(self, action: object, *args: object) -> None:
+    def _guarded(self, action: Callable[..., _T], *args: object) -> _T | None:
         """Run a host step from a loop callback: an assertion failure is a bug that must
         stop the node rather than let it run on in an unknown state."""
-        assert callable(action)
         try:
-            action(*args)
+            return action(*args)
         except Exception:
             log.critical("the consensus host failed; stopping", exc_info=True)
             assert self._loop is not None
             self._loop.stop()
+            return None
 
     # HostIO.
 
@@ -224,7 +245,6 @@ class Validator:
         self.counters["txs_committed"] += len(outcome.results)
         self.counters["txs_failed"] += sum(1 for r in outcome.results if r.code != ResultCode.ok)
         self.last_commit_s = time.monotonic()
-        self.host.mempool.recheck(self._is_committed)
         self._height_changed.set()
         self._height_changed = asyncio.Event()
 
@@ -244,14 +264,7 @@ class Validator:
         if kind == "tx":
             asyncio.ensure_future(self._admit_many([data], gossip=False))
             return
-        try:
-            understood = self.host.receive(peer, kind, data)
-        except Exception:
-            log.critical("the consensus host failed; stopping", exc_info=True)
-            assert self._loop is not None
-            self._loop.stop()
-            return
-        if not understood:
+        if self._guarded(self.host.receive, peer, kind, data) is False:
             self._bad_peer(peer, f"undecodable {kind}")
 
     def _bad_peer(self, peer: bytes, reason: str) -> None:
@@ -271,7 +284,7 @@ class Validator:
                 self._rejected.popitem(last=False)
         return Admission(tx_hash, AdmissionStatus.REJECTED, code, message)
 
-    def _precheck(self, raw: bytes) -> Admission | tuple[bytes, list[SignatureCheck]]:
+    def _precheck(self, index: int, raw: bytes) -> Admission | _Pending:
         """Everything but the signatures: a verdict, or the checks still to run."""
         try:
             transaction = decode_transaction(raw)
@@ -297,44 +310,40 @@ class Validator:
             return Admission(tx_hash, AdmissionStatus.BUSY, "busy", "the mempool is full")
         message = signing_message(self.chain_id, tx_hash)
         checks = [(e.public_key, message, e.signature) for e in transaction.signatures]
-        return tx_hash, checks
+        return _Pending(index, raw, transaction, tx_hash, checks)
 
     async def _admit_many(self, raws: Sequence[bytes], gossip: bool) -> list[Admission]:
         verdicts: list[Admission | None] = []
-        waiting: list[tuple[int, bytes, bytes, list[SignatureCheck]]] = []
+        waiting: list[_Pending] = []
         for index, raw in enumerate(raws):
-            checked = self._precheck(raw)
+            checked = self._precheck(index, raw)
             if isinstance(checked, Admission):
                 verdicts.append(checked)
                 continue
-            tx_hash, checks = checked
             verdicts.append(None)
-            self._in_flight.add(tx_hash)
-            waiting.append((index, raw, tx_hash, checks))
+            self._in_flight.add(checked.tx_hash)
+            waiting.append(checked)
         try:
-            flat = [check for *_, checks in waiting for check in checks]
-            results = await self.verifier.verify(flat)
+            results = await self.verifier.verify([c for p in waiting for c in p.checks])
         finally:
-            for _, _, tx_hash, _ in waiting:
-                self._in_flight.discard(tx_hash)
+            for pending in waiting:
+                self._in_flight.discard(pending.tx_hash)
         position = 0
-        for index, raw, tx_hash, checks in waiting:
-            ok = all(results[position : position + len(checks)])
-            position += len(checks)
-            verdicts[index] = self._pool(raw, tx_hash, checks, ok, gossip)
+        for pending in waiting:
+            ok = all(results[position : position + len(pending.checks)])
+            position += len(pending.checks)
+            verdicts[pending.index] = self._pool(pending, ok, gossip)
         if waiting:
             self._transactions_arrived()
         return [verdict for verdict in verdicts if verdict is not None]
 
-    def _pool(
-        self, raw: bytes, tx_hash: bytes, checks: list[SignatureCheck], ok: bool, gossip: bool
-    ) -> Admission:
+    def _pool(self, pending: _Pending, ok: bool, gossip: bool) -> Admission:
+        tx_hash = pending.tx_hash
         if not ok:
             return self._refuse(tx_hash, "bad_signature", "a signature does not verify")
-        for check in checks:
+        for check in pending.checks:
             self.memo.signatures.remember(*check)
-        transaction = decode_transaction(raw)
-        if self.host.admit(transaction, tx_hash, raw, gossip=gossip):
+        if self.host.admit(pending.transaction, tx_hash, pending.raw, gossip=gossip):
             self.counters["txs_accepted"] += 1
             return Admission(tx_hash, AdmissionStatus.ACCEPTED, "ok", "accepted")
         if self._is_committed(tx_hash):

@@ -28,7 +28,6 @@ Rules:
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import lmdb
@@ -42,7 +41,7 @@ from bakong.consensus.driver import (
     ValueReady,
     VoteReceived,
 )
-from bakong.ledger.block import LedgerState, decode_block
+from bakong.ledger.block import BlockHeader, LedgerState, block_hash
 from bakong.ledger.genesis import GenesisFile, genesis_hash, genesis_state
 from bakong.ledger.state import WriteSet
 from bakong.ledger.validators import ValidatorSet
@@ -158,14 +157,11 @@ class LmdbChain:
         commit = stored.commit
         return CommittedTip(tip.height, state, tip.block_hash, tip.time_ms, commit, validators)
 
-    @property
-    def height(self) -> int:
-        with self.env.begin() as txn:
-            return self._tip(txn).height
-
-    def put_block(self, stored: StoredBlock, write_set: WriteSet) -> LedgerState:
+    def put_block(
+        self, stored: StoredBlock, header: BlockHeader, write_set: WriteSet
+    ) -> LedgerState:
         """Rule 1: everything of one block in one write transaction, then synced."""
-        header = decode_block(stored.block).header
+        assert block_hash(header) == stored.commit.block_hash
         assert header.app_hash == stored.app_hash
         with self.env.begin(write=True) as txn:
             tip = self._tip(txn)
@@ -207,11 +203,6 @@ class LmdbChain:
     def reader(self) -> StateReadTxn:
         """A consistent reader of the committed state (rule 4); close it when done."""
         return self._open_reader()
-
-    def state_items(self, reader: StateReadTxn) -> Iterator[tuple[bytes, bytes]]:
-        """Every state entry in key order, as `reader` sees it (snapshots)."""
-        for key, value in reader._txn.cursor(db=self._db["state"]):
-            yield bytes(key), bytes(value)
 
     # ConsensusLog.
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bakong.consensus.round import Timeouts
-from bakong.ledger.genesis import GenesisFile, GenesisParticipant, GenesisValidator, genesis_hash
+from bakong.ledger.genesis import GenesisFile, GenesisValidator, genesis_hash
 from bakong.ledger.validators import Validator, ValidatorSet
 from bakong.limits import block_time_drift_ms_max, sync_blocks_max
-from bakong.sandbox import sandbox_key
+from bakong.sandbox import sandbox_key, sandbox_participant
 from bakong.wire.keys import SigningKey
 
 __all__ = [
@@ -74,16 +74,6 @@ class ChainSetup:
         return self.genesis.chain_id
 
 
-def _participant(code: str, name: str) -> GenesisParticipant:
-    return GenesisParticipant(
-        code=code,
-        name=name,
-        admin_keys=[sandbox_key(f"{code}/admin").public_key.hex()],
-        admin_quorum=1,
-        gateway_keys=[sandbox_key(f"{code}/gateway").public_key.hex()],
-    )
-
-
 @lru_cache(maxsize=16)
 def chain_setup(validators: int) -> ChainSetup:
     """The genesis and keys for `validators` validators of equal power."""
@@ -92,8 +82,8 @@ def chain_setup(validators: int) -> ChainSetup:
     genesis = GenesisFile(
         chain_id=CHAIN_ID,
         genesis_time_ms=GENESIS_TIME_MS,
-        central_bank=_participant(CENTRAL_BANK, "National Bank of Cambodia"),
-        participants=[_participant(code, code.upper()) for code in PARTICIPANTS],
+        central_bank=sandbox_participant(CENTRAL_BANK, "National Bank of Cambodia"),
+        participants=[sandbox_participant(code, code.upper()) for code in PARTICIPANTS],
         validators=[
             GenesisValidator(name=f"validator-{index}", public_key=key.public_key.hex(), power=1)
             for index, key in enumerate(keys)
