@@ -45,6 +45,10 @@ __all__ = [
     "steps_per_input_max",
     # node
     "block_time_drift_ms_max",
+    "snapshot_chunk_bytes",
+    "snapshot_chunks_max",
+    "snapshot_interval_default",
+    "snapshot_lag_default",
     "sync_blocks_max",
     "timeout_ms_delta",
     "timeout_precommit_ms_base",
@@ -125,6 +129,13 @@ steps_per_input_max = 64
 block_time_drift_ms_max = 2_000
 # Blocks asked for (and served) in one catch-up request.
 sync_blocks_max = 32
+# State snapshots (bakong.node.snapshot): the genesis defaults of the schedule, and the chunking.
+# A root is needed `lag` blocks after its height: enough for the digest of a large state to be
+# done in the background at a loaded network's block rate.
+snapshot_interval_default = 1_000
+snapshot_lag_default = 50
+snapshot_chunk_bytes = 2**20  # a chunk closes at the first entry that takes it to this size
+snapshot_chunks_max = 2**16  # 64 GiB of state
 
 assert account_name_chars_max + 1 + participant_code_chars_min == account_id_chars_max
 assert participant_code_chars_min <= participant_code_chars_max

@@ -177,6 +177,15 @@ class MemoryService:
         with self.lock:
             return self.blocks[height - 1] if 1 <= height <= len(self.blocks) else None
 
+    def snapshot_heights(self) -> list[int]:
+        return []  # the sandbox keeps no snapshots: tests/node/test_snapshot.py serves them
+
+    def snapshot_manifest(self, height: int) -> bytes | None:
+        return None
+
+    def snapshot_chunk(self, height: int, index: int) -> bytes | None:
+        return None
+
     async def wait_for_height(self, height: int, timeout_s: float) -> int:
         deadline = time.monotonic() + timeout_s
         while self.height < height and time.monotonic() < deadline:

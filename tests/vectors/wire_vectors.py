@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from bakong.ledger.assets import Asset
-from bakong.ledger.block import BlockHeader, block_hash
+from bakong.ledger.block import BlockHeader, SnapshotRoot, block_hash
 from bakong.ledger.commands import (
     CreateAccount,
     Issue,
@@ -185,6 +185,7 @@ def _header() -> dict[str, Any]:
         result_root=bytes([3] * 32),
         app_hash=bytes([4] * 32),
         validators_hash=bytes([5] * 32),
+        snapshot=SnapshotRoot(height=5, root=bytes([6] * 32)),
         last_commit=commit,
     )
     return {"header": encode(header).hex(), "block_hash": block_hash(header).hex()}

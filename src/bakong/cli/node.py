@@ -1,10 +1,12 @@
-"""`bakong node`: run one validator from its home directory.
+"""`bakong node`: run one validator from its home directory, or give a new one a snapshot.
 
-    bakong node run --home DIR    # genesis.json, node_key.json, config.toml (bakong.node.home)
+    bakong node run --home DIR                  # genesis.json, node_key.json, config.toml
+    bakong node restore --home DIR --from URL   # fill DIR's empty store from a peer's snapshot
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -31,3 +33,35 @@ def run(home: Path) -> None:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
     sys.exit(status)
+
+
+@node.command()
+@click.option("--home", "home", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--from", "url", required=True, help="A running node's API, e.g. http://host:port.")
+@click.option("--height", type=click.IntRange(min=1), help="The snapshot height (default: newest).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def restore(home: Path, url: str, height: int | None, as_json: bool) -> None:
+    """Fill the empty store of the node in HOME from a verified state snapshot (then run it:
+    it catches up from the snapshot's height)."""
+    from bakong.errors import LocalError, RemoteError
+    from bakong.node.restore import restore_from
+
+    try:
+        report = restore_from(home, url, height)
+    except (LocalError, RemoteError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    figures = {
+        "height": report.height,
+        "entries": report.entries,
+        "chunks": report.chunks,
+        "bytes": report.bytes,
+        "seconds": round(report.seconds, 3),
+    }
+    if as_json:
+        click.echo(json.dumps(figures))
+    else:
+        click.echo(
+            f"restored height {report.height}: {report.entries} entries in {report.chunks} "
+            f"chunks ({report.bytes} bytes) in {report.seconds:.2f} s"
+        )

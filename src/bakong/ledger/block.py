@@ -2,9 +2,11 @@
 
 A block's header carries: chain id, height, time (ms), proposer, previous block hash (the
 genesis hash at height 1), Merkle root of the transaction hashes, Merkle root of the results,
-the app hash *after* this block, the hash of the validator set that decides it, and the
-previous block's commit. The proposer executes the block to fill in the roots; every
-validator re-executes it and compares (`check_header`).
+the app hash *after* this block, the hash of the validator set that decides it, the root of
+an earlier state snapshot when this height carries one, and the previous block's commit. The
+proposer executes the block to fill in the roots; every validator re-executes it and compares
+(`check_header`). The snapshot root is not the ledger's business: the node computes it from its
+store and checks it (`bakong.node.snapshot`).
 
 Executing a block at time T, in order:
 1. The validator schedule moves on: the set chosen two heights ago becomes current.
@@ -62,6 +64,7 @@ __all__ = [
     "BlockHeader",
     "BlockOutcome",
     "LedgerState",
+    "SnapshotRoot",
     "TxResult",
     "apply_block",
     "block_hash",
@@ -76,6 +79,13 @@ __all__ = [
 _Hash32 = Annotated[bytes, Meta(min_length=32, max_length=32)]
 
 
+class SnapshotRoot(Record, frozen=True):
+    """The root of the state snapshot taken after `height` (`bakong.node.snapshot`)."""
+
+    height: Annotated[int, Meta(ge=1, le=2**63 - 1)]
+    root: _Hash32
+
+
 class BlockHeader(Record, frozen=True):
     chain_id: ChainIdText
     height: Annotated[int, Meta(ge=1, le=2**63 - 1)]
@@ -86,6 +96,7 @@ class BlockHeader(Record, frozen=True):
     result_root: _Hash32
     app_hash: _Hash32
     validators_hash: _Hash32
+    snapshot: SnapshotRoot | None
     last_commit: Commit | None
 
 
@@ -260,6 +271,7 @@ def build_block(
     previous_hash: bytes,
     last_commit: Commit | None,
     transactions: Sequence[Transaction],
+    snapshot: SnapshotRoot | None = None,
     verify: SignatureVerifier = keys.verify,
 ) -> tuple[Block, BlockOutcome]:
     """What a proposer does: execute the transactions, then fill in the header."""
@@ -285,6 +297,7 @@ def build_block(
         result_root=merkle.root([result_leaf(chain.chain_id, r) for r in outcome.results]),
         app_hash=outcome.app_hash,
         validators_hash=outcome.validators_hash,
+        snapshot=snapshot,
         last_commit=last_commit,
     )
     return Block(header=header, transactions=tuple(transactions)), outcome

@@ -85,6 +85,11 @@ class GenesisValidator(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     power: int
 
 
+# Module names: the field `limits` below shadows the module inside the class body.
+_snapshot_interval_default = limits.snapshot_interval_default
+_snapshot_lag_default = limits.snapshot_lag_default
+
+
 class GenesisFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     chain_id: str
     genesis_time_ms: int
@@ -92,6 +97,8 @@ class GenesisFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     participants: list[GenesisParticipant]
     validators: list[GenesisValidator]
     limits: LimitsPolicy | None = None
+    snapshot_interval: int = _snapshot_interval_default
+    snapshot_lag: int = _snapshot_lag_default
 
 
 def encode_genesis(genesis: GenesisFile) -> bytes:
@@ -146,6 +153,10 @@ def _check_genesis(genesis: GenesisFile) -> None:
         _hex_key(validator.public_key, validator.name)
         if not 0 < validator.power <= limits.validator_power_max:
             raise ConfigError(f"validator {validator.name}: power out of range")
+    if not 1 <= genesis.snapshot_interval <= limits.height_max:
+        raise ConfigError("snapshot_interval must be at least 1 block")
+    if not 1 <= genesis.snapshot_lag <= genesis.snapshot_interval:
+        raise ConfigError("snapshot_lag must be 1 to snapshot_interval blocks")
     if genesis.limits is not None and not policy_is_valid(genesis.limits, frozenset(codes)):
         raise ConfigError("limits policy is invalid")
 
@@ -177,7 +188,14 @@ def genesis_state(genesis: GenesisFile) -> tuple[LedgerState, MemoryStore]:
     store = MemoryStore()
     view = StateView(store)
     cb = genesis.central_bank.code
-    view.write(CHAIN_KEY, ChainConfig(genesis.chain_id, cb, genesis.genesis_time_ms))
+    chain = ChainConfig(
+        genesis.chain_id,
+        cb,
+        genesis.genesis_time_ms,
+        genesis.snapshot_interval,
+        genesis.snapshot_lag,
+    )
+    view.write(CHAIN_KEY, chain)
     minute = genesis.genesis_time_ms // 60_000
     view.write(HEAD_KEY, Head(0, genesis.genesis_time_ms, 1, minute, 0))
     view.write(POLICY_KEY, genesis.limits or DEFAULT_POLICY)

@@ -81,6 +81,8 @@ class ChainConfig(Record, frozen=True):
     chain_id: str
     central_bank: str
     genesis_time_ms: int
+    snapshot_interval: int  # a state snapshot at every height that is a multiple of this
+    snapshot_lag: int  # the block this many heights later carries the snapshot's root
 
 
 class Head(Record, frozen=True):

@@ -8,6 +8,9 @@ Routes (reference: docs/api.md; machine-readable: `GET /openapi.json`):
     GET  /v1/blocks/{height}         a block: complete for the central bank, filtered otherwise
     GET  /v1/aliases/{alias}         the account a phone-alias HMAC resolves to
     WS   /v1/stream?from_height=H    committed blocks, filtered and proven (`bakong.node.stream`)
+    GET  /v1/snapshots               the state snapshots a joining node may restore from
+    GET  /v1/snapshots/{height}      one snapshot's manifest with the blocks that prove it
+    GET  /v1/snapshots/{height}/chunks/{index}   one chunk of it (application/octet-stream)
     GET  /v1/status, /healthz, /metrics, /openapi.json   unsigned
 
 Rules:
@@ -41,11 +44,12 @@ from starlette.websockets import WebSocket
 
 from bakong import limits
 from bakong.ledger.identifiers import is_account_id
-from bakong.ledger.records import Account, Alias, Head
-from bakong.ledger.state import HEAD_KEY, account_key, alias_key, decode_value
+from bakong.ledger.records import Account, Alias, ChainConfig, Head
+from bakong.ledger.state import CHAIN_KEY, HEAD_KEY, account_key, alias_key, decode_value
 from bakong.node.auth import Caller, CallerDirectory, authenticate
 from bakong.node.openapi import openapi_document
 from bakong.node.service import Admission, AdmissionStatus, NodeService, TxState
+from bakong.node.snapshot import SnapshotOffer, decode_manifest, manifest_root
 from bakong.node.stream import BlockReader, StreamClosed, stream_blocks
 from bakong.node.views import (
     ApiCounters,
@@ -59,6 +63,7 @@ from bakong.node.views import (
     status_view,
     tx_status_view,
 )
+from bakong.wire.codec import encode
 from bakong.wire.request import SeenRequests
 
 __all__ = [
@@ -84,6 +89,7 @@ METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _hash_pattern = re.compile(r"[0-9a-fA-F]{64}")
 _hex_pattern = re.compile(r"(?:[0-9a-fA-F]{2})*")
 _height_pattern = re.compile(r"[0-9]{1,19}")
+_index_pattern = re.compile(r"[0-9]{1,6}")
 
 
 class _SubmitJson(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -156,6 +162,12 @@ def _parse_hash(text: str, what: str) -> bytes:
 def _parse_height(text: str) -> int:
     if _height_pattern.fullmatch(text) is None or not 1 <= int(text) <= limits.height_max:
         raise ApiProblem(400, "malformed_height", "a height is a decimal integer from 1")
+    return int(text)
+
+
+def _parse_index(text: str) -> int:
+    if _index_pattern.fullmatch(text) is None:
+        raise ApiProblem(400, "malformed_index", "a chunk index is a decimal integer from 0")
     return int(text)
 
 
@@ -246,6 +258,23 @@ class _Api:
         body = await read_body(request)
         return self.authenticate(request.scope, request.method, body, request.headers), body
 
+    async def snapshot_caller(self, request: Request) -> None:
+        """The central bank or a validator (`bakong.node.auth` rule 4)."""
+        body = await read_body(request)
+        caller = authenticate(
+            chain_id=self.service.chain_id,
+            method=request.method,
+            target=request_target(request.scope),
+            body=body,
+            headers=request.headers,
+            now_ms=self.clock_ms(),
+            seen=self.seen,
+            directory=self.directory,
+            validators=True,
+        )
+        if not caller.may_fetch_snapshots:
+            raise ApiProblem(403, "forbidden", "validators and the central bank fetch snapshots")
+
     def committed_height(self) -> int:
         raw = self.service.read_state(HEAD_KEY)
         if raw is None:
@@ -299,6 +328,56 @@ class _Api:
         if tree is None:
             raise ApiProblem(404, "block_not_found", f"no committed block at height {height}")
         return tree_response(tree, 200, wants_msgpack(request.headers))
+
+    def _offer(self, height: int) -> SnapshotOffer | None:
+        """A snapshot this node holds whose root is already in a committed header."""
+        manifest = self.service.snapshot_manifest(height)
+        raw = self.service.read_state(CHAIN_KEY)
+        if manifest is None or raw is None:
+            return None
+        config = decode_value(CHAIN_KEY, raw)
+        assert isinstance(config, ChainConfig)
+        base = self.service.stored_block(height)
+        carrier = self.service.stored_block(height + config.snapshot_lag)
+        if base is None or carrier is None:
+            return None
+        return SnapshotOffer(manifest, base, carrier)
+
+    async def snapshots(self, request: Request) -> Response:
+        await self.snapshot_caller(request)
+        listing: list[Tree] = []
+        for height in self.service.snapshot_heights():
+            offer = self._offer(height)
+            if offer is not None:
+                manifest = decode_manifest(offer.manifest)
+                listing.append(
+                    {
+                        "height": height,
+                        "root": manifest_root(manifest),
+                        "entries": manifest.entries,
+                        "chunks": len(manifest.chunk_hashes),
+                        "carrier_height": offer.carrier.height,
+                    }
+                )
+        return tree_response({"snapshots": listing}, 200, wants_msgpack(request.headers))
+
+    async def snapshot(self, request: Request) -> Response:
+        await self.snapshot_caller(request)
+        height = _parse_height(request.path_params["height"])
+        offer = self._offer(height)
+        if offer is None:
+            raise ApiProblem(404, "snapshot_not_found", f"no snapshot at height {height}")
+        tree = {"offer": encode(offer)}
+        return tree_response(tree, 200, wants_msgpack(request.headers))
+
+    async def snapshot_chunk(self, request: Request) -> Response:
+        await self.snapshot_caller(request)
+        height = _parse_height(request.path_params["height"])
+        index = _parse_index(request.path_params["index"])
+        chunk = self.service.snapshot_chunk(height, index)
+        if chunk is None:
+            raise ApiProblem(404, "chunk_not_found", f"no chunk {index} of snapshot {height}")
+        return Response(chunk, media_type="application/octet-stream")
 
     async def alias(self, request: Request) -> Response:
         await self.signed(request)
@@ -444,6 +523,9 @@ def create_app(service: NodeService, *, clock_ms: Callable[[], int]) -> Starlett
         ("/v1/accounts/{account_id}", "GET", api.account),
         ("/v1/blocks/{height}", "GET", api.block),
         ("/v1/aliases/{alias}", "GET", api.alias),
+        ("/v1/snapshots", "GET", api.snapshots),
+        ("/v1/snapshots/{height}", "GET", api.snapshot),
+        ("/v1/snapshots/{height}/chunks/{index}", "GET", api.snapshot_chunk),
         ("/v1/status", "GET", api.status),
         ("/healthz", "GET", api.healthz),
         ("/metrics", "GET", api.metrics),

@@ -12,7 +12,10 @@ Rules:
    central bank wins, then the lowest code (genesis and governance are the central bank's,
    so this never decides anything in practice).
 3. A suspended participant authenticates but may do nothing: 403 `forbidden`.
-4. The key map is rebuilt only when the committed head changes (its stored bytes differ), so
+4. A validator's key (current or next set) identifies a validator, not a participant: it may
+   fetch state snapshots to join (`bakong.node.restore`) and nothing else (403 `forbidden`
+   elsewhere). A key held by a participant too is that participant's.
+5. The key map is rebuilt only when the committed head changes (its stored bytes differ), so
    a key rotation or suspension takes effect with the block that commits it, and a request
    costs one state read plus one signature check.
 """
@@ -22,11 +25,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bakong.ledger.records import ChainConfig, Participant, ParticipantIndex, ParticipantStatus
+from bakong.ledger.records import (
+    ChainConfig,
+    Participant,
+    ParticipantIndex,
+    ParticipantStatus,
+    ValidatorSchedule,
+)
 from bakong.ledger.state import (
     CHAIN_KEY,
     HEAD_KEY,
     PARTICIPANTS_KEY,
+    VALIDATORS_KEY,
     decode_value,
     participant_key,
 )
@@ -42,10 +52,15 @@ StateRead = Callable[[bytes], bytes | None]
 class Caller:
     """An authenticated caller: the participant it acts for."""
 
-    participant: str
+    participant: str  # empty for a validator (rule 4)
     is_central_bank: bool
     active: bool
     public_key: bytes  # the key it signed with
+    is_validator: bool = False
+
+    @property
+    def may_fetch_snapshots(self) -> bool:
+        return self.is_central_bank or self.is_validator
 
     def may_read_account(self, account_id: str) -> bool:
         return self.is_central_bank or account_id.endswith("@" + self.participant)
@@ -91,6 +106,11 @@ class CallerDirectory:
                     public_key=key,
                 )
                 callers.setdefault(key, caller)
+        schedule = _read(self._read_state, VALIDATORS_KEY)
+        if isinstance(schedule, ValidatorSchedule):
+            for validator in (*schedule.current, *schedule.next):
+                key = validator.public_key
+                callers.setdefault(key, Caller("", False, True, key, is_validator=True))
         return callers
 
 
@@ -104,8 +124,10 @@ def authenticate(
     now_ms: int,
     seen: SeenRequests,
     directory: CallerDirectory,
+    validators: bool = False,
 ) -> Caller:
-    """The caller of a signed request, or `ApiProblem` 401/403 (rules 1-3)."""
+    """The caller of a signed request, or `ApiProblem` 401/403 (rules 1-4); `validators`:
+    the route lets validators in."""
     lowered = {name.lower(): value for name, value in headers.items()}
     checked = check_request(chain_id, method, target, body, lowered, now_ms, seen)
     if isinstance(checked, RequestProblem):
@@ -115,4 +137,6 @@ def authenticate(
         raise ApiProblem(401, "unknown_caller", "no participant holds this key")
     if not caller.active:
         raise ApiProblem(403, "forbidden", f"participant {caller.participant} is suspended")
+    if caller.is_validator and not validators:
+        raise ApiProblem(403, "forbidden", "a validator's key may only fetch snapshots")
     return caller

@@ -10,7 +10,7 @@ Messages (msgpack, tagged arrays):
 
 A received block is applied only if it is exactly the next height and: its commit verifies
 against the validator set of that height for that block hash, and then the block itself
-passes `valid(v)` without the clock rule (`bakong.node.validity`, rules 1-3, 5, 6). A peer
+passes `valid(v)` without the clock rule (`bakong.node.validity`, rules 1-3, 5-7). A peer
 cannot make an honest node apply a block that 2f+1 validators did not sign.
 """
 

@@ -35,6 +35,10 @@ Rules:
    `resume`: a real node waits for transactions (or the heartbeat) instead of deciding empty
    blocks back to back. A consensus message for that height resumes it at once, so a node
    never holds up a height its peers have started.
+8. The store takes a state snapshot at every snapshot height; the block `snapshot_lag`
+   heights later carries its root (`bakong.node.snapshot`). The host asks the store for the
+   root when it reaches that height (the store may take a moment to finish the digest); a
+   proposer that lost its root does not propose that height.
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ from bakong.ledger.block import (
     BlockHeader,
     BlockOutcome,
     LedgerState,
+    SnapshotRoot,
     block_hash,
     build_block,
 )
@@ -103,6 +108,7 @@ from bakong.node.memo import Memo
 from bakong.node.mempool import Mempool
 from bakong.node.service import StoredBlock
 from bakong.node.signer import SignedStep, SignStep, may_sign
+from bakong.node.snapshot import chain_config, due_snapshot
 from bakong.node.validity import Checked, Tip, check_block
 from bakong.wire.codec import encode
 from bakong.wire.keys import SigningKey
@@ -160,6 +166,11 @@ class ChainStore(Protocol):
         ...
 
     def stored_block(self, height: int) -> StoredBlock | None: ...
+
+    def snapshot_root(self, height: int) -> bytes | None:
+        """The root of the snapshot taken at `height` (waiting for its digest to finish),
+        or None when this store lost it (rule 8)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -269,6 +280,8 @@ class Host:
         self.sync_request: tuple[bytes, int] | None = None  # (peer, when sent)
         self.height_started_ms = 0
         self.gossip: dict[int, dict[bytes, str]] = {}  # this height's messages by round
+        self.chain_config = chain_config(tip.state.store)
+        self.snapshot_due: tuple[int, SnapshotRoot | None] | None = None  # (height, root)
 
     # Life cycle.
 
@@ -324,8 +337,20 @@ class Host:
         self.sets.pop(height - 1, None)
         assert sorted(self.sets) == [height, height + 1]
 
+    def _snapshot(self, height: int) -> tuple[int | None, SnapshotRoot | None]:
+        """Rule 8: the snapshot height block `height` carries, and its root if we have it."""
+        snapshot_height = due_snapshot(self.chain_config, height)
+        if snapshot_height is None:
+            return None, None
+        if self.snapshot_due is None or self.snapshot_due[0] != height:
+            root = self.chain_store.snapshot_root(snapshot_height)
+            carried = None if root is None else SnapshotRoot(snapshot_height, root)
+            self.snapshot_due = (height, carried)
+        return snapshot_height, self.snapshot_due[1]
+
     def tip(self) -> Tip:
         height = self.height + 1
+        snapshot_height, carried = self._snapshot(height)
         return Tip(
             chain_id=self.chain_id,
             height=height,
@@ -333,6 +358,8 @@ class Host:
             previous_hash=self.tip_hash,
             validator_set=self.sets[height],
             previous_set=self.sets.get(self.height) if self.height > 0 else None,
+            snapshot_height=snapshot_height,
+            snapshot_root=None if carried is None else carried.root,
         )
 
     def _begin_height(self, replay: list[DriverInput]) -> None:
@@ -514,6 +541,10 @@ class Host:
     def _build(self, height: int, round: int) -> None:
         """L18 getValue(): a block from the mempool, executed; fed back by the I/O."""
         assert height == self.height + 1
+        snapshot_height, carried = self._snapshot(height)
+        if snapshot_height is not None and carried is None:
+            self.io.record(f"no root for snapshot {snapshot_height}: not proposing {height}")
+            return
         block, outcome = build_block(
             self.state,
             time_ms=max(self.io.clock_ms(), self.tip_time_ms + 1),
@@ -521,6 +552,7 @@ class Host:
             previous_hash=self.tip_hash,
             last_commit=self.last_commit,
             transactions=self.mempool.take(self.limits.block_txs_max, self._is_committed),
+            snapshot=carried,
             verify=self.memo.verify,
         )
         value = Value(block_hash(block.header), encode(block))
@@ -663,7 +695,8 @@ class Host:
                 last = min(first + count, self.height + 1) if first >= 1 else first
                 for height in range(first, last):
                     stored = self.chain_store.stored_block(height)
-                    assert stored is not None
+                    if stored is None:
+                        break  # a store restored from a snapshot starts at its height
                     blocks.append(CommittedBlock(stored.block, stored.commit))
                 if blocks:
                     data = encode_sync(BlockResponse(tuple(blocks)))

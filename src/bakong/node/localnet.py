@@ -42,6 +42,7 @@ from bakong.ledger.genesis import (
 from bakong.node.home import (
     BlocksSection,
     ConsensusSection,
+    MempoolSection,
     NodeConfig,
     NodeSection,
     PeerConfig,
@@ -86,8 +87,18 @@ def _participant(directory: Path, code: str, name: str) -> GenesisParticipant:
     )
 
 
-def init_localnet(directory: Path, validators: int) -> None:
-    """Write a new network into `directory` (module docstring); it must be empty."""
+def init_localnet(
+    directory: Path,
+    validators: int,
+    *,
+    blocks: BlocksSection = LOCAL_BLOCKS,
+    mempool: MempoolSection | None = None,
+) -> None:
+    """Write a new network into `directory` (module docstring); it must be empty.
+
+    `blocks` and `mempool` override those config sections on every validator (benchmarks);
+    by default a local network batches as `LOCAL_BLOCKS` says, with the default mempool.
+    """
     if not 4 <= validators <= 10:
         raise ConfigError("a local network has 4 to 10 validators")
     directory.mkdir(parents=True, exist_ok=True)
@@ -124,7 +135,8 @@ def init_localnet(directory: Path, validators: int) -> None:
                 if peer != index
             ],
             consensus=LOCAL_CONSENSUS,
-            blocks=LOCAL_BLOCKS,
+            blocks=blocks,
+            mempool=MempoolSection() if mempool is None else mempool,
         )
         (home / "config.toml").write_text(format_config(config))
 

@@ -1,9 +1,10 @@
 """An in-memory `ChainStore`: committed blocks and state in memory, for the simulator and tests.
 
 `put_block` hands each block with its write set to an optional journal first (the simulator's
-disk, which may lose it in a crash), then applies it. `rebuild` restores a chain from such a
-journal, re-applying each write set and checking that the app hashes chain up to what was
-stored, as a real node's store would have kept them.
+disk, which may lose it in a crash), then applies it, and at a snapshot height digests the
+state at once (`bakong.node.snapshot`; a simulated state is small). `rebuild` restores a chain
+from such a journal, re-applying each write set and checking that the app hashes chain up to
+what was stored, as a real node's store would have kept them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from bakong.ledger.state import MemoryStore, WriteSet
 from bakong.ledger.validators import ValidatorSet
 from bakong.node.host import CommittedTip
 from bakong.node.service import StoredBlock
+from bakong.node.snapshot import (
+    Manifest,
+    build_manifest,
+    chain_config,
+    is_snapshot_height,
+    manifest_root,
+)
 
 __all__ = ["MemoryChain"]
 
@@ -39,6 +47,7 @@ class MemoryChain:
         self._genesis_time_ms = genesis.genesis_time_ms
         self._tip_time_ms = genesis.genesis_time_ms
         self._journal = journal
+        self.snapshots: dict[int, Manifest] = {}
 
     @classmethod
     def rebuild(
@@ -77,6 +86,10 @@ class MemoryChain:
             self._journal(stored, write_set)
         return self._apply(stored, header, write_set)
 
+    def snapshot_root(self, height: int) -> bytes | None:
+        manifest = self.snapshots.get(height)
+        return None if manifest is None else manifest_root(manifest)
+
     def stored_block(self, height: int) -> StoredBlock | None:
         if 1 <= height <= len(self.blocks):
             return self.blocks[height - 1]
@@ -95,4 +108,8 @@ class MemoryChain:
         self.state = LedgerState(self.store, app_hash)
         self.blocks.append(stored)
         self._tip_time_ms = header.time_ms
+        if is_snapshot_height(chain_config(self.store), stored.height):
+            self.snapshots[stored.height] = build_manifest(
+                self.chain_id, stored.height, block_hash(header), app_hash, self.store.items()
+            )
         return self.state

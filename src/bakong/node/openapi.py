@@ -105,7 +105,9 @@ _header = _object(
     {
         **{"chain_id": _str, "height": _int, "time_ms": _int, "proposer": _hex32},
         **{name: _hex32 for name in ("previous_hash", "tx_root", "result_root", "app_hash")},
-        **{"validators_hash": _hex32, "last_commit": _nullable(_commit)},
+        **{"validators_hash": _hex32},
+        **{"snapshot": _nullable(_object({"height": _int, "root": _hex32}))},
+        **{"last_commit": _nullable(_commit)},
     }
 )
 _block = _object(
@@ -170,6 +172,22 @@ def _schemas(batch_txs_max: int) -> Doc:
         "BlockMessage": _block_message,
         "Status": _status,
         "Health": _object({"ok": _bool}),
+        "Snapshots": _object(
+            {
+                "snapshots": _array(
+                    _object(
+                        {
+                            "height": _int,
+                            "root": _hex32,
+                            "entries": _int,
+                            "chunks": _int,
+                            "carrier_height": _int,
+                        }
+                    )
+                )
+            }
+        ),
+        "SnapshotOffer": _object({"offer": _hex}),
     }
 
 
@@ -257,7 +275,42 @@ def _paths() -> Doc:
             {"200": ("the account", _ref("Alias")), "404": ("alias_not_found", error)},
         ),
         "/v1/stream": {"get": _stream_operation()},
+        **_snapshot_paths(),
         **_unsigned_paths(),
+    }
+
+
+def _snapshot_paths() -> Doc:
+    """For joining nodes: validators' keys and the central bank's (`bakong.node.restore`)."""
+    error = _ref("Error")
+    listing = _operation(
+        "listSnapshots",
+        "The state snapshots whose root a committed header carries",
+        {"200": ("the snapshots, oldest first", _ref("Snapshots"))},
+    )
+    offer = _read(
+        "getSnapshot",
+        "A snapshot's manifest with its block and the block carrying its root (canonical bytes)",
+        ("height", {"type": "integer", "minimum": 1}),
+        {"200": ("the offer", _ref("SnapshotOffer")), "404": ("snapshot_not_found", error)},
+    )
+    chunk = _operation(
+        "getSnapshotChunk",
+        "One chunk of a snapshot (application/octet-stream)",
+        {"404": ("chunk_not_found", error), "400": ("bad height or index", error)},
+    )
+    chunk["responses"]["200"] = {
+        "description": "the chunk's canonical bytes",
+        "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+    }
+    chunk["parameters"] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+        for name in ("height", "index")
+    ]
+    return {
+        "/v1/snapshots": {"get": listing},
+        "/v1/snapshots/{height}": offer,
+        "/v1/snapshots/{height}/chunks/{index}": {"get": chunk},
     }
 
 

@@ -58,6 +58,7 @@ from bakong.node.service import (
 from bakong.node.store import LmdbChain
 from bakong.node.transport import Transport
 from bakong.node.verifier import SignatureCheck, VerifierPool
+from bakong.wire.codec import encode
 
 __all__ = ["Validator"]
 
@@ -403,6 +404,16 @@ class Validator:
         if height > self.host.height:
             return None
         return self.store.stored_block(height)
+
+    def snapshot_heights(self) -> list[int]:
+        return self.store.snapshots.heights()
+
+    def snapshot_manifest(self, height: int) -> bytes | None:
+        manifest = self.store.snapshots.manifest(height)
+        return None if manifest is None else encode(manifest)
+
+    def snapshot_chunk(self, height: int, index: int) -> bytes | None:
+        return self.store.snapshots.chunk(height, index)
 
     async def wait_for_height(self, height: int, timeout_s: float) -> int:
         deadline = time.monotonic() + timeout_s

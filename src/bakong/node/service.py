@@ -135,6 +135,16 @@ class NodeService(Protocol):
 
     def stored_block(self, height: int) -> StoredBlock | None: ...
 
+    def snapshot_heights(self) -> list[int]:
+        """The state snapshots this node holds (`bakong.node.snapshot`), oldest first."""
+        ...
+
+    def snapshot_manifest(self, height: int) -> bytes | None:
+        """The canonical manifest of the snapshot at `height`."""
+        ...
+
+    def snapshot_chunk(self, height: int, index: int) -> bytes | None: ...
+
     async def wait_for_height(self, height: int, timeout_s: float) -> int:
         """Wait until `height` is committed (or the timeout); return the committed height."""
         ...

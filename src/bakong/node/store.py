@@ -11,6 +11,8 @@ Design section 5. One LMDB environment holds named databases:
 | `wal` | height + sequence | one consensus input of that height (`bakong.node.host` rule 1) |
 | `own` | height + sequence | one proposal or vote this validator signed at that height |
 
+Beside them, `snapshots/` holds the state snapshots (`bakong.node.snapshot_files`).
+
 Rules:
 1. A committed block is one write transaction: the block with its commit, results and app
    hash, every state write of its write set, its transactions' index entries and the new tip.
@@ -23,12 +25,24 @@ Rules:
 3. The log keeps one height: writing the first entry of a new height deletes the older ones.
 4. Readers get a consistent view of one committed height (`reader()`); LMDB lets them run
    beside the writer.
+5. At a snapshot height the store opens a read transaction on the state just committed and
+   digests it in a background thread, writing the snapshot's files (`snapshot_root` waits for
+   it). A store opened at a snapshot height whose snapshot is missing digests it again; one
+   opened past it has lost it.
+6. `restore` fills an empty store from a verified snapshot (`bakong.node.restore`): the state
+   in batches of write transactions under a `restoring` mark, then the snapshot height's
+   block and the tip in one last transaction that removes the mark. A store opened with the
+   mark still set refuses to start: the restore was interrupted and must be run again.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import lmdb
 import msgspec
@@ -41,13 +55,16 @@ from bakong.consensus.driver import (
     ValueReady,
     VoteReceived,
 )
-from bakong.ledger.block import BlockHeader, LedgerState, block_hash
+from bakong.errors import ConfigError
+from bakong.ledger.block import BlockHeader, LedgerState, block_hash, decode_block
 from bakong.ledger.genesis import GenesisFile, genesis_hash, genesis_state
 from bakong.ledger.state import WriteSet
 from bakong.ledger.validators import ValidatorSet
 from bakong.node.host import CommittedTip, LogImage
 from bakong.node.service import StoredBlock
 from bakong.node.signer import SignedStep, SignStep
+from bakong.node.snapshot import Manifest, chain_config, is_snapshot_height, manifest_root
+from bakong.node.snapshot_files import SnapshotFiles
 from bakong.types import Hash
 from bakong.wire.codec import decode_canonical, encode
 
@@ -57,6 +74,8 @@ __all__ = ["LmdbChain", "StateReadTxn", "map_bytes_default"]
 map_bytes_default = 64 * 2**30
 _dbs = (b"state", b"blocks", b"txs", b"meta", b"wal", b"own")
 _tip_key, _genesis_key, _signed_key = b"tip", b"genesis", b"signed"
+_restoring_key = b"restoring"
+_log = logging.getLogger(__name__)
 _stored_block_bytes_max = 64 * 2**20
 _event_types: tuple[type[DriverInput], ...] = (
     Start,
@@ -114,6 +133,15 @@ class LmdbChain:
         self._log_next = {"wal": (0, 0), "own": (0, 0)}  # db -> (height, next sequence)
         self._init_genesis(genesis)
         self._reader = self._open_reader()
+        self.snapshots = SnapshotFiles(path / "snapshots")
+        self._config = chain_config(self._reader)
+        self._digester = ThreadPoolExecutor(1, thread_name_prefix="snapshot")
+        self._digests: dict[int, Future[Manifest | None]] = {}
+        with self.env.begin() as txn:
+            tip = self._tip(txn)
+        if is_snapshot_height(self._config, tip.height):
+            if self.snapshots.manifest(tip.height) is None:
+                self._start_digest(tip.height, tip.block_hash, tip.app_hash)
 
     def _init_genesis(self, genesis: GenesisFile) -> None:
         expected = genesis_hash(genesis)
@@ -122,6 +150,11 @@ class LmdbChain:
             if stored is not None:
                 if stored != expected:
                     raise ValueError("this store holds another chain (genesis hash differs)")
+                if txn.get(_restoring_key, db=self._db["meta"]) is not None:
+                    raise ConfigError(
+                        "a snapshot restore into this store was interrupted: "
+                        "delete the store and restore again"
+                    )
                 return
             state, store = genesis_state(genesis)
             for key, value in store.items():
@@ -135,6 +168,7 @@ class LmdbChain:
         return StateReadTxn(self.env.begin(buffers=False), self._db["state"])
 
     def close(self) -> None:
+        self._digester.shutdown(wait=True)
         self._reader.close()
         self.env.close()
 
@@ -182,7 +216,67 @@ class LmdbChain:
         self.env.sync(True)
         self._reader.close()
         self._reader = self._open_reader()
+        if is_snapshot_height(self._config, stored.height):
+            self._start_digest(stored.height, stored.commit.block_hash, stored.app_hash)
         return LedgerState(self._reader, Hash(stored.app_hash))
+
+    # Snapshots (rules 5 and 6).
+
+    def _start_digest(self, height: int, block_hash: bytes, app_hash: bytes) -> None:
+        txn = self.env.begin(buffers=False)  # this height's state, whatever is written next
+        # A finished digest is on disk too: drop its future unless it is the newest.
+        self._digests = {h: f for h, f in self._digests.items() if not f.done()}
+        self._digests[height] = self._digester.submit(
+            self._digest, txn, height, block_hash, app_hash
+        )
+
+    def _digest(
+        self, txn: lmdb.Transaction, height: int, block_hash: bytes, app_hash: bytes
+    ) -> Manifest | None:
+        try:
+            cursor = txn.cursor(db=self._db["state"])
+            entries = cast(Iterable[tuple[bytes, bytes]], cursor.iternext())  # buffers=False
+            return self.snapshots.write(self.chain_id, height, block_hash, app_hash, entries)
+        except OSError as error:
+            _log.error("snapshot %d failed: %s", height, error)
+            return None
+        finally:
+            txn.abort()
+
+    def snapshot_root(self, height: int) -> bytes | None:
+        future = self._digests.pop(height, None)
+        manifest = future.result() if future is not None else self.snapshots.manifest(height)
+        return None if manifest is None else manifest_root(manifest)
+
+    def restore(
+        self,
+        manifest: Manifest,
+        batches: Iterable[list[tuple[bytes, bytes]]],
+        base: StoredBlock,
+    ) -> None:
+        """Rule 6: an empty store takes the verified snapshot `manifest`, whose entries come
+        in `batches` in key order, and `base`, the stored block of its height."""
+        header = decode_block(base.block).header
+        assert base.height == manifest.height == header.height
+        assert base.commit.block_hash == block_hash(header) == manifest.block_hash
+        assert base.app_hash == header.app_hash == manifest.app_hash
+        meta, state_db = self._db["meta"], self._db["state"]
+        self._reader.close()
+        with self.env.begin(write=True) as txn:
+            if self._tip(txn).height != 0:
+                raise ConfigError("restore needs an empty store")
+            txn.put(_restoring_key, b"1", db=meta)
+            txn.drop(state_db, delete=False)
+        for batch in batches:
+            with self.env.begin(write=True) as txn:
+                txn.cursor(db=state_db).putmulti(batch, append=True)
+        with self.env.begin(write=True) as txn:
+            txn.put(_height_key(base.height), encode(base), db=self._db["blocks"])
+            tip = _Tip(base.height, base.commit.block_hash, header.time_ms, base.app_hash)
+            txn.put(_tip_key, encode(tip), db=meta)
+            txn.delete(_restoring_key, db=meta)
+        self.env.sync(True)
+        self._reader = self._open_reader()
 
     def stored_block(self, height: int) -> StoredBlock | None:
         with self.env.begin() as txn:

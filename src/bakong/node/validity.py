@@ -12,7 +12,9 @@ canonical bytes of a block and its id, the block hash. It is valid when, in this
 5. the previous block's commit verifies against the set that decided h - 1 (none at h = 1);
 6. re-executing its transactions on our state (`apply_block`) succeeds and every header field
    the execution determines agrees (`check_header`: tx root, result root, app hash,
-   validators hash).
+   validators hash);
+7. it carries a snapshot root exactly when one is due at its height, and that root is the one
+   we computed (`bakong.node.snapshot` rules 1 and 4).
 
 A block that arrives with a commit (catch-up, or a decision replayed after a restart) is
 checked without rule 4: 2f+1 validators already accepted its time against their clocks.
@@ -55,6 +57,8 @@ class Tip:
     previous_hash: bytes
     validator_set: ValidatorSet  # decides `height`
     previous_set: ValidatorSet | None  # decided height - 1; None at height 1
+    snapshot_height: int | None = None  # the snapshot whose root this height carries
+    snapshot_root: bytes | None = None  # our root for it; None when we lost it (rule 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,7 @@ def check_block(
     verify: SignatureVerifier,
     verify_commit: CommitVerifier,
 ) -> Checked:
-    """The module's rules 1-6 (rule 4 only when `now_ms` is given)."""
+    """The module's rules 1-7 (rule 4 only when `now_ms` is given)."""
     assert tip.height >= 1
     try:
         block = decode_block(value)
@@ -94,7 +98,7 @@ def check_block(
         return Checked("proposer")
     if now_ms is not None and header.time_ms > now_ms + block_time_drift_ms_max:
         return Checked("time_future")
-    reason = _last_commit_problem(tip, block, verify_commit)
+    reason = _last_commit_problem(tip, block, verify_commit) or _snapshot_problem(tip, block)
     if reason is not None:
         return Checked(reason)
     try:
@@ -105,6 +109,17 @@ def check_block(
         return Checked("header")
     assert outcome.app_hash == header.app_hash
     return Checked(None, block, outcome)
+
+
+def _snapshot_problem(tip: Tip, block: Block) -> str | None:
+    carried = block.header.snapshot
+    if tip.snapshot_height is None:
+        return None if carried is None else "snapshot"
+    if carried is None or carried.height != tip.snapshot_height:
+        return "snapshot"
+    if tip.snapshot_root is not None and carried.root != tip.snapshot_root:
+        return "snapshot"
+    return None
 
 
 def _last_commit_problem(tip: Tip, block: Block, verify_commit: CommitVerifier) -> str | None:

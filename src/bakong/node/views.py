@@ -180,6 +180,9 @@ def header_view(header: BlockHeader) -> Tree:
         "result_root": header.result_root,
         "app_hash": header.app_hash,
         "validators_hash": header.validators_hash,
+        "snapshot": None
+        if header.snapshot is None
+        else {"height": header.snapshot.height, "root": header.snapshot.root},
         "last_commit": None if last_commit is None else commit_view(last_commit),
     }
 

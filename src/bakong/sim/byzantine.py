@@ -199,6 +199,7 @@ def _another(node: Node, proposal: Proposal) -> tuple[bytes, bytes]:
         previous_hash=header.previous_hash,
         last_commit=header.last_commit,
         transactions=(),
+        snapshot=header.snapshot,
         verify=node.world.memo.verify,
     )
     other_id = block_hash(other.header)

@@ -40,6 +40,8 @@ CHAIN_ID = "bakong-sim"
 CENTRAL_BANK = "nbc"
 PARTICIPANTS = ("aclb", "wing", "abaa")
 GENESIS_TIME_MS = 1_767_225_600_000  # 2026-01-01 07:00 in Phnom Penh
+SNAPSHOT_INTERVAL = 20
+SNAPSHOT_LAG = 3
 
 validators_min = 4
 validators_max = 10
@@ -88,6 +90,9 @@ def chain_setup(validators: int) -> ChainSetup:
             GenesisValidator(name=f"validator-{index}", public_key=key.public_key.hex(), power=1)
             for index, key in enumerate(keys)
         ],
+        # Often, so that every seed takes snapshots and carries their roots through its faults.
+        snapshot_interval=SNAPSHOT_INTERVAL,
+        snapshot_lag=SNAPSHOT_LAG,
     )
     members = sorted(
         (Validator(f"validator-{index}", key.public_key, 1) for index, key in enumerate(keys)),

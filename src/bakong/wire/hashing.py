@@ -34,6 +34,8 @@ class Domain(enum.Enum):
     PROPOSAL = "proposal"
     API_REQUEST = "api-request"
     GENESIS = "genesis"
+    SNAPSHOT = "snapshot"
+    SNAPSHOT_CHUNK = "snapshot-chunk"
 
 
 def chain_id_is_valid(chain_id: str) -> bool:
