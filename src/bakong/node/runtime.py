@@ -13,6 +13,9 @@ Rules:
    this chain, within the replay window, not committed, not pooled, room in the mempool
    (else "busy"), then every signature verified in the worker pool, then `Host.admit`.
    Verdicts of refused transactions are remembered (bounded) for status queries.
+   Gossiped transactions are gathered into one batch per loop iteration; while as many are
+   being verified as the mempool holds, more gossip is dropped (the transaction still reaches
+   every node in the block that carries it), so a flooding peer cannot grow the queue.
 3. Heights (host rule 7): after a commit the next height waits `blocks.interval_ms` when
    transactions are waiting (batching under load) and `blocks.heartbeat_ms` when the mempool
    is empty (an empty heartbeat block, so that time-based rules advance).
@@ -132,6 +135,7 @@ class Validator:
         self._resume_at: asyncio.TimerHandle | None = None
         self._height_changed = asyncio.Event()
         self._in_flight: set[bytes] = set()
+        self._gossiped: list[bytes] = []  # peers' transactions for the next admission batch
         self._relays = 0
         self._rejected: OrderedDict[bytes, str] = OrderedDict()
         self._ticker: asyncio.Task[None] | None = None
@@ -143,6 +147,7 @@ class Validator:
             "txs_accepted": 0,
             "txs_rejected": 0,
             "txs_busy": 0,
+            "txs_gossip_dropped": 0,
             "peer_messages_bad": 0,
         }
         self.last_commit_s = time.monotonic()
@@ -263,10 +268,23 @@ class Validator:
             return
         kind, data = _kinds[payload[0] - 1], payload[1:]
         if kind == "tx":
-            asyncio.ensure_future(self._admit_many([data], gossip=False))
+            self._gossip_in(data)
             return
         if self._guarded(self.host.receive, peer, kind, data) is False:
             self._bad_peer(peer, f"undecodable {kind}")
+
+    def _gossip_in(self, data: bytes) -> None:
+        """Rule 2: batch, and drop beyond the bound."""
+        if len(self._gossiped) + len(self._in_flight) >= self.host.limits.mempool_txs_max:
+            self.counters["txs_gossip_dropped"] += 1
+            return
+        if not self._gossiped:
+            asyncio.get_running_loop().call_soon(self._admit_gossiped)
+        self._gossiped.append(data)
+
+    def _admit_gossiped(self) -> None:
+        batch, self._gossiped = self._gossiped, []
+        asyncio.ensure_future(self._admit_many(batch, gossip=False))
 
     def _bad_peer(self, peer: bytes, reason: str) -> None:
         self.counters["peer_messages_bad"] += 1
