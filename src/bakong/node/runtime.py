@@ -132,7 +132,8 @@ class Validator:
             io=self,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._resume_at: asyncio.TimerHandle | None = None
+        self._resume_at: asyncio.Handle | None = None
+        self._resume_due = 0.0  # loop time at which _resume_at fires
         self._height_changed = asyncio.Event()
         self._in_flight: set[bytes] = set()
         self._gossiped: list[bytes] = []  # peers' transactions for the next admission batch
@@ -226,9 +227,15 @@ class Validator:
         assert self._loop is not None
         blocks = self.home.config.blocks
         delay_ms = blocks.interval_ms if len(self.host.mempool) else blocks.heartbeat_ms
+        self._resume_after(delay_ms / 1000)
+
+    def _resume_after(self, delay_s: float) -> None:
+        assert self._loop is not None
         if self._resume_at is not None:
             self._resume_at.cancel()
-        self._resume_at = self._loop.call_later(delay_ms / 1000, self._resume)
+        # uvloop answers call_later(0) with a plain Handle, which has no when(): keep the time.
+        self._resume_due = self._loop.time() + delay_s
+        self._resume_at = self._loop.call_later(delay_s, self._resume)
 
     def _resume(self) -> None:
         self._resume_at = None
@@ -242,9 +249,8 @@ class Validator:
         assert self._loop is not None
         waited_s = time.monotonic() - self.last_commit_s
         delay_s = max(0.0, self.home.config.blocks.interval_ms / 1000 - waited_s)
-        if self._resume_at.when() - self._loop.time() > delay_s:
-            self._resume_at.cancel()
-            self._resume_at = self._loop.call_later(delay_s, self._resume)
+        if self._resume_due - self._loop.time() > delay_s:
+            self._resume_after(delay_s)
 
     def committed(self, stored: StoredBlock, outcome: BlockOutcome) -> None:
         self.counters["blocks_committed"] += 1
