@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck pytest clean postgres-server
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "bakong needs Python 3.11"'
@@ -27,7 +27,17 @@ $(KHQR_SDK)/node_modules/bakong-khqr/package.json:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
 	npm install --prefix $(KHQR_SDK) --no-audit --no-fund --loglevel=error bakong-khqr@1.0.20
 
-test: $(STAMP) $(KHQR_SDK)/node_modules/bakong-khqr/package.json
+# PostgreSQL server binaries, for the central-database baseline of `bakong bench network`
+# (the benchmark and its test start a throwaway server of their own). No main cluster: the
+# Debian package would otherwise create and start one on port 5432 that nothing here uses.
+postgres-server:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		[ "$$(id -u)" != 0 ] || { \
+		mkdir -p /etc/postgresql-common/createcluster.d && \
+		echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/bakong.conf && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+test: $(STAMP) $(KHQR_SDK)/node_modules/bakong-khqr/package.json postgres-server
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src
 	$(BIN)/pytest -q

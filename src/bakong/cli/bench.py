@@ -17,7 +17,17 @@ entries: dict[str, tuple[str, str, str]] = {
         "command",
         "Transfers applied by the pure ledger per second, against Ed25519 verifies per second.",
     ),
+    "network": (
+        "bakong.bench.network",
+        "command",
+        "Throughput and finality of a local network, against PostgreSQL and Ed25519.",
+    ),
     "qr": ("bakong.bench.qr", "command", "KHQR verify+decode per second, ours against the SDK."),
+    "scale": (
+        "bakong.bench.scale",
+        "command",
+        "Throughput, finality and memory by validators and accounts; catch-up; restore.",
+    ),
 }
 
 

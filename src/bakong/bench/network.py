@@ -1,0 +1,625 @@
+"""`bakong bench network`: throughput and finality of a local network of validator processes,
+against a central PostgreSQL ledger and the machine's Ed25519 ceiling, measured in one run.
+
+    bakong bench network --validators 4 --duration 30 --json [--plot FILE]
+
+Method (everything in one temporary directory, removed at the end):
+1. `verify_per_s`: one process per core verifies pre-made Ed25519 signatures for the same
+   two seconds (`bakong.bench.workload.verify_ceiling`), before anything else runs, and again
+   after everything else: the higher of the two (both are in `verify_per_s_samples`), since
+   a shared machine can only make a sample lower than the ceiling.
+2. A local network (`bakong.node.localnet`) of `--validators` `bakong node run` processes,
+   with a bounded mempool (`--mempool-txs`) so that saturation shows as `busy`, not as an
+   ever longer queue.
+3. Pre-signed, before any timing: the setup transactions and a pool of transfers between
+   random accounts (seeded; `bakong.bench.workload`). The pool holds 1.5 times as many
+   transfers as the network could commit if verification were its only cost
+   (`verify_per_s / validators` per second of each phase), so it is not exhausted before a
+   phase ends (if it were, the phase's window would end there, marked `pool_exhausted`).
+4. Setup through consensus: the central bank issues riel, each participant opens its accounts
+   and its settlement account funds them, in multi-command transactions at `--setup-rate`
+   transactions per second (a block of 2,000 transactions of 32 commands would take longer to
+   execute than the local propose timeout). Every result must be `ok`.
+5. The load generator (`bakong.bench.loadgen`, its own process) submits the pool round-robin
+   to every validator at saturation, then at half the throughput it measured, and observes
+   commits on the central bank's commit stream. Each phase has a warm-up it excludes.
+   `tps` is the sustained committed rate at saturation; `finality_ms` the submit → commit
+   latency of every transfer submitted in the measured window, at saturation and at half load.
+   Meanwhile the validators' CPU time (with their verifier processes) and peak RSS are polled
+   with psutil.
+6. The network stops; the central ledger (`bakong.bench.central_ledger`: one Python service,
+   one PostgreSQL server in the temporary directory, seeded with the same accounts, signatories
+   and balances) takes the same pre-signed transfers from the same load generator at
+   saturation: `postgres_tps` (its POST answers after the commit: latency is response time).
+
+Figures are ratios to baselines of the same run on the same machine, because the machines
+are shared and noisy: `ratio_vs_postgres = tps / postgres_tps` (target >= 1),
+`efficiency = tps * validators / verify_per_s` (every validator verifies every transfer once:
+1.0 would mean the network does nothing but verify; target >= 0.6). Nothing here asserts a
+time. Every wait has a deadline; child processes are stopped in `finally`, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+import psutil
+
+from bakong.bench import workload
+from bakong.bench.loadgen import LoadConfig, LoadResult, Phase, PhaseFigures
+from bakong.keystore import read_key_file
+from bakong.node.home import MempoolSection
+from bakong.node.localnet import CENTRAL_BANK, LOCAL_BLOCKS, PARTICIPANTS, Localnet, init_localnet
+
+__all__ = ["Monitor", "Options", "Progress", "command", "machine_info", "run", "run_loadgen"]
+
+verify_seconds = 2.0
+start_timeout_s = 60.0
+loadgen_slack_s = 120.0
+monitor_interval_s = 0.25
+#: The pool: the saturation phase's share is 1, the half-load phase's 0.55 (a little slack).
+pool_phases = 1.55
+#: ... times this margin, in case `verify_per_s` was measured low on a busy machine.
+pool_margin = 1.5
+
+
+@dataclass(frozen=True)
+class Options:
+    validators: int = 4
+    duration_s: float = 30.0
+    accounts: int = 100_000
+    warmup_s: float = 5.0
+    seed: int = 1
+    pool: int = 0  # 0: sized from the verification ceiling (module docstring, step 3)
+    mempool_txs: int = 4_000
+    setup_rate: float = 300.0
+    batch_txs: int = 256
+    postgres: bool = True
+
+
+class Progress:
+    """A progress bar on stderr: stages with weights, each reporting a fraction done."""
+
+    def __init__(self, stages: dict[str, float], enabled: bool = True) -> None:
+        self.stages = stages
+        self.total = sum(stages.values())
+        self.done = 0.0
+        self.stage = ""
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.last_shown = 0.0
+
+    def begin(self, stage: str) -> None:
+        if self.stage:
+            self.done += self.stages[self.stage]
+        self.stage = stage
+        if self.enabled and not self.tty:
+            click.echo(f"bench network: {stage}", err=True)
+        self.update(0.0, force=True)
+
+    def update(self, fraction: float, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or not self.tty or (not force and now - self.last_shown < 0.2):
+            return
+        self.last_shown = now
+        part = self.stages.get(self.stage, 0.0) * min(1.0, max(0.0, fraction))
+        share = (self.done + part) / self.total
+        bar = "#" * int(share * 30)
+        click.echo(f"\r[{bar:<30}] {share:4.0%} {self.stage:<40}", err=True, nl=False)
+
+    def finish(self) -> None:
+        if self.enabled and self.tty:
+            click.echo(f"\r[{'#' * 30}] 100% {'done':<40}", err=True)
+
+
+@dataclass
+class Monitor:
+    """Polls CPU time (with child processes) and RSS of each validator until stopped."""
+
+    pids: dict[str, int]
+    cpu: dict[int, float] = field(default_factory=dict)  # every process seen: its CPU time
+    owner: dict[int, str] = field(default_factory=dict)
+    rss_max: dict[str, float] = field(default_factory=dict)  # main process, MB
+    rss_all_max: dict[str, float] = field(default_factory=dict)  # with its workers, MB
+    stopping: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    processes: dict[int, Any] = field(default_factory=dict)
+
+    def _process(self, pid: int) -> Any:
+        if pid not in self.processes:
+            self.processes[pid] = psutil.Process(pid)
+        return self.processes[pid]
+
+    def sample(self) -> None:
+        for name, pid in self.pids.items():
+            try:
+                main = self._process(pid)
+                family = [main, *main.children(recursive=True)]
+            except psutil.Error:
+                continue
+            rss_all = 0.0
+            for process in family:
+                try:
+                    times = process.cpu_times()
+                    rss = process.memory_info().rss / 2**20
+                except psutil.Error:
+                    continue
+                self.cpu[process.pid] = times.user + times.system
+                self.owner[process.pid] = name
+                rss_all += rss
+                if process.pid == pid:
+                    self.rss_max[name] = max(self.rss_max.get(name, 0.0), rss)
+            self.rss_all_max[name] = max(self.rss_all_max.get(name, 0.0), rss_all)
+
+    def cpu_s(self) -> dict[str, float]:
+        totals = dict.fromkeys(self.pids, 0.0)
+        for pid, seconds in self.cpu.items():
+            totals[self.owner[pid]] += seconds
+        return totals
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self.stopping.wait(monitor_interval_s):
+                self.sample()
+
+        self.sample()
+        self.thread = threading.Thread(target=loop, name="bench-monitor", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.sample()
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(5.0)
+
+
+def run_loadgen(
+    work: Path, name: str, config: LoadConfig, expected_s: float, progress: Progress
+) -> LoadResult:
+    """Run the load generator process with `config`; its figures. Killed at the deadline."""
+    config_path = work / f"{name}.json"
+    config_path.write_bytes(msgspec.json.encode(config))
+    log_path = work / f"{name}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bakong.bench.loadgen", str(config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches us; we stop it in `finally`
+        )
+    try:
+        began = time.monotonic()
+        deadline = began + expected_s + loadgen_slack_s
+        while process.poll() is None and time.monotonic() < deadline:
+            progress.update((time.monotonic() - began) / max(expected_s, 1.0))
+            time.sleep(0.1)
+        if process.poll() is None:
+            raise click.ClickException(f"the load generator ({name}) did not finish in time")
+        if process.returncode != 0:
+            tail = log_path.read_text(errors="replace")[-3_000:]
+            raise click.ClickException(f"the load generator ({name}) failed:\n{tail}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10.0)
+    return msgspec.msgpack.decode(Path(config.out_file).read_bytes(), type=LoadResult)
+
+
+def _phase_seconds(phase: Phase) -> float:
+    return phase.warmup_s + phase.duration_s
+
+
+@dataclass
+class _Run:
+    """What one run accumulates, step by step."""
+
+    options: Options
+    work: Path
+    progress: Progress
+    figures: dict[str, Any] = field(default_factory=dict)
+    result: LoadResult | None = None
+    setup: LoadResult | None = None
+    postgres: PhaseFigures | None = None
+    monitor: Monitor | None = None
+    pool_size: int = 0
+    public: list[bytes] = field(default_factory=list)
+    verify_per_s: float = 0.0
+    cores: int = 0
+
+
+def _prepare(run: _Run, executor: ProcessPoolExecutor, chain_id: str) -> None:
+    """Steps 1 and 3: the verification ceiling, keys, setup transactions and the pool."""
+    options, progress = run.options, run.progress
+    progress.begin("verify ceiling (all cores)")
+    run.verify_per_s, run.cores = workload.verify_ceiling(verify_seconds, executor)
+    progress.begin(f"account keys ({options.accounts:,})")
+    chunks = math.ceil(options.accounts / 10_000)
+    ticks = iter(range(1, chunks + 1))
+    run.public = workload.public_keys(
+        options.accounts, options.seed, executor, lambda: progress.update(next(ticks) / chunks)
+    )
+    per_phase = run.verify_per_s / options.validators * pool_margin
+    run.pool_size = options.pool or math.ceil(
+        per_phase * (options.warmup_s + options.duration_s) * pool_phases
+    )
+    progress.begin(f"pre-signing {run.pool_size:,} transfers")
+    chunks = math.ceil(run.pool_size / 2_000)
+    ticks = iter(range(1, chunks + 1))
+    signed = workload.sign_pool(
+        accounts=options.accounts,
+        count=run.pool_size,
+        seed=options.seed,
+        chain_id=chain_id,
+        executor=executor,
+        tick=lambda: progress.update(next(ticks) / chunks),
+    )
+    (run.work / "pool.msgpack").write_bytes(msgspec.msgpack.encode(signed.pool))
+    run.figures["cross_participant_share"] = round(signed.cross_participant / run.pool_size, 3)
+
+
+def _setup_config(run: _Run, urls: list[str], net_dir: Path) -> tuple[LoadConfig, float]:
+    keys_dir = net_dir / "keys"
+    admins = {
+        code: read_key_file(keys_dir / f"{code}-admin.json")
+        for code in [CENTRAL_BANK[0], *(code for code, _ in PARTICIPANTS)]
+    }
+    chain_id = Localnet(net_dir).genesis.chain_id
+    issued, opens, funds = workload.setup_transactions(chain_id, admins, run.public)
+    setup = [*issued, *opens, *funds]
+    (run.work / "setup.msgpack").write_bytes(msgspec.msgpack.encode(setup))
+    rate = run.options.setup_rate
+    seconds = len(opens) / rate * 2 + 10
+    phases = [
+        Phase("issue", "saturation", 0.0, 60.0, 0, 1),
+        Phase("open", "rate", 0.0, seconds, 1, 1 + len(opens), rate=rate),
+        Phase("fund", "rate", 0.0, seconds, 1 + len(opens), len(setup), rate=rate),
+    ]
+    config = LoadConfig(
+        urls=urls,
+        chain_id=chain_id,
+        key_file=str(keys_dir / "nbc-gateway.json"),
+        pool_file=str(run.work / "setup.msgpack"),
+        out_file=str(run.work / "setup-result.msgpack"),
+        phases=phases,
+        batch_txs=64,
+        drain_s=120.0,
+    )
+    return config, len(setup) / rate + 5
+
+
+def _check_setup(result: LoadResult) -> None:
+    for phase in result.phases:
+        expected = phase.submitted
+        complete = phase.pool_exhausted  # every transaction of the phase was submitted
+        if not complete or phase.committed_ok != expected or phase.rejected_total:
+            raise click.ClickException(
+                f"setup phase {phase.name}: {phase.committed_ok} of {expected} ok, "
+                f"failed {phase.failed}, rejected {phase.rejected}, "
+                f"uncommitted {phase.uncommitted}, all submitted: {complete}"
+            )
+
+
+def _load_config(run: _Run, urls: list[str], net_dir: Path, chain_id: str) -> LoadConfig:
+    options = run.options
+    saturation_size = math.ceil(run.pool_size / pool_phases)
+    phases = [
+        Phase("saturation", "saturation", options.warmup_s, options.duration_s, 0,
+              saturation_size),
+        Phase("half_load", "rate", options.warmup_s, options.duration_s, saturation_size,
+              run.pool_size, rate_of="saturation", rate_factor=0.5),
+    ]  # fmt: skip
+    return LoadConfig(
+        urls=urls,
+        chain_id=chain_id,
+        key_file=str(net_dir / "keys" / "nbc-gateway.json"),
+        pool_file=str(run.work / "pool.msgpack"),
+        out_file=str(run.work / "load-result.msgpack"),
+        phases=phases,
+        batch_txs=options.batch_txs,
+    )
+
+
+@contextmanager
+def _network(run: _Run) -> Iterator[Localnet]:
+    """Step 2: the validators run inside this block, and are stopped after it."""
+    net_dir = run.work / "net"
+    net = Localnet(net_dir)
+    try:
+        net.start()
+        if not net.wait_for_height(1, start_timeout_s):
+            raise click.ClickException("the local network did not commit a block in time")
+        yield net
+    finally:
+        net.stop()
+
+
+def _on_chain(run: _Run) -> None:
+    """Steps 4 and 5."""
+    net_dir = run.work / "net"
+    options, progress = run.options, run.progress
+    with _network(run) as net:
+        urls = [child.api_url for child in net.children]
+        setup_config, setup_s = _setup_config(run, urls, net_dir)
+        progress.begin(f"setup: opening and funding {options.accounts:,} accounts")
+        began = time.monotonic()
+        run.setup = run_loadgen(run.work, "setup", setup_config, setup_s, progress)
+        run.figures["setup_s"] = round(time.monotonic() - began, 1)
+        _check_setup(run.setup)
+        pids = {c.name: c.process.pid for c in net.children if c.process is not None}
+        run.monitor = Monitor(pids)
+        run.monitor.start()
+        progress.begin("saturation, then half load")
+        config = _load_config(run, urls, net_dir, net.genesis.chain_id)
+        expected = sum(_phase_seconds(p) + 2 for p in config.phases)
+        try:
+            run.result = run_loadgen(run.work, "load", config, expected, progress)
+        finally:
+            run.monitor.stop()
+
+
+def _postgres(run: _Run, chain_id: str) -> None:
+    """Step 6: the central ledger on PostgreSQL, same accounts, same transfers."""
+    from bakong.bench.central_ledger import SeedAccount, seed_ledger, start_central_ledger
+    from bakong.bench.postgres import PostgresServer
+
+    options, progress = run.options, run.progress
+    progress.begin("baseline: central ledger on PostgreSQL")
+    keys_dir = run.work / "net" / "keys"
+    accounts = [
+        SeedAccount(workload.account_name(i), (run.public[i],), {"KHR": workload.funding_khr})
+        for i in range(options.accounts)
+    ]
+    for code, _ in PARTICIPANTS:  # what issuing and funding left on the settlement accounts
+        admin = read_key_file(keys_dir / f"{code}-admin.json").public_key
+        accounts.append(SeedAccount(f"settlement@{code}", (admin,), {"KHR": 0}))
+    with PostgresServer() as server:  # its own temporary directory, owned by `postgres`
+        seed_ledger(server.dsn, accounts)
+        with start_central_ledger(server.dsn, chain_id=chain_id, workdir=run.work) as handle:
+            phase = Phase("postgres", "saturation", options.warmup_s, options.duration_s, 0,
+                          run.pool_size)  # fmt: skip
+            config = LoadConfig(
+                urls=[handle.url],
+                chain_id=chain_id,
+                key_file=str(keys_dir / "nbc-gateway.json"),
+                pool_file=str(run.work / "pool.msgpack"),
+                out_file=str(run.work / "postgres-result.msgpack"),
+                phases=[phase],
+                observe="response",
+                batch_txs=options.batch_txs,
+            )
+            result = run_loadgen(run.work, "postgres", config, _phase_seconds(phase), progress)
+    run.postgres = result.phases[0]
+
+
+def machine_info(cores: int) -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": cores,
+        "cpu": model or platform.processor(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _latency(phase: PhaseFigures) -> dict[str, float]:
+    p = phase.finality_ms
+    return {"p50": p.p50, "p95": p.p95, "p99": p.p99, "max": p.max}
+
+
+def _phase_summary(phase: PhaseFigures) -> dict[str, Any]:
+    return {
+        "tps": phase.tps,
+        "rate_target": phase.rate_target,
+        "finality_ms": _latency(phase),
+        "latency_samples": phase.finality_ms.count,
+        "submitted": phase.submitted,
+        "committed_ok": phase.committed_ok,
+        "failed": phase.failed,
+        "rejected": phase.rejected,
+        "uncommitted": phase.uncommitted,
+        "http_errors": phase.http_errors,
+        "pool_exhausted": phase.pool_exhausted,
+    }
+
+
+def _assemble(run: _Run) -> dict[str, Any]:
+    options = run.options
+    assert run.result is not None and run.monitor is not None and run.setup is not None
+    saturation, half = run.result.phases
+    tps = saturation.tps
+    postgres_tps = run.postgres.tps if run.postgres is not None else None
+    rejected = sum(
+        sum(phase.failed.values()) + phase.rejected_total for phase in run.result.phases
+    )
+    rss = run.monitor.rss_max
+    figures: dict[str, Any] = {
+        "validators": options.validators,
+        "accounts": options.accounts,
+        "tps": tps,
+        "finality_ms": _latency(saturation),
+        "finality_half_load_ms": _latency(half),
+        "half_load_tps": half.tps,
+        "postgres_tps": postgres_tps,
+        "postgres_latency_ms": _latency(run.postgres) if run.postgres is not None else None,
+        "verify_per_s": round(run.verify_per_s, 1),
+        "ratio_vs_postgres": round(tps / postgres_tps, 4) if postgres_tps else None,
+        "efficiency": round(tps * options.validators / run.verify_per_s, 4),
+        "rss_mb_max": round(max(rss.values()), 1),
+        "rss_mb": {name: round(value, 1) for name, value in rss.items()},
+        "rss_mb_with_workers": {k: round(v, 1) for k, v in run.monitor.rss_all_max.items()},
+        "cpu_s": {name: round(value, 2) for name, value in run.monitor.cpu_s().items()},
+        "loadgen_cpu_s": run.result.cpu_s,
+        "rejected": rejected,
+        "uncommitted": saturation.uncommitted + half.uncommitted,
+        "duration_s": options.duration_s,
+        "warmup_s": options.warmup_s,
+        "transfers_presigned": run.pool_size,
+        **run.figures,
+        "accounts_per_s": round(options.accounts / run.figures["setup_s"], 1),
+        "phases": {
+            phase.name: _phase_summary(phase)
+            for phase in [*run.result.phases, *([run.postgres] if run.postgres else [])]
+        },
+        "machine": machine_info(run.cores),
+    }
+    return figures
+
+
+def run(
+    options: Options, *, progress: bool = True, plot: Path | None = None, keep: bool = False
+) -> dict[str, Any]:
+    """Every step of the module docstring; the figures."""
+    stages = {
+        "verify ceiling (all cores)": 3.0,
+        f"account keys ({options.accounts:,})": 1 + options.accounts / 50_000,
+        "pre-signing": 8.0,
+        f"setup: opening and funding {options.accounts:,} accounts": 5 + options.accounts / 5_000,
+        "saturation, then half load": 2 * (options.warmup_s + options.duration_s) + 5,
+        "baseline: central ledger on PostgreSQL": options.warmup_s + options.duration_s + 10,
+        "verify ceiling again": 3.0,
+    }
+    bar = _StageBar(stages, enabled=progress)
+    work = Path(tempfile.mkdtemp(prefix="bakong-bench-network-"))
+    try:
+        mempool = MempoolSection(txs_max=max(options.mempool_txs, LOCAL_BLOCKS.txs_max))
+        init_localnet(work / "net", options.validators, mempool=mempool)
+        chain_id = Localnet(work / "net").genesis.chain_id
+        state = _Run(options, work, bar)
+        with workload.new_executor() as executor:
+            _prepare(state, executor, chain_id)
+        _on_chain(state)
+        if options.postgres:
+            _postgres(state, chain_id)
+        bar.begin("verify ceiling again")
+        with workload.new_executor() as executor:
+            again, _ = workload.verify_ceiling(verify_seconds, executor)
+        state.figures["verify_per_s_samples"] = [round(state.verify_per_s, 1), round(again, 1)]
+        state.verify_per_s = max(state.verify_per_s, again)
+        figures = _assemble(state)
+        if plot is not None:
+            from bakong.bench.plot import draw_network
+
+            assert state.result is not None
+            drawn = [*state.result.phases, *([state.postgres] if state.postgres else [])]
+            draw_network(plot, drawn, title=_title(figures))
+        bar.finish()
+    finally:
+        if keep:
+            click.echo(f"bench network: kept {work}", err=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return figures
+
+
+class _StageBar(Progress):
+    """`Progress` whose stage names may carry a detail after the registered prefix."""
+
+    def begin(self, stage: str) -> None:
+        for name in self.stages:
+            if stage.startswith(name):
+                super().begin(name)
+                if stage != name and self.enabled and not self.tty:
+                    click.echo(f"  ({stage})", err=True)
+                return
+        super().begin(stage)
+
+
+def _title(figures: dict[str, Any]) -> str:
+    return (
+        f"bakong bench network: {figures['validators']} validators, "
+        f"{figures['accounts']:,} accounts, {figures['machine']['cores']} cores; "
+        f"tps {figures['tps']:,}, postgres {figures['postgres_tps']}, "
+        f"efficiency {figures['efficiency']}"
+    )
+
+
+def _human(figures: dict[str, Any]) -> str:
+    f = figures
+    sat, half = f["finality_ms"], f["finality_half_load_ms"]
+    postgres = f"{f['postgres_tps']:,} tps" if f["postgres_tps"] is not None else "skipped"
+    ratio = f["ratio_vs_postgres"]
+    return "\n".join([
+        f"network: {f['validators']} validators, {f['accounts']:,} accounts, "
+        f"{f['machine']['cores']} cores ({f['machine']['cpu']})",
+        f"throughput at saturation: {f['tps']:,} transfers/s (sustained, after "
+        f"{f['warmup_s']} s warm-up, over {f['duration_s']} s)",
+        f"finality at saturation:  p50 {sat['p50']} ms  p95 {sat['p95']} ms  "
+        f"p99 {sat['p99']} ms  max {sat['max']} ms",
+        f"finality at half load ({f['half_load_tps']:,} tps): p50 {half['p50']} ms  "
+        f"p95 {half['p95']} ms  p99 {half['p99']} ms  max {half['max']} ms",
+        f"central ledger on PostgreSQL: {postgres};  ratio_vs_postgres {ratio} (target >= 1)",
+        f"ed25519 verify, all cores: {f['verify_per_s']:,}/s;  efficiency {f['efficiency']} "
+        f"(target >= 0.6)",
+        f"validators: peak RSS {f['rss_mb_max']} MB; CPU s " + ", ".join(
+            f"{name} {seconds}" for name, seconds in f["cpu_s"].items()),
+        f"rejected {f['rejected']}, uncommitted {f['uncommitted']}; setup {f['setup_s']} s "
+        f"({f['accounts_per_s']:,} accounts/s)",
+    ])  # fmt: skip
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@click.command()
+@click.option("--validators", default=4, show_default=True, type=click.IntRange(4, 10))
+@click.option("--duration", default=30.0, show_default=True, type=click.FloatRange(1, 3_600),
+              help="Seconds measured per phase, after the warm-up.")
+@click.option("--accounts", default=100_000, show_default=True, type=click.IntRange(10, 10**7))
+@click.option("--warmup", default=None, type=click.FloatRange(0, 600),
+              help="Seconds excluded at the start of each phase [default: duration/6, 1-5 s].")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--pool", default=0, type=click.IntRange(0, 10**7),
+              help="Transfers to pre-sign [default: sized from the verification ceiling].")
+@click.option("--mempool-txs", default=4_000, show_default=True,
+              type=click.IntRange(2_000, 1_000_000))
+@click.option("--setup-rate", default=300.0, show_default=True, type=click.FloatRange(1, 10_000),
+              help="Setup transactions (32 commands each) per second.")
+@click.option("--no-postgres", is_flag=True, help="Skip the PostgreSQL baseline.")
+@click.option("--plot", "plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a PNG of throughput and latency over time.")
+@click.option("--keep", is_flag=True, help="Keep the temporary directory (logs) for debugging.")
+@click.option("--json", "as_json", is_flag=True)
+def command(validators: int, duration: float, accounts: int, warmup: float | None, seed: int,
+            pool: int, mempool_txs: int, setup_rate: float, no_postgres: bool,
+            plot: Path | None, keep: bool, as_json: bool) -> None:
+    """Throughput and finality of a local network, against PostgreSQL and Ed25519."""
+    options = Options(
+        validators=validators, duration_s=duration, accounts=accounts,
+        warmup_s=warmup if warmup is not None else min(5.0, max(1.0, duration / 6)),
+        seed=seed, pool=pool, mempool_txs=mempool_txs, setup_rate=setup_rate,
+        postgres=not no_postgres,
+    )  # fmt: skip
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so every child is stopped.
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        figures = run(options, plot=plot, keep=keep)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo(json.dumps(figures) if as_json else _human(figures))
