@@ -7,8 +7,9 @@ driver and the ledger are only ever called from one place; the only work done el
 signature verification of submitted transactions (worker processes, `bakong.node.verifier`).
 
 Rules:
-1. Peer payloads are one kind byte and the message (`proposal`, `vote`, `tx`, `sync`). A
-   payload the host cannot decode lowers the peer's score in the transport.
+1. Peer payloads are one kind byte and the message (`proposal`, `vote`, `tx`, `sync`, or
+   `txs`: a msgpack array of transactions, which is how gossip leaves, one frame per peer per
+   loop iteration). A payload the host cannot decode lowers the peer's score in the transport.
 2. Admission (`submit`, and transactions gossiped by peers): bounded size, canonical decode,
    this chain, within the replay window, not committed, not pooled, room in the mempool
    (else "busy"), then every signature verified in the worker pool, then `Host.admit`.
@@ -31,6 +32,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
+
+import msgspec
 
 from bakong import limits
 from bakong.consensus.driver import TimeoutElapsed, ValueReady
@@ -67,7 +70,10 @@ __all__ = ["Validator"]
 
 log = logging.getLogger(__name__)
 
-_kinds = ("proposal", "vote", "tx", "sync")
+_kinds = ("proposal", "vote", "tx", "sync", "txs")
+#: Gossip leaves in batches: one frame per peer per loop iteration, up to this many bytes.
+gossip_batch_bytes_max = 2**20
+_gossip_batch = msgspec.msgpack.Decoder(list[bytes])
 _kind_bytes = {kind: bytes([index + 1]) for index, kind in enumerate(_kinds)}
 status_interval_ms = 500
 rejected_remembered_max = 100_000
@@ -137,6 +143,8 @@ class Validator:
         self._height_changed = asyncio.Event()
         self._in_flight: set[bytes] = set()
         self._gossiped: list[bytes] = []  # peers' transactions for the next admission batch
+        self._outgoing: list[bytes] = []  # admitted transactions for the next gossip frame
+        self._outgoing_bytes = 0
         self._relays = 0
         self._rejected: OrderedDict[bytes, str] = OrderedDict()
         self._ticker: asyncio.Task[None] | None = None
@@ -206,7 +214,24 @@ class Validator:
         self._loop.call_soon(self._guarded, self.host.on_value, ready)
 
     def broadcast(self, kind: str, data: bytes) -> None:
+        if kind == "tx":
+            self._gossip_out(data)
+            return
         self.transport.broadcast(_kind_bytes[kind] + data)
+
+    def _gossip_out(self, data: bytes) -> None:
+        """Rule 1: admitted transactions leave in one `txs` frame per loop iteration."""
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush_gossip)
+        self._outgoing.append(data)
+        self._outgoing_bytes += len(data)
+        if self._outgoing_bytes >= gossip_batch_bytes_max:
+            self._flush_gossip()
+
+    def _flush_gossip(self) -> None:
+        if self._outgoing:
+            batch, self._outgoing, self._outgoing_bytes = self._outgoing, [], 0
+            self.transport.broadcast(_kind_bytes["txs"] + msgspec.msgpack.encode(batch))
 
     def send(self, peer: bytes, kind: str, data: bytes) -> None:
         self.transport.send(peer, _kind_bytes[kind] + data)
@@ -275,6 +300,15 @@ class Validator:
         kind, data = _kinds[payload[0] - 1], payload[1:]
         if kind == "tx":
             self._gossip_in(data)
+            return
+        if kind == "txs":
+            try:
+                batch = _gossip_batch.decode(data)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                self._bad_peer(peer, "undecodable txs")
+                return
+            for raw in batch:
+                self._gossip_in(raw)
             return
         if self._guarded(self.host.receive, peer, kind, data) is False:
             self._bad_peer(peer, f"undecodable {kind}")
