@@ -118,6 +118,9 @@ def init_localnet(
             GenesisValidator(f"validator-{index}", key.public_key.hex(), 1)
             for index, key in enumerate(node_keys)
         ],
+        # Snapshots every few minutes when idle, so `bakong node restore` has one to offer.
+        snapshot_interval=100,
+        snapshot_lag=10,
     )
     genesis_bytes = encode_genesis(genesis)
     (directory / "genesis.json").write_bytes(genesis_bytes)
