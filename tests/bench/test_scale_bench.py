@@ -17,11 +17,12 @@ from pathlib import Path
 import lmdb
 import pytest
 
-from bakong.bench.chain_builder import build_chain, genesis_validators
+from bakong.bench.chain_builder import build_chain
 from bakong.bench.state_builder import accounts_in_key_order, build_state
 from bakong.bench.workload import account_name
 from bakong.consensus.commit import CommitStatus, verify_commit
 from bakong.keystore import read_key_file
+from bakong.ledger.genesis import genesis_validators
 from bakong.ledger.invariants import check_store
 from bakong.ledger.validators import ValidatorSet
 from bakong.node.localnet import Localnet, init_localnet

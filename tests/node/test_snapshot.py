@@ -24,7 +24,7 @@ from bakong.errors import ConfigError, DecodeError
 from bakong.ledger.assets import Asset
 from bakong.ledger.block import SnapshotRoot, block_hash, build_block, decode_block
 from bakong.ledger.commit import Commit
-from bakong.ledger.genesis import GenesisFile
+from bakong.ledger.genesis import GenesisFile, genesis_validators
 from bakong.ledger.transaction import Transaction
 from bakong.ledger.validators import Validator, ValidatorSet
 from bakong.node.memory_chain import MemoryChain
@@ -53,11 +53,6 @@ def _genesis() -> GenesisFile:
     return msgspec.structs.replace(Sandbox().genesis, snapshot_interval=INTERVAL, snapshot_lag=LAG)
 
 
-def _validators(genesis: GenesisFile) -> tuple[Validator, ...]:
-    entry = genesis.validators[0]
-    return (Validator(entry.name, bytes.fromhex(entry.public_key), entry.power),)
-
-
 def _commit(chain_id: str, height: int, hash_: bytes) -> Commit:
     vote = sign_vote(chain_id, KEY, VoteBody(VoteType.PRECOMMIT, height, 0, hash_))
     return build_commit(height, 0, hash_, [vote])
@@ -71,7 +66,7 @@ class _Chain:
         self.sandbox = Sandbox()
         self.lmdb = LmdbChain(tmp_path / "a", self.genesis)
         self.memory = MemoryChain(self.genesis)
-        self.validators = _validators(self.genesis)
+        self.validators = genesis_validators(self.genesis)
 
     def expected_root(self, height: int) -> SnapshotRoot | None:
         snapshot_height = due_snapshot(chain_config(self.memory.state.store), height)
@@ -264,9 +259,9 @@ def test_every_way_a_peer_could_tamper_with_an_offer_is_refused(chain: _Chain) -
     offer = _offer(chain, 6)
     manifest = decode_manifest(offer.manifest)
 
-    def code(tampered: SnapshotOffer) -> str:
+    def code(tampered: SnapshotOffer, trusted: tuple[Validator, ...] = chain.validators) -> str:
         with pytest.raises(RestoreError) as caught:
-            verify_offer(chain_id, chain.validators, LAG, tampered)
+            verify_offer(chain_id, trusted, LAG, tampered)
         return caught.value.code
 
     other = msgspec.structs.replace(manifest, entries=manifest.entries + 1)
@@ -280,19 +275,13 @@ def test_every_way_a_peer_could_tamper_with_an_offer_is_refused(chain: _Chain) -
     )
     assert code(msgspec.structs.replace(offer, carrier=unsigned)) == "commit_invalid"
     stranger = (Validator("x", sandbox_key("stranger").public_key, 1),)
-    assert code_with_trust(chain_id, stranger, offer) == "validator_set_untrusted"
+    assert code(offer, stranger) == "validator_set_untrusted"
 
     chunks = [chain.lmdb.snapshots.chunk(6, i) or b"" for i in range(len(manifest.chunk_hashes))]
     flipped = bytes([chunks[0][0] ^ 1]) + chunks[0][1:]
     with pytest.raises(RestoreError) as caught:
         list(checked_chunks(manifest, lambda index: flipped))
     assert caught.value.code == "chunk_mismatch"
-
-
-def code_with_trust(chain_id: str, trusted: tuple[Validator, ...], offer: SnapshotOffer) -> str:
-    with pytest.raises(RestoreError) as caught:
-        verify_offer(chain_id, trusted, LAG, offer)
-    return caught.value.code
 
 
 def test_an_interrupted_restore_leaves_a_store_that_refuses_to_open(

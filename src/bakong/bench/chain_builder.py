@@ -41,18 +41,18 @@ from bakong.keystore import read_key_file
 from bakong.ledger.assets import Asset
 from bakong.ledger.block import SnapshotRoot, block_hash, build_block
 from bakong.ledger.commands import Command
-from bakong.ledger.genesis import GenesisFile
+from bakong.ledger.genesis import GenesisFile, genesis_validators
 from bakong.ledger.records import KycTier
 from bakong.ledger.result import ResultCode
 from bakong.ledger.transaction import Transaction
-from bakong.ledger.validators import Validator, ValidatorSet
+from bakong.ledger.validators import ValidatorSet
 from bakong.node.service import StoredBlock
 from bakong.node.snapshot import chain_config, due_snapshot
 from bakong.node.store import LmdbChain
 from bakong.wire.codec import encode
 from bakong.wire.keys import SigningKey
 
-__all__ = ["BuiltChain", "build_chain", "genesis_validators"]
+__all__ = ["BuiltChain", "build_chain"]
 
 setup_accounts = 64
 _participant = "aclb"
@@ -66,14 +66,6 @@ class BuiltChain:
     transactions: int
     seconds: float
     last_time_ms: int
-
-
-def genesis_validators(genesis: GenesisFile) -> tuple[Validator, ...]:
-    """The genesis validator set, sorted by key as the ledger holds it."""
-    validators = (
-        Validator(v.name, bytes.fromhex(v.public_key), v.power) for v in genesis.validators
-    )
-    return tuple(sorted(validators, key=lambda validator: validator.public_key))
 
 
 def _account_key(i: int) -> SigningKey:

@@ -58,7 +58,7 @@ from bakong.consensus.vote_keeper import is_above_one_third
 from bakong.errors import DecodeError, LocalError
 from bakong.ledger.block import BlockHeader, TxResult, block_hash, result_leaf
 from bakong.ledger.commit import Commit
-from bakong.ledger.genesis import GenesisFile, genesis_hash
+from bakong.ledger.genesis import GenesisFile, genesis_hash, genesis_validators
 from bakong.ledger.transaction import Transaction, decode_transaction, transaction_hash
 from bakong.ledger.validators import Validator, ValidatorSet, validator_set_hash
 from bakong.wire import merkle
@@ -156,11 +156,7 @@ class TrustState(msgspec.Struct, frozen=True):
     @classmethod
     def from_genesis(cls, genesis: GenesisFile) -> TrustState:
         """Trust rooted in the genesis file: its validators, and its hash as block 0's."""
-        validators = sorted(
-            (Validator(v.name, bytes.fromhex(v.public_key), v.power) for v in genesis.validators),
-            key=lambda validator: validator.public_key,
-        )
-        return cls(genesis.chain_id, 0, tuple(validators), genesis_hash(genesis))
+        return cls(genesis.chain_id, 0, genesis_validators(genesis), genesis_hash(genesis))
 
 
 class StreamItem(msgspec.Struct, frozen=True):

@@ -66,6 +66,7 @@ __all__ = [
     "encode_genesis",
     "genesis_hash",
     "genesis_state",
+    "genesis_validators",
 ]
 
 _genesis_bytes_max = 4 * 1024 * 1024
@@ -172,7 +173,8 @@ def _participant(entry: GenesisParticipant) -> Participant:
     )
 
 
-def _validators(genesis: GenesisFile) -> tuple[Validator, ...]:
+def genesis_validators(genesis: GenesisFile) -> tuple[Validator, ...]:
+    """The genesis validator set, sorted by public key as the ledger holds it."""
     validators = [
         Validator(name=v.name, public_key=_hex_key(v.public_key, v.name), power=v.power)
         for v in genesis.validators
@@ -199,7 +201,7 @@ def genesis_state(genesis: GenesisFile) -> tuple[LedgerState, MemoryStore]:
     minute = genesis.genesis_time_ms // 60_000
     view.write(HEAD_KEY, Head(0, genesis.genesis_time_ms, 1, minute, 0))
     view.write(POLICY_KEY, genesis.limits or DEFAULT_POLICY)
-    validators = _validators(genesis)
+    validators = genesis_validators(genesis)
     view.write(VALIDATORS_KEY, ValidatorSchedule(current=validators, next=validators))
     view.write(SUPPLY_KEY, Supply(issued=(0, 0), redeemed=(0, 0)))
     everyone = [_participant(p) for p in (genesis.central_bank, *genesis.participants)]

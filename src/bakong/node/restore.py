@@ -37,6 +37,7 @@ from bakong.consensus.commit import CommitStatus, verify_commit
 from bakong.consensus.vote_keeper import is_above_one_third
 from bakong.errors import ConfigError, DecodeError, RemoteError
 from bakong.ledger.block import BlockHeader, SnapshotRoot, block_hash, decode_block, result_leaf
+from bakong.ledger.genesis import genesis_validators
 from bakong.ledger.validators import Validator, ValidatorSet, validator_set_hash
 from bakong.node.home import load_home
 from bakong.node.service import StoredBlock
@@ -196,12 +197,7 @@ def restore_from(home: Path, url: str, height: int | None = None) -> RestoreRepo
     started = time.perf_counter()
     node_home = load_home(home)
     genesis = node_home.genesis
-    trusted = tuple(
-        sorted(
-            (Validator(v.name, bytes.fromhex(v.public_key), v.power) for v in genesis.validators),
-            key=lambda validator: validator.public_key,
-        )
-    )
+    trusted = genesis_validators(genesis)
     if node_home.data.exists() and any(node_home.data.iterdir()):
         raise ConfigError(f"{node_home.data} is not empty: restore fills a new node's store")
     peer = _Peer(url, genesis.chain_id, node_home.key)
