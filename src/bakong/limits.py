@@ -45,6 +45,7 @@ __all__ = [
     "steps_per_input_max",
     # node
     "block_time_drift_ms_max",
+    "decoded_records_max",
     "snapshot_chunk_bytes",
     "snapshot_chunks_max",
     "snapshot_interval_default",
@@ -127,6 +128,9 @@ steps_per_input_max = 64
 
 # Node. A proposed block's time may be this far ahead of a validator's own clock.
 block_time_drift_ms_max = 2_000
+# Decoded state records a store keeps between blocks (`bakong.ledger.state.DecodedRecords`):
+# about 0.5 KB each, so the hot accounts of a busy network in about 50 MB.
+decoded_records_max = 100_000
 # Blocks asked for (and served) in one catch-up request.
 sync_blocks_max = 32
 # State snapshots (bakong.node.snapshot): the genesis defaults of the schedule, and the chunking.

@@ -126,7 +126,7 @@ class Sandbox:
             transactions=transactions,
             verify=verify,
         )
-        self.store.apply(outcome.write_set)
+        self.store.apply(outcome.write_set, outcome.written)
         self.state = LedgerState(store=self.store, app_hash=outcome.app_hash)
         self.previous_hash = block_hash(block.header)
         self.blocks.append(block)

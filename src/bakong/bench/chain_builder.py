@@ -113,7 +113,7 @@ class _Builder:
         stored = StoredBlock(
             height, encode(block), commit, outcome.results, outcome.app_hash, self.validators
         )
-        self.chain.put_block(stored, block.header, outcome.write_set)
+        self.chain.put_block(stored, block.header, outcome.write_set, outcome.written)
         return stored
 
 

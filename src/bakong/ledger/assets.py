@@ -22,7 +22,7 @@ class Asset(enum.Enum):
 
     @property
     def index(self) -> int:
-        return _index[self]
+        return 0 if self is Asset.KHR else 1  # no dict: hashing an Enum member runs Python
 
     @property
     def exponent(self) -> int:
@@ -30,7 +30,6 @@ class Asset(enum.Enum):
 
 
 ASSETS: tuple[Asset, ...] = (Asset.KHR, Asset.USD)
-_index = {Asset.KHR: 0, Asset.USD: 1}
 _exponent = {Asset.KHR: 0, Asset.USD: 2}
 
 

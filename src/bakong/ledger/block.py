@@ -49,10 +49,12 @@ from bakong.ledger.state import (
     StateReader,
     StateView,
     WriteSet,
+    WrittenRecords,
     seen_block_key,
     seen_key,
 )
 from bakong.ledger.transaction import Transaction, transaction_hash
+from bakong.ledger.transfer_lane import run_transfer
 from bakong.ledger.validators import validator_set_hash
 from bakong.types import Hash
 from bakong.wire import keys, merkle
@@ -126,6 +128,7 @@ class BlockOutcome:
     state: LedgerState
     results: tuple[TxResult, ...]
     write_set: WriteSet
+    written: WrittenRecords  # the write set as records, for the store's `DecodedRecords`
     app_hash: Hash
     tx_hashes: tuple[Hash, ...]
     validators_hash: Hash
@@ -188,12 +191,13 @@ def execute_block(
     results, tx_hashes = _execute_transactions(context, transactions)
     _finish_block(context)
     check_block(view)
-    write_set = view.write_set()
+    write_set, written = view.changes()
     app_hash = chain_app_hash(chain.chain_id, state.app_hash, write_set)
     return BlockOutcome(
         state=LedgerState(store=LayeredStore(state.store, write_set), app_hash=app_hash),
         results=results,
         write_set=write_set,
+        written=written,
         app_hash=app_hash,
         tx_hashes=tx_hashes,
         validators_hash=validators_hash,
@@ -207,10 +211,13 @@ def _execute_transactions(
     hashes: list[Hash] = []
     for transaction in transactions:
         tx_hash = transaction_hash(transaction.payload)
-        code, index, remembered = execute_transaction(context, transaction, tx_hash)
+        outcome = run_transfer(context, transaction, tx_hash)
+        if outcome is None:
+            outcome = execute_transaction(context, transaction, tx_hash)
+        code, index, remembered = outcome
         assert remembered or code is not ResultCode.ok
         hashes.append(tx_hash)
-        results.append(TxResult(tx_hash=tx_hash, code=int(code), command_index=index))
+        results.append(TxResult(tx_hash, code._value_, index))
     return tuple(results), tuple(hashes)
 
 
@@ -218,8 +225,12 @@ def _finish_block(context: Context) -> None:
     """Record this block's replay entries, prune expired ones, and move the head."""
     view = context.view
     if context.seen_in_block:
+        entries: dict[int, SeenTransaction] = {}  # one record per result code, shared
         for tx_hash, code in context.seen_in_block.items():
-            view.write(seen_key(tx_hash), SeenTransaction(height=context.height, code=code))
+            entry = entries.get(code)
+            if entry is None:
+                entry = entries[code] = SeenTransaction(height=context.height, code=code)
+            view.put(seen_key(tx_hash), entry)  # the ladder read it, and found it absent
         record = SeenBlock(time_ms=context.time_ms, tx_hashes=tuple(context.seen_in_block))
         view.write(seen_block_key(context.height), record)
     head: Head = view.read(HEAD_KEY)

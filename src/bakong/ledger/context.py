@@ -23,6 +23,9 @@ __all__ = ["Context", "Creator", "SignatureVerifier"]
 SignatureVerifier = Callable[[bytes, bytes, bytes], bool]
 
 
+_active = AccountStatus.active  # a module constant: an Enum class attribute is a slow lookup
+
+
 class Creator(NamedTuple):
     """Who created the transaction being executed, as the permission matrix sees it."""
 
@@ -74,7 +77,7 @@ class Context:
         # Authentic transactions of this block, in order, with their result codes; written to
         # the replay window once, at the end of the block.
         self.seen_in_block: dict[bytes, int] = {}
-        self._limits: dict[tuple[str, KycTier, int], int] = {}
+        self._limits: dict[tuple[str, int, int], int] = {}
         self._participant_active: dict[str, bool] = {}
 
     def account(self, account_id: str) -> Account | None:
@@ -87,9 +90,10 @@ class Context:
 
     def account_is_active(self, account: Account) -> bool:
         """Active, and its participant is not suspended."""
-        if account.status is not AccountStatus.active:
+        if account.status is not _active:
             return False
-        code = account.account_id[account.account_id.index("@") + 1 :]
+        account_id = account.account_id
+        code = account_id[account_id.index("@") + 1 :]
         active = self._participant_active.get(code)
         if active is None:
             participant = self.participant(code)
@@ -105,7 +109,7 @@ class Context:
     def daily_limit(self, account_id: str, tier: KycTier, asset_index: int) -> int:
         """The per-day limit of `account_id` at `tier`, memoised per block by participant."""
         participant = account_id[account_id.index("@") + 1 :]
-        key = (participant, tier, asset_index)
+        key = (participant, tier._value_, asset_index)  # an int hashes in C, an Enum does not
         limit = self._limits.get(key)
         if limit is None:
             limit = daily_limit(self.policy, participant, tier, asset_index)

@@ -19,6 +19,9 @@ Then each command in order, each rung of which is in its handler (`bakong.ledger
 first the subject lookup it needs (`hold_not_found`, `alias_not_found`), then
 `permission_denied` from the permission matrix, then the command's own rungs.
 
+One transfer signed once by its account, the common shape, runs through the same rungs in
+`bakong.ledger.transfer_lane`, which a differential test holds to this ladder.
+
 A transaction that fails rungs 1-11 is not authentic (or is a replay): it changes nothing and
 is not remembered, so a forged copy of someone's payload can never block the real one. A
 transaction that passes them is remembered in the replay window whatever its result.

@@ -2,7 +2,9 @@
 
 Rules:
 1. State is bytes keys to canonical record bytes. The store behind it is a `StateReader`: a
-   dict in tests and the simulator, LMDB in a node. The ledger only ever asks `get(key)`.
+   dict in tests and the simulator, LMDB in a node. The ledger only ever asks `get(key)` and
+   `record(key)`, the same value decoded, which a store may keep between blocks
+   (`DecodedRecords`).
 2. Executing a block never writes to the store. Reads go through `StateView`, which keeps the
    block's writes (decoded records) in a dict, and each transaction's tentative writes in a
    second dict that is merged on success and dropped on rejection (all-or-nothing).
@@ -33,11 +35,13 @@ first byte.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 import msgspec
 
+from bakong import limits
 from bakong.ledger.policy import LimitsPolicy
 from bakong.ledger.records import (
     Account,
@@ -57,6 +61,7 @@ from bakong.wire.codec import Record, encode
 
 __all__ = [
     "CHAIN_KEY",
+    "DecodedRecords",
     "HEAD_KEY",
     "PARTICIPANTS_KEY",
     "POLICY_KEY",
@@ -67,6 +72,7 @@ __all__ = [
     "StateReader",
     "StateView",
     "WriteSet",
+    "WrittenRecords",
     "account_key",
     "alias_key",
     "decode_value",
@@ -140,16 +146,14 @@ _decoders: dict[type[Record], Callable[[bytes], Any]] = {
 }
 _account_byte = ord("a")
 _encode = encode
+# Singleton keys are one byte that no prefix starts with, so the first byte names every type.
+_type_by_first_byte: dict[int, type[Record]] = {
+    **{key[0]: record_type for key, record_type in _singletons.items()},
+    **_prefixed,
+}
 _decoder_by_first_byte: dict[int, Callable[[bytes], Any]] = {
     first: _decoders[record_type] for first, record_type in _prefixed.items()
 }
-
-
-def record_type_of(key: bytes) -> type[Record]:
-    if len(key) == 1:
-        return _singletons[key]
-    assert key[1:2] == b"/", key
-    return _prefixed[key[0]]
 
 
 def decode_value(key: bytes, value: bytes) -> Record:
@@ -162,9 +166,79 @@ def decode_value(key: bytes, value: bytes) -> Record:
 
 
 class StateReader(Protocol):
-    """The one thing the ledger needs of a store."""
+    """What the ledger needs of a store: its bytes, and its records decoded."""
 
     def get(self, key: bytes) -> bytes | None: ...
+
+    def record(self, key: bytes) -> Any:
+        """The decoded record at `key`, or None; a store may serve it from `DecodedRecords`."""
+        ...
+
+
+#: (key, record or None for a deletion) of every key a block wrote; see `DecodedRecords`.
+WrittenRecords = tuple[tuple[bytes, Record | None], ...]
+
+
+# Replay-protection records (`seen_key`, `seen_block_key`) are written once and read back only
+# to find them absent, so `DecodedRecords` does not keep them.
+_replay_bytes = frozenset({ord("s"), ord("b")})
+
+
+class DecodedRecords:
+    """Decoded records of a store's committed state, kept between blocks.
+
+    A block decodes each key it reads once; without this, a busy account is decoded again in
+    every block. The owner of a store keeps it coherent: whenever it persists a block's write
+    set it calls `update` with the same block's written records (or `forget` with the keys).
+    Records are immutable, so sharing one between blocks is safe. Bounded: the entry inserted
+    longest ago is evicted first (a busy account evicted is decoded again on its next read).
+    Replay-protection records are never kept."""
+
+    __slots__ = ("_records", "_entries_max")
+
+    def __init__(self, entries_max: int = limits.decoded_records_max) -> None:
+        assert entries_max > 0
+        self._entries_max = entries_max
+        # OrderedDict: evicting a plain dict's first entry walks the holes earlier evictions left.
+        self._records: OrderedDict[bytes, Record] = OrderedDict()
+
+    def record(self, key: bytes, get: Callable[[bytes], bytes | None]) -> Any:
+        """The record at `key`, decoded from `get(key)` on a miss (absent keys are not kept)."""
+        value = self._records.get(key)
+        if value is None:
+            raw = get(key)
+            if raw is None:
+                return None
+            value = decode_value(key, raw)
+            if key[0] not in _replay_bytes:
+                self._insert(key, value)
+        return value
+
+    def _insert(self, key: bytes, value: Record) -> None:
+        records = self._records
+        if len(records) >= self._entries_max:
+            records.popitem(last=False)
+        records[key] = value
+
+    def update(self, written: WrittenRecords) -> None:
+        records = self._records
+        unkept = _replay_bytes
+        for key, value in written:
+            if key[0] in unkept:
+                continue
+            if value is None:
+                records.pop(key, None)
+            elif key in records:
+                records[key] = value  # keeps its place: eviction is by first insertion
+            else:
+                self._insert(key, value)
+
+    def forget(self, write_set: WriteSet) -> None:
+        for key, _ in write_set:
+            self._records.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._records)
 
 
 class MemoryStore:
@@ -172,16 +246,26 @@ class MemoryStore:
 
     def __init__(self, items: Mapping[bytes, bytes] | None = None) -> None:
         self._items: dict[bytes, bytes] = dict(items or {})
+        self._decoded = DecodedRecords()
 
     def get(self, key: bytes) -> bytes | None:
         return self._items.get(key)
 
-    def apply(self, write_set: WriteSet) -> None:
+    def record(self, key: bytes) -> Any:
+        return self._decoded.record(key, self._items.get)
+
+    def apply(self, write_set: WriteSet, written: WrittenRecords | None = None) -> None:
+        """Persist `write_set`; `written` is the same block's records (`BlockOutcome.written`),
+        kept decoded for the next block."""
         for key, value in write_set:
             if value is None:
                 self._items.pop(key, None)
             else:
                 self._items[key] = value
+        if written is None:
+            self._decoded.forget(write_set)
+        else:
+            self._decoded.update(written)
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every item in key order (deterministic, for snapshots and invariant scans)."""
@@ -203,6 +287,12 @@ class LayeredStore:
         if key in self.writes:
             return self.writes[key]
         return self.base.get(key)
+
+    def record(self, key: bytes) -> Any:
+        if key in self.writes:
+            raw = self.writes[key]
+            return None if raw is None else decode_value(key, raw)
+        return self.base.record(key)
 
 
 _missing: Any = object()
@@ -231,9 +321,7 @@ class StateView:
         if value is _missing:
             value = self._block.get(key, _missing)
             if value is _missing:
-                raw = self._base.get(key)
-                value = None if raw is None else decode_value(key, raw)
-                self._block[key] = value
+                value = self._block[key] = self._base.record(key)
         return value
 
     def write(self, key: bytes, value: Record | None) -> None:
@@ -250,6 +338,15 @@ class StateView:
         block.update(tx)
         tx.clear()
 
+    def put(self, key: bytes, value: Record) -> None:
+        """Write `value` at `key`, committed at once: for a transaction with no open writes
+        whose checks have all passed (`bakong.ledger.transfer_lane`). `key` has been read."""
+        assert not self._tx, "a transaction is open"
+        if key not in self._original:
+            self._original[key] = self._block[key]
+        self._written.add(key)
+        self._block[key] = value
+
     def rollback_transaction(self) -> None:
         self._tx.clear()
 
@@ -259,23 +356,29 @@ class StateView:
             return self._original[key]
         value = self._block.get(key, _missing)
         if value is _missing or key in self._written:
-            raw = self._base.get(key)
-            value = None if raw is None else decode_value(key, raw)
+            value = self._base.record(key)
         return value
 
     def write_set(self) -> WriteSet:
         """This block's writes as canonical bytes, sorted by key; each checked for its type."""
+        return self.changes()[0]
+
+    def changes(self) -> tuple[WriteSet, WrittenRecords]:
+        """The write set, and the same writes as records (for `DecodedRecords.update`)."""
         assert not self._tx, "a transaction is still open"
         block = self._block
+        type_of = _type_by_first_byte
+        encode_value = _encode
         entries: list[tuple[bytes, bytes | None]] = []
-        for key in sorted(self._written):
-            value = block[key]
+        append = entries.append
+        written = tuple((key, block[key]) for key in sorted(self._written))
+        for key, value in written:
             if value is None:
-                entries.append((key, None))
+                append((key, None))
             else:
-                assert type(value) is record_type_of(key), key
-                entries.append((key, _encode(value)))
-        return tuple(entries)
+                assert type(value) is type_of[key[0]], key
+                append((key, encode_value(value)))
+        return tuple(entries), written
 
     def account_changes(self) -> Iterator[tuple[Any, Any]]:
         """(before the block, now) for every account this block wrote."""

@@ -19,7 +19,7 @@ ignored setting.
     address = "127.0.0.1:26666"
     [consensus]    # timeout_propose_ms, timeout_prevote_ms, timeout_precommit_ms, timeout_delta_ms
     [blocks]       # txs_max, interval_ms (batching under load), heartbeat_ms (empty blocks)
-    [mempool]      # txs_max, bytes_max, verify_workers (0: one per core)
+    [mempool]      # txs_max, bytes_max, verify_workers (0: inline; N: N processes)
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ class BlocksSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class MempoolSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     txs_max: int = 50_000
     bytes_max: int = 64 * 2**20
-    verify_workers: int = 0  # 0: one process per core
+    # 0 verifies on the event loop: right for several validators sharing a machine (local
+    # networks, the benchmarks). A validator with cores of its own sets its core count.
+    verify_workers: int = 0
 
 
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

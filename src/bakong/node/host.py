@@ -90,7 +90,13 @@ from bakong.ledger.block import (
 )
 from bakong.ledger.commit import Commit
 from bakong.ledger.records import ValidatorSchedule
-from bakong.ledger.state import VALIDATORS_KEY, WriteSet, decode_value, seen_key
+from bakong.ledger.state import (
+    VALIDATORS_KEY,
+    WriteSet,
+    WrittenRecords,
+    decode_value,
+    seen_key,
+)
 from bakong.ledger.transaction import Transaction, signing_message
 from bakong.ledger.validators import ValidatorSet
 from bakong.limits import sync_blocks_max
@@ -159,10 +165,15 @@ class ChainStore(Protocol):
     def tip(self) -> CommittedTip: ...
 
     def put_block(
-        self, stored: StoredBlock, header: BlockHeader, write_set: WriteSet
+        self,
+        stored: StoredBlock,
+        header: BlockHeader,
+        write_set: WriteSet,
+        written: WrittenRecords | None = None,
     ) -> LedgerState:
         """Persist `stored` (whose block has `header`) and apply `write_set` in one atomic
-        write; the new state."""
+        write; the new state. `written` is the same writes as records, which the store may
+        keep decoded for the next block (`DecodedRecords`)."""
         ...
 
     def stored_block(self, height: int) -> StoredBlock | None: ...
@@ -405,7 +416,9 @@ class Host:
             app_hash=outcome.app_hash,
             validators=self.sets[height].validators,
         )
-        self.state = self.chain_store.put_block(stored, header, outcome.write_set)
+        self.state = self.chain_store.put_block(
+            stored, header, outcome.write_set, outcome.written
+        )
         assert self.state.app_hash == outcome.app_hash
         self._advance(stored, header.time_ms)
         self.mempool.remove(outcome.tx_hashes)

@@ -19,7 +19,7 @@ from bakong.ledger.block import (
     decode_block,
 )
 from bakong.ledger.genesis import GenesisFile, genesis_hash, genesis_state
-from bakong.ledger.state import MemoryStore, WriteSet
+from bakong.ledger.state import MemoryStore, WriteSet, WrittenRecords
 from bakong.ledger.validators import ValidatorSet
 from bakong.node.host import CommittedTip
 from bakong.node.service import StoredBlock
@@ -80,11 +80,15 @@ class MemoryChain:
         )
 
     def put_block(
-        self, stored: StoredBlock, header: BlockHeader, write_set: WriteSet
+        self,
+        stored: StoredBlock,
+        header: BlockHeader,
+        write_set: WriteSet,
+        written: WrittenRecords | None = None,
     ) -> LedgerState:
         if self._journal is not None:
             self._journal(stored, write_set)
-        return self._apply(stored, header, write_set)
+        return self._apply(stored, header, write_set, written)
 
     def snapshot_root(self, height: int) -> bytes | None:
         manifest = self.snapshots.get(height)
@@ -96,7 +100,11 @@ class MemoryChain:
         return None
 
     def _apply(
-        self, stored: StoredBlock, header: BlockHeader, write_set: WriteSet
+        self,
+        stored: StoredBlock,
+        header: BlockHeader,
+        write_set: WriteSet,
+        written: WrittenRecords | None = None,
     ) -> LedgerState:
         assert stored.height == len(self.blocks) + 1
         assert block_hash(header) == stored.commit.block_hash
@@ -104,7 +112,7 @@ class MemoryChain:
         assert header.previous_hash == previous
         app_hash = chain_app_hash(self.chain_id, self.state.app_hash, write_set)
         assert app_hash == stored.app_hash == header.app_hash, "the journal returned what was put"
-        self.store.apply(write_set)
+        self.store.apply(write_set, written)
         self.state = LedgerState(self.store, app_hash)
         self.blocks.append(stored)
         self._tip_time_ms = header.time_ms

@@ -42,7 +42,7 @@ import struct
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import lmdb
 import msgspec
@@ -58,7 +58,7 @@ from bakong.consensus.driver import (
 from bakong.errors import ConfigError
 from bakong.ledger.block import BlockHeader, LedgerState, block_hash, decode_block
 from bakong.ledger.genesis import GenesisFile, genesis_hash, genesis_state
-from bakong.ledger.state import WriteSet
+from bakong.ledger.state import DecodedRecords, WriteSet, WrittenRecords, decode_value
 from bakong.ledger.validators import ValidatorSet
 from bakong.node.host import CommittedTip, LogImage
 from bakong.node.service import StoredBlock
@@ -102,18 +102,28 @@ def _log_key(height: int, sequence: int) -> bytes:
 
 
 class StateReadTxn:
-    """A `StateReader` over one LMDB read transaction: one committed height, consistently."""
+    """A `StateReader` over one LMDB read transaction: one committed height, consistently.
+    The chain's own reader of its tip shares the chain's `DecodedRecords`; others decode."""
 
-    __slots__ = ("_txn", "_db")
+    __slots__ = ("_txn", "_db", "_decoded")
 
-    def __init__(self, txn: lmdb.Transaction, db: lmdb._Database) -> None:
+    def __init__(
+        self, txn: lmdb.Transaction, db: lmdb._Database, decoded: DecodedRecords | None = None
+    ) -> None:
         self._txn = txn
         self._db = db
+        self._decoded = decoded
 
     def get(self, key: bytes) -> bytes | None:
         value = self._txn.get(key, db=self._db)
         assert value is None or isinstance(value, bytes)  # buffers=False
         return value
+
+    def record(self, key: bytes) -> Any:
+        if self._decoded is not None:
+            return self._decoded.record(key, self.get)
+        raw = self.get(key)
+        return None if raw is None else decode_value(key, raw)
 
     def close(self) -> None:
         self._txn.abort()
@@ -132,7 +142,10 @@ class LmdbChain:
         self._genesis_time_ms = genesis.genesis_time_ms
         self._log_next = {"wal": (0, 0), "own": (0, 0)}  # db -> (height, next sequence)
         self._init_genesis(genesis)
-        self._reader = self._open_reader()
+        # Decoded records of the tip's state, coherent because only `put_block` (which
+        # updates them) and `restore` (which replaces them) change the state.
+        self._decoded = DecodedRecords()
+        self._reader = self._open_reader(self._decoded)
         self.snapshots = SnapshotFiles(path / "snapshots")
         self._config = chain_config(self._reader)
         self._digester = ThreadPoolExecutor(1, thread_name_prefix="snapshot")
@@ -164,8 +177,8 @@ class LmdbChain:
             txn.put(_genesis_key, expected, db=self._db["meta"])
         self.env.sync(True)
 
-    def _open_reader(self) -> StateReadTxn:
-        return StateReadTxn(self.env.begin(buffers=False), self._db["state"])
+    def _open_reader(self, decoded: DecodedRecords | None = None) -> StateReadTxn:
+        return StateReadTxn(self.env.begin(buffers=False), self._db["state"], decoded)
 
     def close(self) -> None:
         self._digester.shutdown(wait=True)
@@ -192,7 +205,11 @@ class LmdbChain:
         return CommittedTip(tip.height, state, tip.block_hash, tip.time_ms, commit, validators)
 
     def put_block(
-        self, stored: StoredBlock, header: BlockHeader, write_set: WriteSet
+        self,
+        stored: StoredBlock,
+        header: BlockHeader,
+        write_set: WriteSet,
+        written: WrittenRecords | None = None,
     ) -> LedgerState:
         """Rule 1: everything of one block in one write transaction, then synced."""
         assert block_hash(header) == stored.commit.block_hash
@@ -202,20 +219,30 @@ class LmdbChain:
             assert stored.height == tip.height + 1, "blocks are stored in order"
             assert header.previous_hash == tip.block_hash
             state_db = self._db["state"]
+            # putmulti loops in C: a block writes thousands of keys.
+            txn.cursor(db=state_db).putmulti(
+                [(key, value) for key, value in write_set if value is not None]
+            )
             for key, value in write_set:
                 if value is None:
                     txn.delete(key, db=state_db)
-                else:
-                    txn.put(key, value, db=state_db)
             txn.put(_height_key(stored.height), encode(stored), db=self._db["blocks"])
-            for index, result in enumerate(stored.results):
-                location = struct.pack(">QI", stored.height, index)
-                txn.put(result.tx_hash, location, db=self._db["txs"])
+            height = struct.pack(">Q", stored.height)
+            txn.cursor(db=self._db["txs"]).putmulti(
+                [
+                    (result.tx_hash, height + struct.pack(">I", index))
+                    for index, result in enumerate(stored.results)
+                ]
+            )
             new_tip = _Tip(stored.height, stored.commit.block_hash, header.time_ms, stored.app_hash)
             txn.put(_tip_key, encode(new_tip), db=self._db["meta"])
         self.env.sync(True)
         self._reader.close()
-        self._reader = self._open_reader()
+        if written is None:
+            self._decoded.forget(write_set)
+        else:
+            self._decoded.update(written)
+        self._reader = self._open_reader(self._decoded)
         if is_snapshot_height(self._config, stored.height):
             self._start_digest(stored.height, stored.commit.block_hash, stored.app_hash)
         return LedgerState(self._reader, Hash(stored.app_hash))
@@ -276,7 +303,8 @@ class LmdbChain:
             txn.put(_tip_key, encode(tip), db=meta)
             txn.delete(_restoring_key, db=meta)
         self.env.sync(True)
-        self._reader = self._open_reader()
+        self._decoded = DecodedRecords()
+        self._reader = self._open_reader(self._decoded)
 
     def stored_block(self, height: int) -> StoredBlock | None:
         with self.env.begin() as txn:

@@ -1,12 +1,14 @@
 """Signature verification for mempool admission, in a pool of worker processes.
 
 Ed25519 verification is the one cost a node cannot avoid (notes: about 10,000 per second per
-core), so admission must scale with cores: the event loop never verifies a submitted
-transaction itself. Requests are gathered for at most `batch_wait_ms`, split into one chunk
-per worker, and verified in parallel in separate processes (spawned, so they share nothing
-with the event loop). Each signature is verified exactly once on admission; the node then
-remembers it (`VerifiedSignatures.remember`) so that executing the block does not verify it
-again. With `workers == 0` (tests), verification runs inline.
+core), so admission must scale with cores: with `mempool.verify_workers` set to N, the event
+loop never verifies a submitted transaction itself. Requests are gathered for at most
+`batch_wait_ms`, split into one chunk per worker, and verified in parallel in separate
+processes (spawned, so they share nothing with the event loop). Each signature is verified
+exactly once on admission; the node then remembers it (`VerifiedSignatures.remember`) so that
+executing the block does not verify it again. With `workers == 0` (the default: tests, and
+several validators sharing one machine, where worker processes would only add copying),
+verification runs inline.
 """
 
 from __future__ import annotations

@@ -45,12 +45,13 @@ def chain_id_is_valid(chain_id: str) -> bool:
     )
 
 
-_prefix_cache: dict[tuple[Domain, str], bytes] = {}
+# Keyed by the domain's value: hashing an Enum member runs Python code, a str does not.
+_prefix_cache: dict[tuple[str, str], bytes] = {}
 
 
 def prefix(domain: Domain, chain_id: str) -> bytes:
     """The domain-separation prefix for `domain` on `chain_id`."""
-    key = (domain, chain_id)
+    key = (domain._value_, chain_id)
     cached = _prefix_cache.get(key)
     if cached is not None:
         return cached

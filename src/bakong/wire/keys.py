@@ -14,6 +14,8 @@ refuses a file where the two disagree (a truncated or hand-edited key).
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import msgspec
 import nacl.exceptions
 import nacl.signing
@@ -80,7 +82,9 @@ class VerifiedSignatures:
     def __init__(self, entries_max: int) -> None:
         assert entries_max > 0
         self.entries_max = entries_max
-        self._verified: dict[tuple[bytes, bytes, bytes], None] = {}
+        # An OrderedDict, not a dict: deleting a dict's first entry again and again leaves a run
+        # of holes that `next(iter(...))` walks, which made each eviction cost ~20 us when full.
+        self._verified: OrderedDict[tuple[bytes, bytes, bytes], None] = OrderedDict()
 
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
         entry = (public_key, message, signature)
@@ -97,8 +101,12 @@ class VerifiedSignatures:
         if entry in self._verified:
             return
         if len(self._verified) >= self.entries_max:
-            del self._verified[next(iter(self._verified))]
+            self._verified.popitem(last=False)
         self._verified[entry] = None
+
+    def __contains__(self, check: tuple[bytes, bytes, bytes]) -> bool:
+        """Whether (public key, message, signature) has been verified and is still known."""
+        return check in self._verified
 
     def __len__(self) -> int:
         return len(self._verified)

@@ -1,0 +1,211 @@
+"""The transfer lane is an optimisation, never a second set of rules: blocks of lane-shaped
+transactions, mutated to fail at every rung, give the same results, write sets and app hashes
+with the lane as through the general path (`execute_transaction`) alone."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+from msgspec.structs import replace
+
+from bakong.ledger import block as block_module
+from bakong.ledger.assets import Asset
+from bakong.ledger.block import LedgerState, execute_block
+from bakong.ledger.commands import CreateAccount, SetAccountStatus, UpdateParticipant
+from bakong.ledger.records import AccountKind, AccountStatus, KycTier, ParticipantStatus
+from bakong.ledger.result import ResultCode
+from bakong.ledger.state import MemoryStore
+from bakong.ledger.transaction import (
+    SignatureEntry,
+    Transaction,
+    TransactionPayload,
+    sign_transaction,
+)
+from bakong.sandbox import Sandbox, sandbox_key
+
+PARTICIPANTS = ("aclb", "wing", "abaa", "prak")  # prak is suspended once set up
+TIERS = (KycTier.basic, KycTier.partial, KycTier.full)
+USERS = tuple(f"user{i}@{PARTICIPANTS[i % 3]}" for i in range(9))
+FROZEN = "frozen@wing"
+MULTISIG = "pair@aclb"
+SUSPENDED = "user@prak"
+SETTLEMENTS = tuple(f"settlement@{code}" for code in PARTICIPANTS[:3])
+
+
+def _set_up() -> Sandbox:
+    chain = Sandbox(participants=PARTICIPANTS)
+    issues = [
+        chain.issue(code, asset, 10**12, f"r-{code}-{asset.value}")
+        for code in PARTICIPANTS
+        for asset in Asset
+    ]
+    chain.commit([chain.transaction("nbc", issues)])
+    opens = [
+        chain.transaction(user.split("@")[1], [chain.open_account(user, tier=TIERS[i % 3])])
+        for i, user in enumerate(USERS)
+    ]
+    opens.append(chain.transaction("wing", [chain.open_account(FROZEN)]))
+    opens.append(chain.transaction("prak", [chain.open_account(SUSPENDED)]))
+    pair = CreateAccount(
+        account=MULTISIG,
+        kind=AccountKind.personal,
+        tier=KycTier.full,
+        signatories=tuple(
+            sorted(sandbox_key(name).public_key for name in (MULTISIG, "pair-2@aclb"))
+        ),
+        quorum=2,
+    )
+    opens.append(chain.transaction("aclb", [pair]))
+    chain.commit(opens)
+    funding = [
+        chain.transaction(
+            f"settlement@{user.split('@')[1]}",
+            [
+                chain.transfer(f"settlement@{user.split('@')[1]}", user, Asset.KHR, 3_000_000),
+                chain.transfer(f"settlement@{user.split('@')[1]}", user, Asset.USD, 80_000),
+            ],
+        )
+        for user in (*USERS, FROZEN, SUSPENDED)
+    ]
+    chain.commit(funding)
+    participant = chain.state.store.record(b"p/prak")
+    suspend = UpdateParticipant(
+        code="prak",
+        name=participant.name,
+        status=ParticipantStatus.suspended,
+        admin_keys=participant.admin_keys,
+        admin_quorum=participant.admin_quorum,
+        gateway_keys=participant.gateway_keys,
+    )
+    freeze = SetAccountStatus(account=FROZEN, status=AccountStatus.frozen)
+    outcome = chain.commit(
+        [chain.transaction("nbc", [suspend]), chain.transaction("wing", [freeze])]
+    )
+    assert all(result.code == ResultCode.ok for result in outcome.results)
+    return chain
+
+
+class _Generator:
+    """Lane-shaped transactions, each mutated (or not) to fail at one chosen rung."""
+
+    def __init__(self, chain: Sandbox, seed: int) -> None:
+        self.chain = chain
+        self.rng = random.Random(seed)
+        self.sent: list[Transaction] = []
+
+    def transaction(self, time_ms: int) -> Transaction:
+        rng = self.rng
+        source = rng.choice((*USERS, *USERS, *SETTLEMENTS, FROZEN, MULTISIG, SUSPENDED))
+        target = rng.choice((*USERS, *SETTLEMENTS, FROZEN, SUSPENDED, "ghost@wing", source))
+        asset = rng.choice((Asset.KHR, Asset.USD))
+        amount = rng.choice((1, 500, 250_000, 1_500_000, 5_000_000, 300_000_000, 0, -5))
+        creator, created_ms, chain_id, signer = source, time_ms - 1_000, self.chain.chain_id, None
+        mutation = rng.randrange(14)
+        if mutation == 0 and self.sent:
+            return rng.choice(self.sent)  # a replay: duplicate_transaction
+        if mutation == 1:
+            chain_id = "another-chain"
+        elif mutation == 2:
+            created_ms = time_ms + 10 * 60_000
+        elif mutation == 3:
+            created_ms = time_ms - 25 * 3_600_000
+        elif mutation == 4:
+            creator = rng.choice(("Upper@aclb", "ghost@aclb", "aclb", "x@@y"))
+        elif mutation == 5:
+            creator = rng.choice(USERS)  # permission_denied unless it is the source
+        elif mutation == 6:
+            signer = rng.choice(USERS)  # signature_key_not_signatory, mostly
+        payload = TransactionPayload(
+            chain_id=chain_id,
+            creator=creator,
+            created_ms=created_ms,
+            nonce=rng.randrange(2**40),
+            commands=(self.chain.transfer(source, target, asset, amount),),
+        )
+        name = signer or (Sandbox.key_name(creator) if creator.count("@") == 1 else "x@aclb")
+        transaction = sign_transaction(payload, [sandbox_key(name)])
+        if mutation == 7:  # signature_invalid
+            entry = transaction.signatures[0]
+            forged = bytes([entry.signature[0] ^ 1]) + entry.signature[1:]
+            transaction = replace(
+                transaction, signatures=(SignatureEntry(entry.public_key, forged),)
+            )
+        self.sent.append(transaction)
+        return transaction
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lane_and_general_path_agree(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    chain = _set_up()
+    general_store = MemoryStore(dict(chain.store.items()))
+    lane = chain.state
+    general = LedgerState(general_store, chain.state.app_hash)
+    generator = _Generator(chain, seed)
+    height, time_ms = len(chain.blocks), chain.time_ms
+    codes: Counter[int] = Counter()
+    for _ in range(12):
+        height += 1
+        time_ms += 6 * 3_600_000  # four blocks a day: daily limits fill up and reset
+        block = [generator.transaction(time_ms) for _ in range(150)]
+        with_lane = execute_block(lane, height=height, time_ms=time_ms, transactions=block)
+        with monkeypatch.context() as patch:
+            patch.setattr(block_module, "run_transfer", lambda *_: None)
+            without = execute_block(general, height=height, time_ms=time_ms, transactions=block)
+        assert with_lane.results == without.results
+        assert with_lane.write_set == without.write_set
+        assert with_lane.app_hash == without.app_hash
+        chain.store.apply(with_lane.write_set, with_lane.written)
+        general_store.apply(without.write_set)
+        lane = LedgerState(chain.store, with_lane.app_hash)
+        general = LedgerState(general_store, without.app_hash)
+        codes.update(result.code for result in with_lane.results)
+    exercised = {ResultCode(code) for code in codes}
+    expected = {
+        ResultCode.ok,
+        ResultCode.chain_id_mismatch,
+        ResultCode.created_in_future,
+        ResultCode.expired,
+        ResultCode.duplicate_transaction,
+        ResultCode.creator_invalid,
+        ResultCode.creator_not_found,
+        ResultCode.creator_not_active,
+        ResultCode.signature_invalid,
+        ResultCode.signature_key_not_signatory,
+        ResultCode.signature_quorum_not_met,
+        ResultCode.permission_denied,
+        ResultCode.amount_must_be_positive,
+        ResultCode.accounts_must_be_different,
+        ResultCode.target_account_not_found,
+        ResultCode.target_account_not_active,
+        ResultCode.transfer_cap_exceeded,
+        ResultCode.daily_limit_exceeded,
+        ResultCode.insufficient_funds,
+        ResultCode.balance_cap_exceeded,
+    }
+    assert expected <= exercised, expected - exercised
+
+
+def test_decoded_records_follow_the_store() -> None:
+    """The store's decoded records are the committed state after every block, bounded, and
+    keep no replay-protection entries."""
+    chain = _set_up()
+    store = chain.store
+    key = b"a/" + USERS[0].encode()
+    before = store.record(key)
+    outcome = chain.commit(
+        [chain.transaction(USERS[0], [chain.transfer(USERS[0], USERS[1], Asset.KHR, 7)])]
+    )
+    assert outcome.results[0].code == ResultCode.ok
+    after = store.record(key)
+    assert after is not before and after.balances[0] == before.balances[0] - 7
+    seen = [key for key, _ in outcome.written if key.startswith(b"s/")]
+    assert seen and all(key not in store._decoded._records for key in seen)
+    store.apply(((key, None),))  # a deletion without records is forgotten, not served stale
+    assert store.record(key) is None
+    small = MemoryStore(dict(store.items()))
+    small._decoded = type(store._decoded)(entries_max=2)
+    for user in USERS[1:5]:
+        assert small.record(b"a/" + user.encode()).account_id == user
+    assert len(small._decoded) == 2
