@@ -16,7 +16,7 @@ from bakong.ledger.block import LedgerState, execute_block
 from bakong.ledger.commands import CreateAccount, SetAccountStatus, UpdateParticipant
 from bakong.ledger.records import AccountKind, AccountStatus, KycTier, ParticipantStatus
 from bakong.ledger.result import ResultCode
-from bakong.ledger.state import MemoryStore
+from bakong.ledger.state import DecodedRecords, MemoryStore
 from bakong.ledger.transaction import (
     SignatureEntry,
     Transaction,
@@ -205,7 +205,7 @@ def test_decoded_records_follow_the_store() -> None:
     store.apply(((key, None),))  # a deletion without records is forgotten, not served stale
     assert store.record(key) is None
     small = MemoryStore(dict(store.items()))
-    small._decoded = type(store._decoded)(entries_max=2)
+    small._decoded = DecodedRecords(entries_max=2)
     for user in USERS[1:5]:
         assert small.record(b"a/" + user.encode()).account_id == user
     assert len(small._decoded) == 2

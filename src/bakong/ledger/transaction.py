@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -29,7 +28,7 @@ from bakong.ledger.fields import (
 )
 from bakong.types import Hash
 from bakong.wire.codec import Record, decode_canonical, encode
-from bakong.wire.hashing import Domain, prefix
+from bakong.wire.hashing import Domain, digest, prefix
 from bakong.wire.keys import SigningKey
 
 __all__ = [
@@ -63,16 +62,8 @@ class Transaction(Record, frozen=True):
     signatures: Annotated[tuple[SignatureEntry, ...], Meta(max_length=limits.signatures_per_tx_max)]
 
 
-_hash_prefixes: dict[str, bytes] = {}  # by chain id: one lookup per transaction, not three
-
-
 def transaction_hash(payload: TransactionPayload) -> Hash:
-    chain_prefix = _hash_prefixes.get(payload.chain_id)
-    if chain_prefix is None:
-        chain_prefix = prefix(Domain.TRANSACTION, payload.chain_id)
-        if len(_hash_prefixes) < 64:
-            _hash_prefixes[payload.chain_id] = chain_prefix
-    return Hash(hashlib.sha256(chain_prefix + encode(payload)).digest())
+    return digest(Domain.TRANSACTION, payload.chain_id, encode(payload))
 
 
 def signing_message(chain_id: str, tx_hash: bytes) -> bytes:
