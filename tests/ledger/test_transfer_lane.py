@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 from msgspec.structs import replace
 
+from bakong.errors import LocalError
 from bakong.ledger import block as block_module
 from bakong.ledger.assets import Asset
 from bakong.ledger.block import LedgerState, execute_block
@@ -22,6 +23,7 @@ from bakong.ledger.transaction import (
     Transaction,
     TransactionPayload,
     sign_transaction,
+    transaction_hash,
 )
 from bakong.sandbox import Sandbox, sandbox_key
 
@@ -149,7 +151,10 @@ def test_lane_and_general_path_agree(seed: int, monkeypatch: pytest.MonkeyPatch)
         height += 1
         time_ms += 6 * 3_600_000  # four blocks a day: daily limits fill up and reset
         block = [generator.transaction(time_ms) for _ in range(150)]
-        with_lane = execute_block(lane, height=height, time_ms=time_ms, transactions=block)
+        admitted = [transaction_hash(transaction.payload) for transaction in block]
+        with_lane = execute_block(
+            lane, height=height, time_ms=time_ms, transactions=block, tx_hashes=admitted
+        )
         with monkeypatch.context() as patch:
             patch.setattr(block_module, "run_transfer", lambda *_: None)
             without = execute_block(general, height=height, time_ms=time_ms, transactions=block)
@@ -185,6 +190,20 @@ def test_lane_and_general_path_agree(seed: int, monkeypatch: pytest.MonkeyPatch)
         ResultCode.balance_cap_exceeded,
     }
     assert expected <= exercised, expected - exercised
+
+
+def test_admission_hashes_must_match_the_transactions_count() -> None:
+    chain = _set_up()
+    transaction = chain.transaction(USERS[0], [chain.transfer(USERS[0], USERS[1], Asset.KHR, 7)])
+    height, time_ms = len(chain.blocks) + 1, chain.time_ms + 500
+    with pytest.raises(LocalError, match="2 hashes for 1 transactions"):
+        execute_block(
+            chain.state,
+            height=height,
+            time_ms=time_ms,
+            transactions=[transaction],
+            tx_hashes=[transaction_hash(transaction.payload)] * 2,
+        )
 
 
 def test_decoded_records_follow_the_store() -> None:

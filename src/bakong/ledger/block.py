@@ -130,7 +130,7 @@ class BlockOutcome:
     write_set: WriteSet
     written: WrittenRecords  # the write set as records, for the store's `DecodedRecords`
     app_hash: Hash
-    tx_hashes: tuple[Hash, ...]
+    tx_hashes: tuple[bytes, ...]
     validators_hash: Hash
 
 
@@ -163,8 +163,13 @@ def execute_block(
     time_ms: int,
     transactions: Sequence[Transaction],
     verify: SignatureVerifier = keys.verify,
+    tx_hashes: Sequence[bytes] | None = None,
 ) -> BlockOutcome:
-    """Execute `transactions` as block `height` at `time_ms` on top of `state`."""
+    """Execute `transactions` as block `height` at `time_ms` on top of `state`.
+
+    `tx_hashes`, when given, are the transactions' hashes as admission computed them (a
+    mempool hashes each transaction once, to check its signatures); otherwise they are
+    computed here."""
     view = StateView(state.store)
     chain, head, policy, schedule = _read_chain(view)
     if height != head.height + 1:
@@ -173,6 +178,10 @@ def execute_block(
         raise LocalError(f"block time {time_ms} is not after {head.time_ms}")
     if len(transactions) > limits.block_txs_max:
         raise LocalError(f"{len(transactions)} transactions exceed block_txs_max")
+    if tx_hashes is None:
+        tx_hashes = [transaction_hash(transaction.payload) for transaction in transactions]
+    elif len(tx_hashes) != len(transactions):
+        raise LocalError(f"{len(tx_hashes)} hashes for {len(transactions)} transactions")
     validators_hash = validator_set_hash(chain.chain_id, schedule.current)
     context = Context(
         view=view,
@@ -188,7 +197,7 @@ def execute_block(
         view.write(VALIDATORS_KEY, replace(schedule, current=schedule.next))
         view.commit_transaction()
     sweep_expired_holds(context)
-    results, tx_hashes = _execute_transactions(context, transactions)
+    results = _execute_transactions(context, transactions, tx_hashes)
     _finish_block(context)
     check_block(view)
     write_set, written = view.changes()
@@ -199,26 +208,24 @@ def execute_block(
         write_set=write_set,
         written=written,
         app_hash=app_hash,
-        tx_hashes=tx_hashes,
+        tx_hashes=tuple(tx_hashes),
         validators_hash=validators_hash,
     )
 
 
 def _execute_transactions(
-    context: Context, transactions: Sequence[Transaction]
-) -> tuple[tuple[TxResult, ...], tuple[Hash, ...]]:
+    context: Context, transactions: Sequence[Transaction], tx_hashes: Sequence[bytes]
+) -> tuple[TxResult, ...]:
     results: list[TxResult] = []
-    hashes: list[Hash] = []
-    for transaction in transactions:
-        tx_hash = transaction_hash(transaction.payload)
+    append = results.append
+    for transaction, tx_hash in zip(transactions, tx_hashes, strict=True):
         outcome = run_transfer(context, transaction, tx_hash)
         if outcome is None:
             outcome = execute_transaction(context, transaction, tx_hash)
         code, index, remembered = outcome
         assert remembered or code is not ResultCode.ok
-        hashes.append(tx_hash)
-        results.append(TxResult(tx_hash, code._value_, index))
-    return tuple(results), tuple(hashes)
+        append(TxResult(tx_hash, code._value_, index))
+    return tuple(results)
 
 
 def _finish_block(context: Context) -> None:
@@ -284,8 +291,10 @@ def build_block(
     transactions: Sequence[Transaction],
     snapshot: SnapshotRoot | None = None,
     verify: SignatureVerifier = keys.verify,
+    tx_hashes: Sequence[bytes] | None = None,
 ) -> tuple[Block, BlockOutcome]:
-    """What a proposer does: execute the transactions, then fill in the header."""
+    """What a proposer does: execute the transactions, then fill in the header (`tx_hashes`
+    as in `execute_block`)."""
     view = StateView(state.store)
     head: Head | None = view.read(HEAD_KEY)
     chain: ChainConfig | None = view.read(CHAIN_KEY)
@@ -297,6 +306,7 @@ def build_block(
         time_ms=time_ms,
         transactions=transactions,
         verify=verify,
+        tx_hashes=tx_hashes,
     )
     header = BlockHeader(
         chain_id=chain.chain_id,

@@ -38,14 +38,15 @@ def check_block(view: StateView) -> None:
     khr_delta = usd_delta = 0
     for old, new in view.account_changes():
         if new is not None:
-            balances, held = new.balances, new.held
-            if balances[0] < 0 or balances[1] < 0 or held[0] < 0 or held[1] < 0:
+            (khr, usd), (khr_held, usd_held) = new.balances, new.held
+            if khr < 0 or usd < 0 or khr_held < 0 or usd_held < 0:
                 raise InvariantViolation(f"negative amount in {new.account_id}: {new}")
-            khr_delta += balances[0] + held[0]
-            usd_delta += balances[1] + held[1]
+            khr_delta += khr + khr_held
+            usd_delta += usd + usd_held
         if old is not None:
-            khr_delta -= old.balances[0] + old.held[0]
-            usd_delta -= old.balances[1] + old.held[1]
+            (khr, usd), (khr_held, usd_held) = old.balances, old.held
+            khr_delta -= khr + khr_held
+            usd_delta -= usd + usd_held
     supply_new: Supply | None = view.read(SUPPLY_KEY)
     supply_old: Supply | None = view.original(SUPPLY_KEY)
     for index, delta in ((0, khr_delta), (1, usd_delta)):

@@ -145,6 +145,7 @@ _decoders: dict[type[Record], Callable[[bytes], Any]] = {
     for record_type in (*_singletons.values(), *_prefixed.values())
 }
 _account_byte = ord("a")
+_seen_byte = ord("s")
 _encode = encode
 # Singleton keys are one byte that no prefix starts with, so the first byte names every type.
 _type_by_first_byte: dict[int, type[Record]] = {
@@ -371,21 +372,28 @@ class StateView:
         encode_value = _encode
         entries: list[tuple[bytes, bytes | None]] = []
         append = entries.append
-        written = tuple((key, block[key]) for key in sorted(self._written))
+        written = tuple([(key, block[key]) for key in sorted(self._written)])
+        # A block's replay entries share one record per result code: encoded once each.
+        shared: dict[int, bytes] = {}
         for key, value in written:
             if value is None:
                 append((key, None))
+                continue
+            first = key[0]
+            assert type(value) is type_of[first], key
+            if first == _seen_byte:
+                data = shared.get(id(value))
+                if data is None:
+                    data = shared[id(value)] = encode_value(value)
+                append((key, data))
             else:
-                assert type(value) is type_of[key[0]], key
                 append((key, encode_value(value)))
         return tuple(entries), written
 
-    def account_changes(self) -> Iterator[tuple[Any, Any]]:
+    def account_changes(self) -> list[tuple[Any, Any]]:
         """(before the block, now) for every account this block wrote."""
         block, original = self._block, self._original
-        for key in self._written:
-            if key[0] == _account_byte:
-                yield original[key], block[key]
+        return [(original[key], block[key]) for key in self._written if key[0] == _account_byte]
 
     def original(self, key: bytes) -> Any:
         """The record at `key` before this block."""

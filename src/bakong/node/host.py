@@ -558,15 +558,17 @@ class Host:
         if snapshot_height is not None and carried is None:
             self.io.record(f"no root for snapshot {snapshot_height}: not proposing {height}")
             return
+        transactions, tx_hashes = self.mempool.take(self.limits.block_txs_max, self._is_committed)
         block, outcome = build_block(
             self.state,
             time_ms=max(self.io.clock_ms(), self.tip_time_ms + 1),
             proposer=self.key.public_key,
             previous_hash=self.tip_hash,
             last_commit=self.last_commit,
-            transactions=self.mempool.take(self.limits.block_txs_max, self._is_committed),
+            transactions=transactions,
             snapshot=carried,
             verify=self.memo.verify,
+            tx_hashes=tx_hashes,
         )
         value = Value(block_hash(block.header), encode(block))
         self.checked[(value.id, value.data)] = Checked(None, block, outcome)

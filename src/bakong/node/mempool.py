@@ -49,10 +49,14 @@ class Mempool:
             if entry is not None:
                 self.bytes -= entry[1]
 
-    def take(self, count: int, committed: Callable[[bytes], bool]) -> list[Transaction]:
-        """Up to `count` transactions, oldest first, dropping any already committed."""
+    def take(
+        self, count: int, committed: Callable[[bytes], bool]
+    ) -> tuple[list[Transaction], list[bytes]]:
+        """Up to `count` transactions, oldest first, dropping any already committed; with
+        their hashes, which the block's execution then need not compute again."""
         assert count >= 0
         chosen: list[Transaction] = []
+        hashes: list[bytes] = []
         stale: list[bytes] = []
         for tx_hash, (transaction, _) in self._transactions.items():
             if len(chosen) >= count:
@@ -61,6 +65,7 @@ class Mempool:
                 stale.append(tx_hash)
             else:
                 chosen.append(transaction)
+                hashes.append(tx_hash)
         self.remove(stale)
-        return chosen
+        return chosen, hashes
 
