@@ -31,6 +31,7 @@ from msgspec.structs import replace
 
 from bakong import limits
 from bakong.errors import LocalError
+from bakong.ledger.commands import Transfer
 from bakong.ledger.commit import Commit
 from bakong.ledger.context import Context, SignatureVerifier
 from bakong.ledger.execute import execute_transaction
@@ -197,6 +198,7 @@ def execute_block(
         view.write(VALIDATORS_KEY, replace(schedule, current=schedule.next))
         view.commit_transaction()
     sweep_expired_holds(context)
+    view.prefetch(_keys_read(transactions, tx_hashes))
     results = _execute_transactions(context, transactions, tx_hashes)
     _finish_block(context)
     check_block(view)
@@ -211,6 +213,20 @@ def execute_block(
         tx_hashes=tuple(tx_hashes),
         validators_hash=validators_hash,
     )
+
+
+def _keys_read(transactions: Sequence[Transaction], tx_hashes: Sequence[bytes]) -> list[bytes]:
+    """The keys the transactions' envelopes and transfers will read first: their replay
+    entries, creators' accounts and transfer targets (prefetched in one call)."""
+    keys = [seen_key(tx_hash) for tx_hash in tx_hashes]
+    append = keys.append
+    for transaction in transactions:
+        payload = transaction.payload
+        append(b"a/" + payload.creator.encode())
+        for command in payload.commands:
+            if type(command) is Transfer:
+                append(b"a/" + command.target.encode())
+    return keys
 
 
 def _execute_transactions(

@@ -36,7 +36,7 @@ first byte.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import msgspec
@@ -175,6 +175,10 @@ class StateReader(Protocol):
         """The decoded record at `key`, or None; a store may serve it from `DecodedRecords`."""
         ...
 
+    def records(self, keys: Sequence[bytes]) -> list[Any]:
+        """`record` of each of `keys`, in order (one call for a block's reads)."""
+        ...
+
 
 #: (key, record or None for a deletion) of every key a block wrote; see `DecodedRecords`.
 WrittenRecords = tuple[tuple[bytes, Record | None], ...]
@@ -214,6 +218,23 @@ class DecodedRecords:
             if key[0] not in _replay_bytes:
                 self._insert(key, value)
         return value
+
+    def records(self, keys: Sequence[bytes], get: Callable[[bytes], bytes | None]) -> list[Any]:
+        """`record` of each key, in order, in one call."""
+        cached = self._records
+        unkept = _replay_bytes
+        found: list[Any] = []
+        append = found.append
+        for key in keys:
+            value = cached.get(key)
+            if value is None:
+                raw = get(key)
+                if raw is not None:
+                    value = decode_value(key, raw)
+                    if key[0] not in unkept:
+                        self._insert(key, value)
+            append(value)
+        return found
 
     def _insert(self, key: bytes, value: Record) -> None:
         records = self._records
@@ -255,6 +276,9 @@ class MemoryStore:
     def record(self, key: bytes) -> Any:
         return self._decoded.record(key, self._items.get)
 
+    def records(self, keys: Sequence[bytes]) -> list[Any]:
+        return self._decoded.records(keys, self._items.get)
+
     def apply(self, write_set: WriteSet, written: WrittenRecords | None = None) -> None:
         """Persist `write_set`; `written` is the same block's records (`BlockOutcome.written`),
         kept decoded for the next block."""
@@ -295,6 +319,9 @@ class LayeredStore:
             return None if raw is None else decode_value(key, raw)
         return self.base.record(key)
 
+    def records(self, keys: Sequence[bytes]) -> list[Any]:
+        return [self.record(key) for key in keys]
+
 
 _missing: Any = object()
 
@@ -324,6 +351,13 @@ class StateView:
             if value is _missing:
                 value = self._block[key] = self._base.record(key)
         return value
+
+    def prefetch(self, keys: Sequence[bytes]) -> None:
+        """Read `keys` from the store now, in one call, for transactions about to read them
+        (reading a key is not writing it: the write set is unchanged)."""
+        block = self._block
+        missing = [key for key in keys if key not in block]
+        block.update(zip(missing, self._base.records(missing), strict=True))
 
     def write(self, key: bytes, value: Record | None) -> None:
         self._tx[key] = value

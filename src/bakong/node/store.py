@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -124,6 +124,11 @@ class StateReadTxn:
             return self._decoded.record(key, self.get)
         raw = self.get(key)
         return None if raw is None else decode_value(key, raw)
+
+    def records(self, keys: Sequence[bytes]) -> list[Any]:
+        if self._decoded is not None:
+            return self._decoded.records(keys, self.get)
+        return [self.record(key) for key in keys]
 
     def close(self) -> None:
         self._txn.abort()
