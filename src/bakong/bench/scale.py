@@ -29,6 +29,9 @@ directory is removed as soon as it is done, to bound the disk used). Method, per
    which are file-backed page cache, reclaimable), with its verifier processes
    (`rss_mb_with_workers`), and `uss_mb` / `anon_mb` (psutil `memory_full_info`: memory only
    this process holds, and RSS minus file-backed pages: what the process itself allocated).
+   With `--rounds R`, the steps run R times, interleaved (1e4, 1e7, 1e4, 1e7, ...); a step's
+   row is its median-tps run, with `tps_rounds` and `tps_ratio_rounds` (each round's tps
+   over the smallest step's in the same round).
    `tps_ratio_vs_smallest` is each step's tps over the smallest step's (target: >= 0.8 at
    10^7 against 10^4; memory target: <= 4 GB per validator at 10^7). The genesis snapshot
    interval is raised above the run's length there, so no background snapshot digest of the
@@ -103,6 +106,7 @@ class Options:
     size_accounts: int = 10_000
     accounts_steps: tuple[int, ...] = (10**4, 10**5, 10**6, 10**7)
     accounts_validators: int = 4
+    accounts_rounds: int = 1
     duration_s: float = 20.0
     warmup_s: float = 5.0
     catchup_blocks: int = 10_000
@@ -324,11 +328,14 @@ def _load_figures(
     return figures
 
 
-def _load(ctx: _Context, validators: int, accounts: int, half: bool) -> dict[str, Any]:
-    """One network of `validators` over a state of `accounts` accounts, under load."""
+def _load(
+    ctx: _Context, validators: int, accounts: int, half: bool, reuse: bool = True
+) -> dict[str, Any]:
+    """One network of `validators` over a state of `accounts` accounts, under load (`reuse`:
+    the figures of an earlier run of the same experiment, when there was one)."""
     options = ctx.options
     key = (validators, accounts)
-    if key in ctx.loads and ("half_load_tps" in ctx.loads[key] or not half):
+    if reuse and key in ctx.loads and ("half_load_tps" in ctx.loads[key] or not half):
         return dict(ctx.loads[key])  # the same experiment already ran (a size and a step)
     work = ctx.work / f"load-{validators}v-{accounts}"
     work.mkdir()
@@ -591,8 +598,31 @@ def _restore(ctx: _Context) -> dict[str, Any]:
 # -- the whole run --------------------------------------------------------------------------
 
 
+def _accounts_steps(ctx: _Context) -> list[dict[str, Any]]:
+    """Every step, `accounts_rounds` times, the steps interleaved within each round (a drifting
+    machine then moves every step alike); one row per step: the run of median tps, with every
+    round's tps and, per round, its tps over the smallest step's in the same round."""
+    options = ctx.options
+    runs: dict[int, list[dict[str, Any]]] = {n: [] for n in options.accounts_steps}
+    for repeat in range(options.accounts_rounds):
+        for accounts in options.accounts_steps:
+            run = _load(ctx, options.accounts_validators, accounts, False, reuse=repeat == 0)
+            runs[accounts].append(run)
+    rows = []
+    smallest = runs[options.accounts_steps[0]] if options.accounts_steps else []
+    for step_runs in runs.values():
+        row = dict(sorted(step_runs, key=lambda f: f["tps"])[(len(step_runs) - 1) // 2])
+        row["tps_rounds"] = [f["tps"] for f in step_runs]
+        row["tps_ratio_rounds"] = [
+            round(f["tps"] / base["tps"], 3) if base["tps"] else None
+            for f, base in zip(step_runs, smallest, strict=True)
+        ]
+        rows.append(row)
+    return rows
+
+
 def _accounts_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each step's tps against the smallest step's, and the issue's two targets."""
+    """Each step's (median) tps against the smallest step's, and the issue's two targets."""
     if not rows:
         return {}
     smallest, largest = rows[0], rows[-1]
@@ -603,7 +633,9 @@ def _accounts_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "smallest": smallest["accounts"],
         "largest": largest["accounts"],
+        "rounds": len(largest["tps_rounds"]),
         "tps_ratio_largest_vs_smallest": ratio,
+        "tps_ratio_largest_vs_smallest_rounds": largest["tps_ratio_rounds"],
         "tps_within_20_percent": ratio is not None and ratio >= 0.8,
         "rss_mb_max_largest": largest["rss_mb_max"],
         "rss_mb_with_workers_max_largest": largest["rss_mb_with_workers_max"],
@@ -616,10 +648,7 @@ def _experiments(ctx: _Context) -> dict[str, Any]:
     ctx.bar.begin("verify ceiling (all cores)")
     ctx.verify_per_s, ctx.cores = workload.verify_ceiling(options.verify_s, ctx.executor)
     sizes = [_load(ctx, size, options.size_accounts, half=True) for size in options.sizes]
-    steps = [
-        _load(ctx, options.accounts_validators, accounts, half=False)
-        for accounts in options.accounts_steps
-    ]
+    steps = _accounts_steps(ctx)
     summary = _accounts_summary(steps)
     catchup = _catchup(ctx) if options.catchup_blocks > 0 else None
     restore = _restore(ctx) if options.restore_accounts > 0 else None
@@ -638,7 +667,7 @@ def _experiments(ctx: _Context) -> dict[str, Any]:
 
 def run(options: Options, *, progress: bool = True, plot: Path | None = None) -> dict[str, Any]:
     """Every experiment of the module docstring; the figures."""
-    loads = len(options.sizes) * 2 + len(options.accounts_steps)
+    loads = len(options.sizes) * 2 + len(options.accounts_steps) * options.accounts_rounds
     load_s = options.warmup_s + options.duration_s + 8
     stages = {"verify ceiling (all cores)": 3.0}
     bar = _Bar(stages | {"load": loads * load_s}, enabled=progress)
@@ -714,7 +743,9 @@ def _human(figures: dict[str, Any]) -> str:
     if s:
         lines.append(
             f"target: tps at {s['largest']:,} / at {s['smallest']:,} = "
-            f"{s['tps_ratio_largest_vs_smallest']} (>= 0.8: {s['tps_within_20_percent']}); "
+            f"{s['tps_ratio_largest_vs_smallest']} (>= 0.8: {s['tps_within_20_percent']}; "
+            f"medians of {s['rounds']} rounds, each round's ratio: "
+            f"{s['tps_ratio_largest_vs_smallest_rounds']}); "
             f"memory {s['rss_mb_with_workers_max_largest']} MB (<= 4096: "
             f"{s['memory_within_4_gb']})"
         )
@@ -757,6 +788,12 @@ def _counts(text: str) -> tuple[int, ...]:
     "--accounts-steps", default=None, help="Accounts in state [default: 1e4,1e5,1e6,1e7]."
 )
 @click.option(
+    "--rounds",
+    default=None,
+    type=click.IntRange(1, 20),
+    help="Runs of every accounts step, interleaved; medians are reported [default: 1].",
+)
+@click.option(
     "--duration",
     default=None,
     type=click.FloatRange(1, 3_600),
@@ -786,6 +823,7 @@ def command(
     quick: bool,
     sizes: str | None,
     accounts_steps: str | None,
+    rounds: int | None,
     duration: float | None,
     catchup_blocks: int | None,
     restore_accounts: float | None,
@@ -800,7 +838,9 @@ def command(
         if not all(4 <= size <= 10 for size in changes["sizes"]):
             raise click.BadParameter("a local network has 4 to 10 validators")
     if accounts_steps is not None:
-        changes["accounts_steps"] = tuple(sorted(_counts(accounts_steps)))
+        changes["accounts_steps"] = tuple(sorted(set(_counts(accounts_steps))))
+    if rounds is not None:
+        changes["accounts_rounds"] = rounds
     if duration is not None:
         changes.update(duration_s=duration, warmup_s=min(5.0, max(3.0, duration / 4)))
     if catchup_blocks is not None:
