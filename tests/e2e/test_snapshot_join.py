@@ -5,7 +5,8 @@ that carries the snapshot's root, then catches up with blocks and agrees with th
 Method: four `bakong node run` processes (`bakong.node.localnet`) on a genesis that takes a
 snapshot every 5 heights with a lag of 2, and a 300 ms heartbeat so heights pass quickly.
 Validator 3 is killed, its store deleted, and `python -m bakong node restore` run against
-validator 0's API as a separate process, as an operator would. Every wait is bounded.
+validator 0's API as a separate process, as an operator would, given the carrier's block hash as
+the trusted block (a wrong one is refused first). Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -102,17 +103,27 @@ def test_a_wiped_validator_restores_a_snapshot_and_rejoins(network: Localnet) ->
     network.stop_validator(3, signal.SIGKILL)
     shutil.rmtree(network.children[3].home / "data")
     _pay(network, 1, 7_000, "while-away")
-    restore = subprocess.run(
-        [sys.executable, "-m", "bakong", "node", "restore", "--home"]
-        + [str(network.children[3].home), "--from", source.api_url, "--json"],
-        capture_output=True,
-        timeout=timeout_s,
-        check=False,
-    )
-    assert restore.returncode == 0, restore.stderr.decode()
-    report = json.loads(restore.stdout)
+    snapshot = max(heights)
+    with _client(network, 0) as reference:
+        carrier_hash = block_hash(reference.block(snapshot + LAG).header)
+
+    def restore(trusted: bytes) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "bakong", "node", "restore", "--home"]
+            + [str(network.children[3].home), "--from", source.api_url, "--json"]
+            + ["--height", str(snapshot), "--trust-carrier", trusted.hex()],
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
+
+    refused_restore = restore(bytes(32))  # a carrier hash the peer's chain does not have
+    assert refused_restore.returncode == 2 and b"carrier_untrusted" in refused_restore.stderr
+    restore_done = restore(carrier_hash)
+    assert restore_done.returncode == 0, restore_done.stderr.decode()
+    report = json.loads(restore_done.stdout)
     restored = report["height"]
-    assert restored % INTERVAL == 0 and restored >= max(heights)
+    assert restored == snapshot
     assert report["entries"] > 0 and report["chunks"] >= 1
 
     network.start_validator(3)

@@ -277,6 +277,18 @@ def test_every_way_a_peer_could_tamper_with_an_offer_is_refused(chain: _Chain) -
     stranger = (Validator("x", sandbox_key("stranger").public_key, 1),)
     assert code(offer, stranger) == "validator_set_untrusted"
 
+    # A trusted carrier hash replaces the genesis validators' vouching, and only that block.
+    carrier_hash = block_hash(decode_block(offer.carrier.block).header)
+    assert verify_offer(chain_id, stranger, LAG, offer, carrier_hash) == manifest
+    with pytest.raises(RestoreError) as caught:
+        verify_offer(chain_id, chain.validators, LAG, offer, bytes(32))
+    assert caught.value.code == "carrier_untrusted"
+    with pytest.raises(RestoreError) as caught:  # its commit is checked all the same
+        verify_offer(
+            chain_id, stranger, LAG, msgspec.structs.replace(offer, carrier=unsigned), carrier_hash
+        )
+    assert caught.value.code == "commit_invalid"
+
     chunks = [chain.lmdb.snapshots.chunk(6, i) or b"" for i in range(len(manifest.chunk_hashes))]
     flipped = bytes([chunks[0][0] ^ 1]) + chunks[0][1:]
     with pytest.raises(RestoreError) as caught:

@@ -35,19 +35,42 @@ def run(home: Path) -> None:
     sys.exit(status)
 
 
+def _block_hash_option(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        hash_ = bytes.fromhex(value)
+    except ValueError:
+        hash_ = b""
+    if len(hash_) != 32:
+        raise click.BadParameter("expected 64 hex digits (a block hash)")
+    return hash_
+
+
 @node.command()
 @click.option("--home", "home", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--from", "url", required=True, help="A running node's API, e.g. http://host:port.")
 @click.option("--height", type=click.IntRange(min=1), help="The snapshot height (default: newest).")
+@click.option(
+    "--trust-carrier",
+    "trust_carrier",
+    callback=_block_hash_option,
+    help="The hex block hash of the snapshot's carrier (height + snapshot lag), from a source "
+    "you trust; without it, the genesis validators must vouch for the carrier's validators.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def restore(home: Path, url: str, height: int | None, as_json: bool) -> None:
+def restore(
+    home: Path, url: str, height: int | None, trust_carrier: bytes | None, as_json: bool
+) -> None:
     """Fill the empty store of the node in HOME from a verified state snapshot (then run it:
     it catches up from the snapshot's height)."""
     from bakong.errors import LocalError, RemoteError
     from bakong.node.restore import restore_from
 
     try:
-        report = restore_from(home, url, height)
+        report = restore_from(home, url, height, trust_carrier)
     except (LocalError, RemoteError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)

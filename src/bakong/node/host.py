@@ -99,7 +99,7 @@ from bakong.ledger.state import (
 )
 from bakong.ledger.transaction import Transaction, signing_message
 from bakong.ledger.validators import ValidatorSet
-from bakong.limits import sync_blocks_max
+from bakong.limits import sync_blocks_max, tx_past_ms_max
 from bakong.node.catchup import (
     BlockRequest,
     BlockResponse,
@@ -558,10 +558,13 @@ class Host:
         if snapshot_height is not None and carried is None:
             self.io.record(f"no root for snapshot {snapshot_height}: not proposing {height}")
             return
-        transactions, tx_hashes = self.mempool.take(self.limits.block_txs_max, self._is_committed)
+        time_ms = max(self.io.clock_ms(), self.tip_time_ms + 1)
+        transactions, tx_hashes = self.mempool.take(
+            self.limits.block_txs_max, self._is_committed, time_ms - tx_past_ms_max
+        )
         block, outcome = build_block(
             self.state,
-            time_ms=max(self.io.clock_ms(), self.tip_time_ms + 1),
+            time_ms=time_ms,
             proposer=self.key.public_key,
             previous_hash=self.tip_hash,
             last_commit=self.last_commit,

@@ -4,17 +4,21 @@ Admission (`Host.admit`) has already decoded the transaction, checked its chain 
 signatures and that its hash is not in the committed replay window. The mempool keeps
 arrival order (a dict is insertion-ordered), refuses duplicates and anything past its count
 or byte bound (a full mempool answers "busy", it never grows), and forgets a transaction once
-a block that holds it is committed. It lives in memory only: a crash empties it, and gateways
-resubmit what they have not seen committed.
+a block that holds it is committed, or once it has aged out of the replay window (those it
+remembers, bounded, so that a status query can say so). It lives in memory only: a crash
+empties it, and gateways resubmit what they have not seen committed.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from bakong.ledger.transaction import Transaction
 
 __all__ = ["Mempool"]
+
+expired_remembered_max = 100_000
 
 
 class Mempool:
@@ -24,12 +28,17 @@ class Mempool:
         self.bytes_max = bytes_max
         self.bytes = 0
         self._transactions: dict[bytes, tuple[Transaction, int]] = {}
+        self._expired: OrderedDict[bytes, None] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._transactions)
 
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._transactions
+
+    def expired(self, tx_hash: bytes) -> bool:
+        """Whether `tx_hash` was dropped, not yet in a block, when it left the replay window."""
+        return tx_hash in self._expired
 
     def full(self, size: int = 0) -> bool:
         return len(self._transactions) >= self.txs_max or self.bytes + size > self.bytes_max
@@ -50,10 +59,12 @@ class Mempool:
                 self.bytes -= entry[1]
 
     def take(
-        self, count: int, committed: Callable[[bytes], bool]
+        self, count: int, committed: Callable[[bytes], bool], expired_before_ms: int
     ) -> tuple[list[Transaction], list[bytes]]:
-        """Up to `count` transactions, oldest first, dropping any already committed; with
-        their hashes, which the block's execution then need not compute again."""
+        """Up to `count` transactions, oldest first, with their hashes (which the block's
+        execution then need not compute again). Dropped on the way: those already committed,
+        and those created before `expired_before_ms`, which a block could only reject as
+        expired (the edge of the replay window at the block's time)."""
         assert count >= 0
         chosen: list[Transaction] = []
         hashes: list[bytes] = []
@@ -63,6 +74,11 @@ class Mempool:
                 break
             if committed(tx_hash):
                 stale.append(tx_hash)
+            elif transaction.payload.created_ms < expired_before_ms:
+                stale.append(tx_hash)
+                self._expired[tx_hash] = None
+                if len(self._expired) > expired_remembered_max:
+                    self._expired.popitem(last=False)
             else:
                 chosen.append(transaction)
                 hashes.append(tx_hash)

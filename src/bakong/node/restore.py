@@ -7,9 +7,12 @@ checked against genesis (`bakong.node.snapshot` rule 5), in this order:
 
 1. the carrier, the stored block at H + `snapshot_lag`: its validators hash to its header's
    validator-set hash, its commit carries more than 2/3 of their power for its header's hash,
-   and, when that set is not the genesis set, validators holding more than 1/3 of the genesis
-   power signed it (the light client's skipping rule: at least one honest validator we trust
-   vouches for the set). The carrier's header carries `SnapshotRoot(H, root)`;
+   and its validator set is trusted. Given `--trust-carrier HASH` (the carrier's block hash,
+   from a source the operator trusts, such as the central bank's own node), the carrier must
+   be that block. Otherwise, when its set is not the genesis set, validators holding more
+   than 1/3 of the genesis power must have signed it (the light client's skipping rule: at
+   least one honest validator we trust vouches for the set). The carrier's header carries
+   `SnapshotRoot(H, root)`;
 2. the manifest hashes to that root;
 3. the base, the stored block at H: its header hashes to the manifest's block hash, its app hash
    and results agree with its header, its validators hash to its header's set hash and its
@@ -17,9 +20,10 @@ checked against genesis (`bakong.node.snapshot` rule 5), in this order:
 4. each chunk hashes to its entry in the manifest, decodes, and continues the strictly
    increasing key order; the manifest's entry count matches at the end.
 Only then does the store take the state (`LmdbChain.restore`, which marks the store as being
-restored until the last write). The skipping rule trusts genesis validators' signatures: like
-any light client, a node restoring long after genesis should be given a recent trusted set
-instead (not yet an option here).
+restored until the last write). The skipping rule trusts genesis validators' signatures,
+which is sound only while more than a third of the genesis power is still honest: like any
+light client, a node restoring long after genesis, once the validator set has moved on, is
+given a recent trusted block instead (`--trust-carrier`).
 """
 
 from __future__ import annotations
@@ -96,12 +100,22 @@ def _check_commit(chain_id: str, stored: StoredBlock, header: BlockHeader, what:
 
 
 def verify_offer(
-    chain_id: str, trusted: tuple[Validator, ...], snapshot_lag: int, offer: SnapshotOffer
+    chain_id: str,
+    trusted: tuple[Validator, ...],
+    snapshot_lag: int,
+    offer: SnapshotOffer,
+    trusted_carrier: bytes | None = None,
 ) -> Manifest:
-    """Module steps 1-3: the manifest, if the offer proves it."""
+    """Module steps 1-3: the manifest, if the offer proves it. `trusted_carrier`, when given,
+    is the carrier's block hash as a trusted source gave it, and replaces the skipping rule."""
     carrier = _header(offer.carrier, "carrier")
     _check_commit(chain_id, offer.carrier, carrier, "carrier")
-    if offer.carrier.validators != trusted:
+    if trusted_carrier is not None:
+        if block_hash(carrier) != trusted_carrier:
+            raise RestoreError(
+                "carrier_untrusted", "the carrier is not the block given as trusted"
+            )
+    elif offer.carrier.validators != trusted:
         trusted_set = ValidatorSet(trusted)
         vouching = sum(
             trusted_set.power_of(signature.validator)
@@ -189,9 +203,12 @@ class _Peer:
         self.client.close()
 
 
-def restore_from(home: Path, url: str, height: int | None = None) -> RestoreReport:
+def restore_from(
+    home: Path, url: str, height: int | None = None, trusted_carrier: bytes | None = None
+) -> RestoreReport:
     """Fill the empty store of the node in `home` from the snapshot at `height` (default: the
-    newest the peer at `url` offers) and return what was restored."""
+    newest the peer at `url` offers) and return what was restored (`trusted_carrier`: as in
+    `verify_offer`)."""
     import msgspec
 
     started = time.perf_counter()
@@ -213,7 +230,9 @@ def restore_from(home: Path, url: str, height: int | None = None) -> RestoreRepo
             offer = decode_offer(answer["offer"])
         except (DecodeError, KeyError, TypeError) as error:
             raise RestoreError("malformed", f"snapshot offer: {error}") from None
-        manifest = verify_offer(genesis.chain_id, trusted, genesis.snapshot_lag, offer)
+        manifest = verify_offer(
+            genesis.chain_id, trusted, genesis.snapshot_lag, offer, trusted_carrier
+        )
         target = f"/v1/snapshots/{manifest.height}/chunks/"
         chain = LmdbChain(node_home.data, genesis)
         try:

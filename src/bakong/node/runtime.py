@@ -456,6 +456,8 @@ class Validator:
         reason = self._rejected.get(tx_hash)
         if reason is not None:
             return TxStatus(tx_hash, TxState.REJECTED, reason=reason)
+        if self.host.mempool.expired(tx_hash):
+            return TxStatus(tx_hash, TxState.REJECTED, reason="expired")
         return TxStatus(tx_hash, TxState.UNKNOWN)
 
     def read_state(self, key: bytes) -> bytes | None:
