@@ -28,7 +28,8 @@ directory is removed as soon as it is done, to bound the disk used). Method, per
    peak RSS of the main process (`rss_mb`; it counts the LMDB pages the process has touched,
    which are file-backed page cache, reclaimable), with its verifier processes
    (`rss_mb_with_workers`), and `uss_mb` / `anon_mb` (psutil `memory_full_info`: memory only
-   this process holds, and RSS minus file-backed pages: what the process itself allocated).
+   this process holds, and RSS minus file-backed pages: what the process itself allocated);
+   `disk_written_mb`: what the machine's block devices wrote during the load run.
    With `--rounds R`, the steps run R times, interleaved (1e4, 1e7, 1e4, 1e7, ...); a step's
    row is its median-tps run, with `tps_rounds` and `tps_ratio_rounds` (each round's tps
    over the smallest step's in the same round).
@@ -273,15 +274,13 @@ def _memory(pids: dict[str, int]) -> dict[str, dict[str, float]]:
     return figures
 
 
-def _written(pids: dict[str, int]) -> dict[str, int]:
-    """Bytes each validator's main process has written to storage so far."""
-    written = {}
-    for name, pid in pids.items():
-        try:
-            written[name] = psutil.Process(pid).io_counters().write_bytes
-        except (psutil.Error, AttributeError):
-            continue
-    return written
+def _disk_written() -> int | None:
+    """Bytes the machine's block devices have written so far (every process: the validators
+    and anything else). A process's own `io_counters().write_bytes` is no measure of an LMDB
+    store's writes: it counts each page written into the page cache, and measured with LMDB's
+    page reuse it exceeded what reached the device by 8 times."""
+    counters = psutil.disk_io_counters(perdisk=False)
+    return None if counters is None else int(counters.write_bytes)
 
 
 def _latency(phase: PhaseFigures) -> dict[str, float]:
@@ -310,9 +309,6 @@ def _load_figures(
         "rss_mb_with_workers_max": round(max(monitor.rss_all_max.values(), default=0.0), 1),
         "uss_mb_max": max((m["uss_mb"] for m in memory.values()), default=0.0),
         "anon_mb_max": max((m["anon_mb"] for m in memory.values()), default=0.0),
-        "disk_written_mb_max": max(
-            (m.get("disk_written_mb", 0.0) for m in memory.values()), default=0.0
-        ),
         "memory": memory,
         "cpu_s": {name: round(value, 2) for name, value in monitor.cpu_s().items()},
         "submitted": sum(p.submitted for p in result.phases),
@@ -350,7 +346,8 @@ def _load(
         built = build_state(net.children[0].home / "data", net.genesis, accounts, funded)
         copy_s = _copy_to_others(net, list(range(1, validators)))
         ctx.bar.begin(f"{validators} validators, {accounts:,} accounts: load")
-        result, monitor, memory = _measure(ctx, work, net, _phases(options, saturation, pool, half))
+        phases = _phases(options, saturation, pool, half)
+        result, monitor, memory, disk_mb = _measure(ctx, work, net, phases)
         figures = _load_figures(ctx, result, monitor, memory, validators, accounts)
         figures.update(
             {
@@ -359,6 +356,7 @@ def _load(
                 "funded_accounts": built.funded,
                 "store_mb": round(built.store_bytes / 2**20, 1),
                 "copy_s": round(copy_s, 2),
+                "disk_written_mb": disk_mb,
                 "transfers_presigned": pool,
             }
         )
@@ -371,15 +369,16 @@ def _load(
 
 def _measure(
     ctx: _Context, work: Path, net: Localnet, phases: list[Phase]
-) -> tuple[LoadResult, Monitor, dict[str, dict[str, float]]]:
-    """Run `phases` of the load generator against the running network; memory at the end."""
+) -> tuple[LoadResult, Monitor, dict[str, dict[str, float]], float | None]:
+    """Run `phases` of the load generator against the running network; memory at the end,
+    and the MB the machine's disks wrote meanwhile."""
     with _running(net, list(range(len(net.children)))):
         if not net.wait_for_height(1, start_timeout_s):
             raise click.ClickException("the local network did not commit a block in time")
         pids = {c.name: c.process.pid for c in net.children if c.process is not None}
         monitor = Monitor(pids)
         monitor.start()
-        written = _written(pids)
+        written = _disk_written()
         config = LoadConfig(
             urls=[child.api_url for child in net.children],
             chain_id=net.genesis.chain_id,
@@ -395,10 +394,9 @@ def _measure(
         finally:
             monitor.stop()
         memory = _memory(pids)  # while the validators still hold what the load made them hold
-        for name, total in _written(pids).items():  # LMDB rewrites a page per record written
-            if name in memory and name in written:
-                memory[name]["disk_written_mb"] = round((total - written[name]) / 2**20, 1)
-    return result, monitor, memory
+        total = _disk_written()
+        disk_mb = None if written is None or total is None else round((total - written) / 2**20, 1)
+    return result, monitor, memory, disk_mb
 
 
 def _plot_load(ctx: _Context, result: LoadResult, figures: dict[str, Any]) -> None:
@@ -714,7 +712,7 @@ _step_columns = [
     ("+workers MB", lambda r: r["rss_mb_with_workers_max"]),
     ("USS MB", lambda r: r["uss_mb_max"]),
     ("anon MB", lambda r: r["anon_mb_max"]),
-    ("written MB", lambda r: r.get("disk_written_mb_max")),
+    ("disk MB", lambda r: r.get("disk_written_mb")),
     ("build s", lambda r: r["state_build_s"]),
     ("store MB", lambda r: r["store_mb"]),
 ]
