@@ -278,7 +278,8 @@ def _disk_written() -> int | None:
     """Bytes the machine's block devices have written so far (every process: the validators
     and anything else). A process's own `io_counters().write_bytes` is no measure of an LMDB
     store's writes: it counts each page written into the page cache, and measured with LMDB's
-    page reuse it exceeded what reached the device by 8 times."""
+    page reuse it counted 7 times what reached the device (1,309 MB against 191 MB for ten
+    2,000-transfer blocks on a 10^6-key store)."""
     counters = psutil.disk_io_counters(perdisk=False)
     return None if counters is None else int(counters.write_bytes)
 

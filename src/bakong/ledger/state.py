@@ -209,18 +209,10 @@ class DecodedRecords:
 
     def record(self, key: bytes, get: Callable[[bytes], bytes | None]) -> Any:
         """The record at `key`, decoded from `get(key)` on a miss (absent keys are not kept)."""
-        value = self._records.get(key)
-        if value is None:
-            raw = get(key)
-            if raw is None:
-                return None
-            value = decode_value(key, raw)
-            if key[0] not in _replay_bytes:
-                self._insert(key, value)
-        return value
+        return self.records((key,), get)[0]
 
     def records(self, keys: Sequence[bytes], get: Callable[[bytes], bytes | None]) -> list[Any]:
-        """`record` of each key, in order, in one call."""
+        """`record` of each key, in order: a block's prefetch is one call, not one per key."""
         cached = self._records
         unkept = _replay_bytes
         found: list[Any] = []
