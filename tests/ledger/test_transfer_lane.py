@@ -1,6 +1,7 @@
 """The transfer lane is an optimisation, never a second set of rules: blocks of lane-shaped
 transactions, mutated to fail at every rung, give the same results, write sets and app hashes
-with the lane as through the general path (`execute_transaction`) alone."""
+with the lane (the Python lane, and the compiled one where it is built) as through the general
+path (`execute_transaction`) alone."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from bakong.errors import LocalError
 from bakong.ledger import block as block_module
 from bakong.ledger.assets import Asset
 from bakong.ledger.block import LedgerState, execute_block
-from bakong.ledger.commands import CreateAccount, SetAccountStatus, UpdateParticipant
+from bakong.ledger.commands import CreateAccount, SetAccountStatus, SetLimits, UpdateParticipant
+from bakong.ledger.policy import DEFAULT_POLICY
 from bakong.ledger.records import AccountKind, AccountStatus, KycTier, ParticipantStatus
 from bakong.ledger.result import ResultCode
 from bakong.ledger.state import DecodedRecords, MemoryStore
@@ -102,7 +104,11 @@ class _Generator:
         source = rng.choice((*USERS, *USERS, *SETTLEMENTS, FROZEN, MULTISIG, SUSPENDED))
         target = rng.choice((*USERS, *SETTLEMENTS, FROZEN, SUSPENDED, "ghost@wing", source))
         asset = rng.choice((Asset.KHR, Asset.USD))
-        amount = rng.choice((1, 500, 250_000, 1_500_000, 5_000_000, 300_000_000, 0, -5))
+        # Some amounts are exactly a limit or a starting balance: at the boundary, not over it.
+        amount = rng.choice(
+            (1, 500, 250_000, 1_500_000, 5_000_000, 300_000_000, 0, -5)
+            + (2_000_000, 50_000, 300_000, 5_000, 4_000_000, 1_000_000, 3_000_000, 80_000)
+        )
         creator, created_ms, chain_id, signer = source, time_ms - 1_000, self.chain.chain_id, None
         mutation = rng.randrange(14)
         if mutation == 0 and self.sent:
@@ -137,9 +143,43 @@ class _Generator:
         self.sent.append(transaction)
         return transaction
 
+    def policy_change(self, time_ms: int, height: int) -> Transaction:
+        """The central bank setting tight limits, or the defaults back, by turns."""
+        policy = DEFAULT_POLICY
+        if height % 2:
+            policy = replace(
+                DEFAULT_POLICY,
+                per_day_by_tier=((300_000, 5_000), (1_000_000, 20_000), (4_000_000, 80_000)),
+                institutional_per_transfer=(1_000_000, 40_000),
+                basic_balance_max=(3_200_000, 85_000),
+            )
+        payload = TransactionPayload(
+            chain_id=self.chain.chain_id,
+            creator="nbc",
+            created_ms=time_ms - 1_000,
+            nonce=height,
+            commands=(SetLimits(policy=policy),),
+        )
+        return sign_transaction(payload, [sandbox_key(Sandbox.key_name("nbc"))])
 
+
+_native = block_module.native_execute_transactions
+LANES = [
+    "python",
+    pytest.param(
+        "compiled",
+        marks=pytest.mark.skipif(_native is None, reason="the compiled lane is not built"),
+    ),
+]
+
+
+@pytest.mark.parametrize("lane_kind", LANES)
 @pytest.mark.parametrize("seed", range(3))
-def test_lane_and_general_path_agree(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lane_and_general_path_agree(
+    seed: int, lane_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if lane_kind == "python":
+        monkeypatch.setattr(block_module, "native_execute_transactions", None)
     chain = _set_up()
     general_store = MemoryStore(dict(chain.store.items()))
     lane = chain.state
@@ -151,13 +191,18 @@ def test_lane_and_general_path_agree(seed: int, monkeypatch: pytest.MonkeyPatch)
         height += 1
         time_ms += 6 * 3_600_000  # four blocks a day: daily limits fill up and reset
         block = [generator.transaction(time_ms) for _ in range(150)]
+        # A policy change mid-block: the transactions after it meet the new limits.
+        change_at = generator.rng.randrange(150)
+        block.insert(change_at, generator.policy_change(time_ms, height))
         admitted = [transaction_hash(transaction.payload) for transaction in block]
         with_lane = execute_block(
             lane, height=height, time_ms=time_ms, transactions=block, tx_hashes=admitted
         )
         with monkeypatch.context() as patch:
             patch.setattr(block_module, "run_transfer", lambda *_: None)
+            patch.setattr(block_module, "native_execute_transactions", None)
             without = execute_block(general, height=height, time_ms=time_ms, transactions=block)
+        assert with_lane.results[change_at].code == ResultCode.ok
         assert with_lane.results == without.results
         assert with_lane.write_set == without.write_set
         assert with_lane.app_hash == without.app_hash

@@ -11,6 +11,8 @@ pool of transfers between random accounts (seeded), then in the same run
    ladder, commands, write set, invariant checks and app hash. Committing each block's write
    set to the in-memory store is timed apart (`store_apply_transfers_per_s`): it is the
    storage edge, which a node does in LMDB.
+Transfers run through the compiled transfer lane where it is built (`lane` in the output says
+which); its Python twin is the specification, and the ratio without it is about 3.7.
 The state machine must never be the bottleneck: `ratio = transfers_per_s / verifies_per_s`
 should be at least 5. Both figures are single-core, so the ratio does not depend on the number
 of cores; the clock is `time.perf_counter`.
@@ -31,6 +33,7 @@ from bakong.ledger.assets import Asset
 from bakong.ledger.block import LedgerState, execute_block
 from bakong.ledger.result import ResultCode
 from bakong.ledger.transaction import Transaction, signing_message, transaction_hash
+from bakong.ledger.transfer_lane import native_execute_transactions
 from bakong.sandbox import Sandbox
 from bakong.types import Hash
 from bakong.wire import keys
@@ -59,6 +62,7 @@ class Figures:
             "accounts": self.accounts,
             "block_txs": self.block_txs,
             "cores_used": 1,
+            "lane": "python" if native_execute_transactions is None else "compiled",
             "python": platform.python_version(),
         }
 

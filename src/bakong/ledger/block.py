@@ -55,7 +55,7 @@ from bakong.ledger.state import (
     seen_key,
 )
 from bakong.ledger.transaction import Transaction, transaction_hash
-from bakong.ledger.transfer_lane import run_transfer
+from bakong.ledger.transfer_lane import native_execute_transactions, run_transfer
 from bakong.ledger.validators import validator_set_hash
 from bakong.types import Hash
 from bakong.wire import keys, merkle
@@ -198,7 +198,6 @@ def execute_block(
         view.write(VALIDATORS_KEY, replace(schedule, current=schedule.next))
         view.commit_transaction()
     sweep_expired_holds(context)
-    view.prefetch(_keys_read(transactions, tx_hashes))
     results = _execute_transactions(context, transactions, tx_hashes)
     _finish_block(context)
     check_block(view)
@@ -232,6 +231,12 @@ def _keys_read(transactions: Sequence[Transaction], tx_hashes: Sequence[bytes]) 
 def _execute_transactions(
     context: Context, transactions: Sequence[Transaction], tx_hashes: Sequence[bytes]
 ) -> tuple[TxResult, ...]:
+    if native_execute_transactions is not None:  # the same, compiled, prefetch included
+        native: tuple[TxResult, ...] = native_execute_transactions(
+            context, transactions, tx_hashes, _execute_general, TxResult
+        )
+        return native
+    context.view.prefetch(_keys_read(transactions, tx_hashes))
     results: list[TxResult] = []
     append = results.append
     for transaction, tx_hash in zip(transactions, tx_hashes, strict=True):
@@ -242,6 +247,13 @@ def _execute_transactions(
         assert remembered or code is not ResultCode.ok
         append(TxResult(tx_hash, code._value_, index))
     return tuple(results)
+
+
+def _execute_general(context: Context, transaction: Transaction, tx_hash: bytes) -> TxResult:
+    """A transaction the compiled lane does not take, through the general path."""
+    code, index, remembered = execute_transaction(context, transaction, tx_hash)
+    assert remembered or code is not ResultCode.ok
+    return TxResult(tx_hash, code._value_, index)
 
 
 def _finish_block(context: Context) -> None:

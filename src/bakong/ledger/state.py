@@ -318,6 +318,19 @@ class LayeredStore:
 _missing: Any = object()
 
 
+def _compiled() -> Callable[..., tuple[WriteSet, WrittenRecords]] | None:
+    """`StateView.changes` compiled (`_lane.c`), where it was built; its Python twin below is
+    the specification (`tests/ledger/test_state.py` compares them)."""
+    try:
+        from bakong.ledger._lane import changes
+    except ImportError:
+        return None
+    return changes
+
+
+_compiled_changes = _compiled()
+
+
 class StateView:
     """Reads and writes of one block's execution, with per-transaction atomicity.
 
@@ -393,6 +406,10 @@ class StateView:
     def changes(self) -> tuple[WriteSet, WrittenRecords]:
         """The write set, and the same writes as records (for `DecodedRecords.update`)."""
         assert not self._tx, "a transaction is still open"
+        if _compiled_changes is not None:
+            return _compiled_changes(
+                self._block, self._written, _type_by_first_byte, _encode, _seen_byte
+            )
         block = self._block
         type_of = _type_by_first_byte
         encode_value = _encode

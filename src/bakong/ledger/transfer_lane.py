@@ -15,25 +15,66 @@ writes the same records:
 Every check comes before the first write, so a rejection leaves nothing to roll back. The
 general path stays the specification: `tests/ledger/test_transfer_lane.py` executes random
 workloads through both and requires identical results, write sets and app hashes.
+
+The lane is also compiled (`_lane.c`, built at install where a C compiler is present): the
+same rungs, in C, over the same records and `StateView` dictionaries. Where it is built, a
+block runs through it (`native_execute_transactions`); this module is its specification, and
+the same differential test holds it to the general path too.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from bakong import limits
 from bakong.ledger.assets import Asset
 from bakong.ledger.commands import Transfer
 from bakong.ledger.context import Context
 from bakong.ledger.identifiers import is_account_id
-from bakong.ledger.records import Account, KycTier
+from bakong.ledger.records import Account, AccountStatus, KycTier
 from bakong.ledger.result import ResultCode
 from bakong.ledger.transaction import Transaction
 
-__all__ = ["run_transfer"]
+__all__ = ["native_execute_transactions", "run_transfer"]
 
 _ok = ResultCode.ok
 _institutional = KycTier.institutional
 _basic = KycTier.basic
 _khr = Asset.KHR
+
+
+def _native() -> Callable[..., tuple[Any, ...]] | None:
+    """The compiled lane (`_lane.c`), configured from this module's Python constants; None
+    where it was not built (no C compiler at install), and the Python lane runs instead."""
+    try:
+        from bakong.ledger import _lane
+    except ImportError:
+        return None
+    _lane.configure(
+        {
+            "transfer_type": Transfer,
+            "account_type": Account,
+            "khr": Asset.KHR,
+            "institutional": KycTier.institutional,
+            "basic": KycTier.basic,
+            "active": AccountStatus.active,
+            "tx_future_ms_max": limits.tx_future_ms_max,
+            "tx_past_ms_max": limits.tx_past_ms_max,
+            "amount_max": limits.amount_max,
+            "is_account_id": is_account_id,
+        },
+        {code.name: code.value for code in ResultCode},
+    )
+    return _lane.execute_transactions
+
+
+#: execute_transactions(context, transactions, tx_hashes, general, result_type): a block's
+#: transactions in order, each of the lane's shape through the compiled lane and any other one
+#: through `general(context, transaction, tx_hash)`, which returns its result.
+
+
+native_execute_transactions = _native()
 
 
 def run_transfer(

@@ -1,0 +1,790 @@
+/* bakong.ledger._lane: the transfer lane of `bakong.ledger.transfer_lane`, compiled.
+ *
+ * Why it exists: on a retail payment network nearly every transaction is one transfer signed
+ * by its paying account, and the state machine must stay far cheaper than the Ed25519 check of
+ * that transaction's signature (issue 2: ratio >= 5). In Python the lane's cost is object
+ * operations (attribute reads, dict lookups, tuples, records), which compiling the Python does
+ * not remove; here they are direct C-API calls with no interpreter between them.
+ *
+ * What it is: `execute_transactions(context, transactions, tx_hashes, general, result_type)`
+ * runs a block's transactions in order. A transaction of the lane's shape (one `Transfer`, one
+ * signature, an account creator) is executed here, rung for rung as `transfer_lane.run_transfer`
+ * does, with the same result codes and the same records written through the same `StateView`
+ * dictionaries. Any other transaction is handed to `general(context, transaction, tx_hash)`,
+ * which returns its `TxResult`. The Python lane stays the specification: tests run random
+ * workloads through both and through the general path and require identical results, write
+ * sets and app hashes. A node without a C compiler runs the Python lane.
+ *
+ * Everything read from Python objects goes through the C API with its types checked where the
+ * C code relies on them; anything unexpected raises, it never guesses. Module state is global:
+ * `configure` is called once, at import of `bakong.ledger.transfer_lane`.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* Interned attribute and method names. */
+static PyObject *s_payload, *s_commands, *s_creator, *s_signatures, *s_chain_id, *s_created_ms,
+    *s_public_key, *s_signature, *s_status, *s_account_id, *s_signatories, *s_quorum, *s_tier,
+    *s_day, *s_outgoing, *s_balances, *s_held, *s_kind, *s_holds_pending, *s_source, *s_target,
+    *s_asset, *s_amount, *s_value_, *s_institutional_per_transfer, *s_basic_balance_max,
+    *s_read, *s_account_is_active, *s_daily_limit, *s_view, *s_time_ms, *s_policy, *s_verify,
+    *s_signature_prefix, *s_seen_in_block, *s_limits, *s_participant_active, *s_tx, *s_block,
+    *s_original, *s_written, *s_prefetch;
+
+/* What `configure` was given: types, enum members, limits and result codes from Python. */
+static struct {
+    int ready;
+    PyObject *transfer_type, *account_type, *khr, *institutional, *basic, *active;
+    PyObject *future_ms_max, *past_ms_max, *amount_max, *is_account_id;
+    PyObject *zero, *one, *zero_pair;
+    long ok, chain_id_mismatch, created_in_future, expired, duplicate_transaction,
+        creator_invalid, creator_not_found, creator_not_active, signature_invalid,
+        signature_key_not_signatory, signature_quorum_not_met, permission_denied,
+        amount_must_be_positive, accounts_must_be_different, target_account_not_found,
+        target_account_not_active, transfer_cap_exceeded, daily_limit_exceeded,
+        insufficient_funds, balance_overflow, balance_cap_exceeded;
+} cfg;
+
+/* One block's execution: the context's fields and the view's dictionaries, read once (and
+ * again after each transaction of the general path, which may change the policy). */
+typedef struct {
+    PyObject *context, *view, *chain_id, *latest_ms, *earliest_ms, *day, *policy, *verify,
+        *prefix, *seen, *limits, *participant_active, *tx, *block, *original, *written;
+    PyObject *keys_alive;  /* the prefetched keys, which `Keys` borrow (not cleared on reload) */
+} Block;
+
+static void block_clear(Block *b) {
+    Py_CLEAR(b->view); Py_CLEAR(b->chain_id); Py_CLEAR(b->latest_ms); Py_CLEAR(b->earliest_ms);
+    Py_CLEAR(b->day); Py_CLEAR(b->policy); Py_CLEAR(b->verify); Py_CLEAR(b->prefix);
+    Py_CLEAR(b->seen); Py_CLEAR(b->limits); Py_CLEAR(b->participant_active); Py_CLEAR(b->tx);
+    Py_CLEAR(b->block); Py_CLEAR(b->original); Py_CLEAR(b->written);
+}
+
+static PyObject *get_typed(PyObject *owner, PyObject *name, PyTypeObject *type) {
+    PyObject *value = PyObject_GetAttr(owner, name);
+    if (value != NULL && type != NULL && !Py_IS_TYPE(value, type)) {
+        PyErr_Format(PyExc_TypeError, "%R.%U is %.100s, not %.100s", Py_TYPE(owner), name,
+                     Py_TYPE(value)->tp_name, type->tp_name);
+        Py_DECREF(value);
+        return NULL;
+    }
+    return value;
+}
+
+static int block_load(Block *b, PyObject *context) {
+    PyObject *time_ms = NULL;
+    block_clear(b);
+    b->context = context;
+    if (!(b->view = PyObject_GetAttr(context, s_view))) goto fail;
+    if (!(b->chain_id = get_typed(context, s_chain_id, &PyUnicode_Type))) goto fail;
+    if (!(time_ms = get_typed(context, s_time_ms, &PyLong_Type))) goto fail;
+    if (!(b->latest_ms = PyNumber_Add(time_ms, cfg.future_ms_max))) goto fail;
+    if (!(b->earliest_ms = PyNumber_Subtract(time_ms, cfg.past_ms_max))) goto fail;
+    Py_CLEAR(time_ms);
+    if (!(b->day = PyObject_GetAttr(context, s_day))) goto fail;
+    if (!(b->policy = PyObject_GetAttr(context, s_policy))) goto fail;
+    if (!(b->verify = PyObject_GetAttr(context, s_verify))) goto fail;
+    if (!(b->prefix = get_typed(context, s_signature_prefix, &PyBytes_Type))) goto fail;
+    if (!(b->seen = get_typed(context, s_seen_in_block, &PyDict_Type))) goto fail;
+    if (!(b->limits = get_typed(context, s_limits, &PyDict_Type))) goto fail;
+    if (!(b->participant_active = get_typed(context, s_participant_active, &PyDict_Type)))
+        goto fail;
+    if (!(b->tx = get_typed(b->view, s_tx, &PyDict_Type))) goto fail;
+    if (!(b->block = get_typed(b->view, s_block, &PyDict_Type))) goto fail;
+    if (!(b->original = get_typed(b->view, s_original, &PyDict_Type))) goto fail;
+    if (!(b->written = get_typed(b->view, s_written, &PySet_Type))) goto fail;
+    return 0;
+fail:
+    Py_XDECREF(time_ms);
+    return -1;
+}
+
+/* prefix || text's UTF-8: a state key ("a/" + account ID) or a replay key ("s/" + hash). */
+static PyObject *make_key(const char *prefix, PyObject *text) {
+    const char *data;
+    Py_ssize_t size;
+    if (PyUnicode_Check(text)) {
+        data = PyUnicode_AsUTF8AndSize(text, &size);
+        if (data == NULL) return NULL;
+    } else if (PyBytes_Check(text)) {
+        data = PyBytes_AS_STRING(text);
+        size = PyBytes_GET_SIZE(text);
+    } else {
+        PyErr_SetString(PyExc_TypeError, "a key is built from str or bytes");
+        return NULL;
+    }
+    PyObject *key = PyBytes_FromStringAndSize(NULL, size + 2);
+    if (key == NULL) return NULL;
+    char *out = PyBytes_AS_STRING(key);
+    out[0] = prefix[0];
+    out[1] = prefix[1];
+    memcpy(out + 2, data, (size_t)size);
+    return key;
+}
+
+/* `StateView.read(key)`: a new reference (None when absent), NULL on error. */
+static PyObject *view_read(Block *b, PyObject *key) {
+    if (PyDict_GET_SIZE(b->tx) == 0) {
+        PyObject *value = PyDict_GetItemWithError(b->block, key);
+        if (value != NULL) return Py_NewRef(value);
+        if (PyErr_Occurred()) return NULL;
+    }
+    return PyObject_CallMethodOneArg(b->view, s_read, key);
+}
+
+/* `StateView.put(key, value)`: the key has been read this block. */
+static int view_put(Block *b, PyObject *key, PyObject *value) {
+    if (PyDict_GET_SIZE(b->tx) != 0) {
+        PyErr_SetString(PyExc_AssertionError, "a transaction is open");
+        return -1;
+    }
+    int known = PyDict_Contains(b->original, key);
+    if (known < 0) return -1;
+    if (!known) {
+        PyObject *before = PyDict_GetItemWithError(b->block, key);
+        if (before == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, key);
+            return -1;
+        }
+        if (PyDict_SetItem(b->original, key, before) < 0) return -1;
+    }
+    if (PySet_Add(b->written, key) < 0) return -1;
+    return PyDict_SetItem(b->block, key, value);
+}
+
+/* The participant code of an account ID: the text after its first "@"; NULL with no error
+ * when there is none (the Python method is then asked, and raises as Python does). */
+static PyObject *participant_of(PyObject *account_id) {
+    if (!PyUnicode_Check(account_id)) return NULL;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(account_id);
+    Py_ssize_t at = PyUnicode_FindChar(account_id, '@', 0, length, 1);
+    if (at < 0) return NULL;  /* -2 (an error) is impossible for a str; -1 is "absent" */
+    return PyUnicode_Substring(account_id, at + 1, length);
+}
+
+/* `Context.account_is_active(account)`: 1, 0, or -1 on error. */
+static int account_is_active(Block *b, PyObject *account) {
+    PyObject *status = PyObject_GetAttr(account, s_status);
+    if (status == NULL) return -1;
+    Py_DECREF(status);  /* an enum member: compared by identity, as Python does */
+    if (status != cfg.active) return 0;
+    PyObject *account_id = PyObject_GetAttr(account, s_account_id);
+    if (account_id == NULL) return -1;
+    PyObject *code = participant_of(account_id);
+    Py_DECREF(account_id);
+    if (code != NULL) {
+        PyObject *active = PyDict_GetItemWithError(b->participant_active, code);
+        Py_DECREF(code);
+        if (active != NULL) return PyObject_IsTrue(active);
+        if (PyErr_Occurred()) return -1;
+    }
+    PyObject *answer = PyObject_CallMethodOneArg(b->context, s_account_is_active, account);
+    if (answer == NULL) return -1;
+    int result = PyObject_IsTrue(answer);
+    Py_DECREF(answer);
+    return result;
+}
+
+/* `Context.daily_limit(account_id, tier, index)`: a new reference, NULL on error. */
+static PyObject *daily_limit(Block *b, PyObject *account_id, PyObject *tier, Py_ssize_t index) {
+    PyObject *code = participant_of(account_id);
+    if (code != NULL) {
+        PyObject *tier_value = PyObject_GetAttr(tier, s_value_);
+        if (tier_value == NULL) {
+            Py_DECREF(code);
+            return NULL;
+        }
+        PyObject *key = Py_BuildValue("(NNn)", code, tier_value, index);
+        if (key == NULL) return NULL;
+        PyObject *limit = PyDict_GetItemWithError(b->limits, key);
+        Py_DECREF(key);
+        if (limit != NULL) return Py_NewRef(limit);
+        if (PyErr_Occurred()) return NULL;
+    }
+    return PyObject_CallMethod(b->context, "daily_limit", "OOn", account_id, tier, index);
+}
+
+/* `sequence[index]` for a tuple (a record's field): a borrowed reference, NULL on error. */
+static PyObject *item(PyObject *sequence, Py_ssize_t index) {
+    if (!PyTuple_Check(sequence) || PyTuple_GET_SIZE(sequence) <= index) {
+        PyErr_Format(PyExc_TypeError, "expected a tuple of at least %zd items", index + 1);
+        return NULL;
+    }
+    return PyTuple_GET_ITEM(sequence, index);
+}
+
+/* `a op b` for Python objects: 1, 0, or -1 on error. */
+static int compare(PyObject *a, PyObject *b, int op) { return PyObject_RichCompareBool(a, b, op); }
+
+/* The pair `pair` with `value` at `index`: a new reference. */
+static PyObject *with_item(PyObject *pair, Py_ssize_t index, PyObject *value) {
+    PyObject *other = item(pair, 1 - index);
+    if (other == NULL) return NULL;
+    return index == 0 ? PyTuple_Pack(2, value, other) : PyTuple_Pack(2, other, value);
+}
+
+/* `transfer_lane._with`: `account` with new balances and daily totals. */
+static PyObject *account_with(PyObject *account, PyObject *balances, PyObject *day,
+                              PyObject *outgoing) {
+    PyObject *names[] = {s_account_id, s_kind, s_tier, s_status, s_signatories, s_quorum};
+    PyObject *args[11] = {NULL};
+    PyObject *result = NULL;
+    for (int i = 0; i < 6; i++)
+        if (!(args[i] = PyObject_GetAttr(account, names[i]))) goto done;
+    args[6] = Py_NewRef(balances);
+    if (!(args[7] = PyObject_GetAttr(account, s_held))) goto done;
+    if (!(args[8] = PyObject_GetAttr(account, s_holds_pending))) goto done;
+    args[9] = Py_NewRef(day);
+    args[10] = Py_NewRef(outgoing);
+    result = PyObject_Vectorcall(cfg.account_type, args, 11, NULL);
+done:
+    for (int i = 0; i < 11; i++) Py_XDECREF(args[i]);
+    return result;
+}
+
+/* Rungs 1-11 for an account creator with one signature (`transfer_lane._envelope`). Sets
+ * `*code`; on `ok`, `*source` is a new reference to the creator's account. -1 on error. */
+static int envelope(Block *b, PyObject *payload, PyObject *creator, PyObject *entry,
+                    PyObject *tx_hash, PyObject *seen_key, PyObject *creator_key, long *code,
+                    PyObject **source) {
+    PyObject *value = NULL, *account = NULL, *public_key = NULL, *message = NULL,
+             *signature = NULL;
+    int status = -1, check;
+    *source = NULL;
+    if (!(value = PyObject_GetAttr(payload, s_chain_id))) goto done;
+    if ((check = compare(value, b->chain_id, Py_NE)) < 0) goto done;
+    if (check) { *code = cfg.chain_id_mismatch; status = 0; goto done; }
+    Py_CLEAR(value);
+    if (!(value = PyObject_GetAttr(payload, s_created_ms))) goto done;
+    if ((check = compare(value, b->latest_ms, Py_GT)) < 0) goto done;
+    if (check) { *code = cfg.created_in_future; status = 0; goto done; }
+    if ((check = compare(value, b->earliest_ms, Py_LT)) < 0) goto done;
+    if (check) { *code = cfg.expired; status = 0; goto done; }
+    Py_CLEAR(value);
+    if ((check = PyDict_Contains(b->seen, tx_hash)) < 0) goto done;
+    if (!check) {
+        if (!(value = view_read(b, seen_key))) goto done;
+        check = value != Py_None;
+        Py_CLEAR(value);
+    }
+    if (check) { *code = cfg.duplicate_transaction; status = 0; goto done; }
+    if (!(account = view_read(b, creator_key))) goto done;
+    if (account == Py_None) {
+        if (!(value = PyObject_CallOneArg(cfg.is_account_id, creator))) goto done;
+        if ((check = PyObject_IsTrue(value)) < 0) goto done;
+        *code = check ? cfg.creator_not_found : cfg.creator_invalid;
+        status = 0;
+        goto done;
+    }
+    if ((check = account_is_active(b, account)) < 0) goto done;
+    if (!check) { *code = cfg.creator_not_active; status = 0; goto done; }
+    if (!(public_key = PyObject_GetAttr(entry, s_public_key))) goto done;
+    if (!(signature = PyObject_GetAttr(entry, s_signature))) goto done;
+    if (!PyBytes_Check(tx_hash)) {
+        PyErr_SetString(PyExc_TypeError, "a transaction hash is bytes");
+        goto done;
+    }
+    if (!(message = PyBytes_FromStringAndSize(NULL, PyBytes_GET_SIZE(b->prefix) +
+                                                        PyBytes_GET_SIZE(tx_hash))))
+        goto done;
+    memcpy(PyBytes_AS_STRING(message), PyBytes_AS_STRING(b->prefix),
+           (size_t)PyBytes_GET_SIZE(b->prefix));
+    memcpy(PyBytes_AS_STRING(message) + PyBytes_GET_SIZE(b->prefix), PyBytes_AS_STRING(tx_hash),
+           (size_t)PyBytes_GET_SIZE(tx_hash));
+    {
+        PyObject *args[3] = {public_key, message, signature};
+        if (!(value = PyObject_Vectorcall(b->verify, args, 3, NULL))) goto done;
+    }
+    if ((check = PyObject_IsTrue(value)) < 0) goto done;
+    if (!check) { *code = cfg.signature_invalid; status = 0; goto done; }
+    Py_CLEAR(value);
+    if (!(value = PyObject_GetAttr(account, s_signatories))) goto done;
+    if ((check = PySequence_Contains(value, public_key)) < 0) goto done;
+    if (!check) { *code = cfg.signature_key_not_signatory; status = 0; goto done; }
+    Py_CLEAR(value);
+    if (!(value = PyObject_GetAttr(account, s_quorum))) goto done;
+    if ((check = compare(value, cfg.one, Py_NE)) < 0) goto done;
+    if (check) { *code = cfg.signature_quorum_not_met; status = 0; goto done; }
+    *code = cfg.ok;
+    *source = Py_NewRef(account);
+    status = 0;
+done:
+    Py_XDECREF(value); Py_XDECREF(account); Py_XDECREF(public_key);
+    Py_XDECREF(message); Py_XDECREF(signature);
+    return status;
+}
+
+/* The transfer's rungs, then both writes (`transfer_lane._transfer`). -1 on error. */
+static int transfer(Block *b, PyObject *command, PyObject *target_key, PyObject *source,
+                    long *code) {
+    PyObject *source_id = NULL, *value = NULL, *amount = NULL, *target_id = NULL,
+             *target = NULL, *asset = NULL, *day = NULL, *outgoing = NULL,
+             *tier = NULL, *sent = NULL, *limit = NULL, *source_balances = NULL,
+             *remaining = NULL, *target_balances = NULL, *received = NULL, *held = NULL,
+             *total = NULL, *new_source_balances = NULL, *new_target_balances = NULL,
+             *new_outgoing = NULL, *source_key = NULL, *record = NULL, *target_day = NULL,
+             *target_outgoing = NULL;
+    int status = -1, check;
+    Py_ssize_t index;
+#define REJECT(result) do { *code = cfg.result; status = 0; goto done; } while (0)
+    if (!(source_id = PyObject_GetAttr(source, s_account_id))) goto done;
+    if (!(value = PyObject_GetAttr(command, s_source))) goto done;
+    if ((check = compare(value, source_id, Py_NE)) < 0) goto done;
+    if (check) REJECT(permission_denied);
+    Py_CLEAR(value);
+    if (!(amount = PyObject_GetAttr(command, s_amount))) goto done;
+    if ((check = compare(amount, cfg.zero, Py_LE)) < 0) goto done;
+    if (check) REJECT(amount_must_be_positive);
+    if (!(target_id = PyObject_GetAttr(command, s_target))) goto done;
+    if ((check = compare(target_id, source_id, Py_EQ)) < 0) goto done;
+    if (check) REJECT(accounts_must_be_different);
+    if (!(target = view_read(b, target_key))) goto done;
+    if (target == Py_None) REJECT(target_account_not_found);
+    if ((check = account_is_active(b, target)) < 0) goto done;
+    if (!check) REJECT(target_account_not_active);
+    if (!(asset = PyObject_GetAttr(command, s_asset))) goto done;
+    index = asset == cfg.khr ? 0 : 1;
+    /* Debit rungs (`money.debit`). */
+    if (!(day = PyObject_GetAttr(source, s_day))) goto done;
+    if (!(outgoing = PyObject_GetAttr(source, s_outgoing))) goto done;
+    if (!(tier = PyObject_GetAttr(source, s_tier))) goto done;
+    if (tier == cfg.institutional) {
+        if (!(value = PyObject_GetAttr(b->policy, s_institutional_per_transfer))) goto done;
+        PyObject *cap = item(value, index);
+        if (cap == NULL) goto done;
+        if ((check = compare(amount, cap, Py_GT)) < 0) goto done;
+        if (check) REJECT(transfer_cap_exceeded);
+        Py_CLEAR(value);
+        new_outgoing = Py_NewRef(outgoing);
+    } else {
+        if ((check = compare(day, b->day, Py_NE)) < 0) goto done;
+        if (check) {
+            Py_SETREF(day, Py_NewRef(b->day));
+            Py_SETREF(outgoing, Py_NewRef(cfg.zero_pair));
+        }
+        PyObject *so_far = item(outgoing, index);
+        if (so_far == NULL) goto done;
+        if (!(sent = PyNumber_Add(so_far, amount))) goto done;
+        if (!(limit = daily_limit(b, source_id, tier, index))) goto done;
+        if ((check = compare(sent, limit, Py_GT)) < 0) goto done;
+        if (check) REJECT(daily_limit_exceeded);
+        if (!(new_outgoing = with_item(outgoing, index, sent))) goto done;
+    }
+    if (!(source_balances = PyObject_GetAttr(source, s_balances))) goto done;
+    {
+        PyObject *balance = item(source_balances, index);
+        if (balance == NULL) goto done;
+        if (!(remaining = PyNumber_Subtract(balance, amount))) goto done;
+    }
+    if ((check = compare(remaining, cfg.zero, Py_LT)) < 0) goto done;
+    if (check) REJECT(insufficient_funds);
+    /* Credit rungs (`money.credit`). */
+    if (!(target_balances = PyObject_GetAttr(target, s_balances))) goto done;
+    {
+        PyObject *balance = item(target_balances, index);
+        if (balance == NULL) goto done;
+        if (!(received = PyNumber_Add(balance, amount))) goto done;
+    }
+    if (!(held = PyObject_GetAttr(target, s_held))) goto done;
+    {
+        PyObject *held_amount = item(held, index);
+        if (held_amount == NULL) goto done;
+        if (!(total = PyNumber_Add(received, held_amount))) goto done;
+    }
+    if ((check = compare(total, cfg.amount_max, Py_GT)) < 0) goto done;
+    if (check) REJECT(balance_overflow);
+    Py_CLEAR(tier);
+    if (!(tier = PyObject_GetAttr(target, s_tier))) goto done;
+    if (tier == cfg.basic) {
+        if (!(value = PyObject_GetAttr(b->policy, s_basic_balance_max))) goto done;
+        PyObject *cap = item(value, index);
+        if (cap == NULL) goto done;
+        if ((check = compare(received, cap, Py_GT)) < 0) goto done;
+        if (check) REJECT(balance_cap_exceeded);
+        Py_CLEAR(value);
+    }
+    if (!(new_source_balances = with_item(source_balances, index, remaining))) goto done;
+    if (!(new_target_balances = with_item(target_balances, index, received))) goto done;
+    if (!(source_key = make_key("a/", source_id))) goto done;
+    if (!(record = account_with(source, new_source_balances, day, new_outgoing))) goto done;
+    if (view_put(b, source_key, record) < 0) goto done;
+    Py_CLEAR(record);
+    if (!(target_day = PyObject_GetAttr(target, s_day))) goto done;
+    if (!(target_outgoing = PyObject_GetAttr(target, s_outgoing))) goto done;
+    if (!(record = account_with(target, new_target_balances, target_day, target_outgoing)))
+        goto done;
+    if (view_put(b, target_key, record) < 0) goto done;
+    *code = cfg.ok;
+    status = 0;
+#undef REJECT
+done:
+    Py_XDECREF(source_id); Py_XDECREF(value); Py_XDECREF(amount); Py_XDECREF(target_id);
+    Py_XDECREF(target); Py_XDECREF(asset); Py_XDECREF(day);
+    Py_XDECREF(outgoing); Py_XDECREF(tier); Py_XDECREF(sent); Py_XDECREF(limit);
+    Py_XDECREF(source_balances); Py_XDECREF(remaining); Py_XDECREF(target_balances);
+    Py_XDECREF(received); Py_XDECREF(held); Py_XDECREF(total); Py_XDECREF(new_source_balances);
+    Py_XDECREF(new_target_balances); Py_XDECREF(new_outgoing); Py_XDECREF(source_key);
+    Py_XDECREF(record); Py_XDECREF(target_day); Py_XDECREF(target_outgoing);
+    return status;
+}
+
+/* One transaction through the lane (`transfer_lane.run_transfer`): 1 and its `TxResult` in
+ * `*result` when the lane took it, 0 when it is not of the lane's shape, -1 on error. */
+typedef struct {
+    PyObject *seen, *creator, *target;  /* borrowed from the block's prefetch list */
+} Keys;
+
+static int run_lane(Block *b, PyObject *transaction, PyObject *tx_hash, const Keys *keys,
+                    PyObject *result_type, PyObject **result) {
+    PyObject *payload = NULL, *commands = NULL, *creator = NULL, *signatures = NULL,
+             *command = NULL, *entry = NULL, *source = NULL, *code_value = NULL;
+    int status = -1;
+    long code = 0;
+    Py_ssize_t index;
+    *result = NULL;
+    if (!(payload = PyObject_GetAttr(transaction, s_payload))) goto done;
+    if (!(commands = PyObject_GetAttr(payload, s_commands))) goto done;
+    if (!(creator = PyObject_GetAttr(payload, s_creator))) goto done;
+    if (!(signatures = PyObject_GetAttr(transaction, s_signatures))) goto done;
+    status = 0;  /* not the lane's shape, unless every test below passes */
+    if (!PyTuple_Check(commands) || PyTuple_GET_SIZE(commands) != 1) goto done;
+    if (!PyTuple_Check(signatures) || PyTuple_GET_SIZE(signatures) != 1) goto done;
+    if (!PyUnicode_Check(creator) ||
+        PyUnicode_FindChar(creator, '@', 0, PyUnicode_GET_LENGTH(creator), 1) < 0)
+        goto done;
+    command = PyTuple_GET_ITEM(commands, 0);
+    if ((PyObject *)Py_TYPE(command) != cfg.transfer_type) goto done;
+    if (keys->creator == NULL || keys->target == NULL) goto done;
+    entry = PyTuple_GET_ITEM(signatures, 0);
+    status = -1;
+    if (envelope(b, payload, creator, entry, tx_hash, keys->seen, keys->creator, &code,
+                 &source) < 0)
+        goto done;
+    if (source == NULL) {
+        index = -1;  /* an envelope rung failed: the transaction is not remembered */
+    } else {
+        if (transfer(b, command, keys->target, source, &code) < 0) goto done;
+        if (!(code_value = PyLong_FromLong(code))) goto done;
+        if (PyDict_SetItem(b->seen, tx_hash, code_value) < 0) goto done;
+        index = code == cfg.ok ? -1 : 0;
+    }
+    if (code_value == NULL && !(code_value = PyLong_FromLong(code))) goto done;
+    {
+        PyObject *index_value = PyLong_FromSsize_t(index);
+        if (index_value == NULL) goto done;
+        PyObject *args[3] = {tx_hash, code_value, index_value};
+        *result = PyObject_Vectorcall(result_type, args, 3, NULL);
+        Py_DECREF(index_value);
+        if (*result == NULL) goto done;
+    }
+    status = 1;
+done:
+    Py_XDECREF(payload); Py_XDECREF(commands); Py_XDECREF(creator); Py_XDECREF(signatures);
+    Py_XDECREF(source); Py_XDECREF(code_value);
+    return status;
+}
+
+/* The keys the block's transactions will read first, prefetched in one `StateView.prefetch`
+ * call, in the order of `block._keys_read`: every replay entry, then each creator's account and
+ * its transfers' targets. Each transaction's keys are kept for the lane, which reads them. */
+static int prefetch(Block *b, PyObject *transactions, PyObject *hashes, Keys *keys) {
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(transactions);
+    PyObject *list = PyList_New(0), *payload = NULL, *commands = NULL, *creator = NULL,
+             *target = NULL, *key = NULL, *answer = NULL;
+    int status = -1;
+    if (list == NULL) return -1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!(key = make_key("s/", PySequence_Fast_GET_ITEM(hashes, i)))) goto done;
+        if (PyList_Append(list, key) < 0) goto done;
+        keys[i].seen = key;
+        Py_CLEAR(key);
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!(payload = PyObject_GetAttr(PySequence_Fast_GET_ITEM(transactions, i), s_payload)))
+            goto done;
+        if (!(creator = PyObject_GetAttr(payload, s_creator))) goto done;
+        if (!(key = make_key("a/", creator))) goto done;
+        if (PyList_Append(list, key) < 0) goto done;
+        keys[i].creator = key;
+        Py_CLEAR(key);
+        if (!(commands = PyObject_GetAttr(payload, s_commands))) goto done;
+        if (PyTuple_Check(commands)) {
+            for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(commands); j++) {
+                PyObject *command = PyTuple_GET_ITEM(commands, j);
+                if ((PyObject *)Py_TYPE(command) != cfg.transfer_type) continue;
+                if (!(target = PyObject_GetAttr(command, s_target))) goto done;
+                if (!(key = make_key("a/", target))) goto done;
+                if (PyList_Append(list, key) < 0) goto done;
+                if (keys[i].target == NULL) keys[i].target = key;
+                Py_CLEAR(key);
+                Py_CLEAR(target);
+            }
+        }
+        Py_CLEAR(payload);
+        Py_CLEAR(creator);
+        Py_CLEAR(commands);
+    }
+    if (!(answer = PyObject_CallMethodOneArg(b->view, s_prefetch, list))) goto done;
+    status = 0;
+done:
+    Py_XDECREF(payload); Py_XDECREF(commands); Py_XDECREF(creator); Py_XDECREF(target);
+    Py_XDECREF(key); Py_XDECREF(answer);
+    if (status < 0) {
+        Py_DECREF(list);
+        return -1;
+    }
+    /* The keys stay alive in `list` until the block is done: `b->keys_alive` owns it. */
+    b->keys_alive = list;
+    return 0;
+}
+
+static PyObject *execute_transactions(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError,
+                        "execute_transactions(context, transactions, tx_hashes, general, "
+                        "result_type)");
+        return NULL;
+    }
+    if (!cfg.ready) {
+        PyErr_SetString(PyExc_RuntimeError, "bakong.ledger._lane is not configured");
+        return NULL;
+    }
+    PyObject *context = args[0], *general = args[3], *result_type = args[4];
+    PyObject *transactions = NULL, *hashes = NULL, *results = NULL;
+    Keys *keys = NULL;
+    Block b = {0};
+    if (!(transactions = PySequence_Fast(args[1], "transactions must be a sequence"))) goto fail;
+    if (!(hashes = PySequence_Fast(args[2], "tx_hashes must be a sequence"))) goto fail;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(transactions);
+    if (PySequence_Fast_GET_SIZE(hashes) != count) {
+        PyErr_SetString(PyExc_ValueError, "one hash per transaction");
+        goto fail;
+    }
+    if (!(results = PyTuple_New(count))) goto fail;
+    if (block_load(&b, context) < 0) goto fail;
+    if (!(keys = PyMem_Calloc((size_t)count + 1, sizeof(Keys)))) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (prefetch(&b, transactions, hashes, keys) < 0) goto fail;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *transaction = PySequence_Fast_GET_ITEM(transactions, i);
+        PyObject *tx_hash = PySequence_Fast_GET_ITEM(hashes, i);
+        PyObject *result;
+        int taken = run_lane(&b, transaction, tx_hash, &keys[i], result_type, &result);
+        if (taken < 0) goto fail;
+        if (!taken) {
+            result = PyObject_CallFunctionObjArgs(general, context, transaction, tx_hash, NULL);
+            if (result == NULL) goto fail;
+            if (block_load(&b, context) < 0) {  /* the general path may change the policy */
+                Py_DECREF(result);
+                goto fail;
+            }
+        }
+        PyTuple_SET_ITEM(results, i, result);
+    }
+    block_clear(&b);
+    Py_CLEAR(b.keys_alive);
+    PyMem_Free(keys);
+    Py_DECREF(transactions);
+    Py_DECREF(hashes);
+    return results;
+fail:
+    block_clear(&b);
+    Py_CLEAR(b.keys_alive);
+    PyMem_Free(keys);
+    Py_XDECREF(transactions);
+    Py_XDECREF(hashes);
+    Py_XDECREF(results);
+    return NULL;
+}
+
+/* `StateView.changes`: the block's writes as (key, canonical bytes or None) pairs sorted by
+ * key, and the same writes as (key, record or None) pairs. Each record's type is checked
+ * against `types` (first key byte -> record type); records at keys starting with `shared_byte`
+ * are shared between keys (a block's replay entries), so each is encoded once. */
+#define SHARED_MAX 64
+static PyObject *changes(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyDict_Check(args[0]) || !PyAnySet_Check(args[1]) ||
+        !PyDict_Check(args[2]) || !PyLong_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "changes(block: dict, written: set, types: dict, encode, shared_byte)");
+        return NULL;
+    }
+    PyObject *block = args[0], *types_by_byte = args[2], *encode = args[3];
+    long shared_byte = PyLong_AsLong(args[4]);
+    PyObject *types[256] = {NULL};
+    PyObject *shared_records[SHARED_MAX], *shared_data[SHARED_MAX];
+    int shared_count = 0;
+    PyObject *keys = NULL, *entries = NULL, *written = NULL, *result = NULL;
+    Py_ssize_t position = 0;
+    PyObject *type_key, *type_value;
+    while (PyDict_Next(types_by_byte, &position, &type_key, &type_value)) {
+        long byte = PyLong_AsLong(type_key);
+        if (byte < 0 || byte > 255) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a key byte is 0-255");
+            return NULL;
+        }
+        types[byte] = type_value;  /* borrowed: the dict outlives this call */
+    }
+    if (!(keys = PySequence_List(args[1]))) goto done;
+    if (PyList_Sort(keys) < 0) goto done;
+    Py_ssize_t count = PyList_GET_SIZE(keys);
+    if (!(entries = PyTuple_New(count))) goto done;
+    if (!(written = PyTuple_New(count))) goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        if (!PyBytes_Check(key) || PyBytes_GET_SIZE(key) == 0) {
+            PyErr_SetString(PyExc_TypeError, "a state key is non-empty bytes");
+            goto done;
+        }
+        PyObject *value = PyDict_GetItemWithError(block, key);
+        if (value == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, key);
+            goto done;
+        }
+        PyObject *pair = PyTuple_Pack(2, key, value);
+        if (pair == NULL) goto done;
+        PyTuple_SET_ITEM(written, i, pair);
+        if (value == Py_None) {
+            if (!(pair = PyTuple_Pack(2, key, Py_None))) goto done;
+            PyTuple_SET_ITEM(entries, i, pair);
+            continue;
+        }
+        unsigned char first = (unsigned char)PyBytes_AS_STRING(key)[0];
+        if (types[first] == NULL || (PyObject *)Py_TYPE(value) != types[first]) {
+            PyErr_SetObject(PyExc_AssertionError, key);
+            goto done;
+        }
+        PyObject *data = NULL;
+        int slot = -1;
+        if (first == shared_byte) {
+            for (int j = 0; j < shared_count; j++) {
+                if (shared_records[j] == value) {
+                    data = Py_NewRef(shared_data[j]);
+                    break;
+                }
+            }
+            if (data == NULL && shared_count < SHARED_MAX) slot = shared_count;
+        }
+        if (data == NULL) {
+            if (!(data = PyObject_CallOneArg(encode, value))) goto done;
+            if (!PyBytes_Check(data)) {
+                Py_DECREF(data);
+                PyErr_SetString(PyExc_TypeError, "encode returned no bytes");
+                goto done;
+            }
+            if (slot >= 0) {  /* borrowed: `written` holds the record, `entries` the bytes */
+                shared_records[slot] = value;
+                shared_data[slot] = data;
+                shared_count++;
+            }
+        }
+        pair = PyTuple_Pack(2, key, data);
+        Py_DECREF(data);
+        if (pair == NULL) goto done;
+        PyTuple_SET_ITEM(entries, i, pair);
+    }
+    result = PyTuple_Pack(2, entries, written);
+done:
+    Py_XDECREF(keys);
+    Py_XDECREF(entries);
+    Py_XDECREF(written);
+    return result;
+}
+
+static int take(PyObject *constants, const char *name, PyObject **slot) {
+    PyObject *value = PyDict_GetItemString(constants, name);
+    if (value == NULL) {
+        PyErr_Format(PyExc_KeyError, "configure: %s is missing", name);
+        return -1;
+    }
+    Py_XSETREF(*slot, Py_NewRef(value));
+    return 0;
+}
+
+static int take_code(PyObject *codes, const char *name, long *slot) {
+    PyObject *value = PyDict_GetItemString(codes, name);
+    if (value == NULL) {
+        PyErr_Format(PyExc_KeyError, "configure: result code %s is missing", name);
+        return -1;
+    }
+    *slot = PyLong_AsLong(value);
+    return *slot == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *configure(PyObject *module, PyObject *args) {
+    PyObject *constants, *codes;
+    if (!PyArg_ParseTuple(args, "O!O!:configure", &PyDict_Type, &constants, &PyDict_Type, &codes))
+        return NULL;
+    cfg.ready = 0;
+    if (take(constants, "transfer_type", &cfg.transfer_type) < 0 ||
+        take(constants, "account_type", &cfg.account_type) < 0 ||
+        take(constants, "khr", &cfg.khr) < 0 ||
+        take(constants, "institutional", &cfg.institutional) < 0 ||
+        take(constants, "basic", &cfg.basic) < 0 ||
+        take(constants, "active", &cfg.active) < 0 ||
+        take(constants, "tx_future_ms_max", &cfg.future_ms_max) < 0 ||
+        take(constants, "tx_past_ms_max", &cfg.past_ms_max) < 0 ||
+        take(constants, "amount_max", &cfg.amount_max) < 0 ||
+        take(constants, "is_account_id", &cfg.is_account_id) < 0)
+        return NULL;
+#define CODE(name) take_code(codes, #name, &cfg.name) < 0
+    if (CODE(ok) || CODE(chain_id_mismatch) || CODE(created_in_future) || CODE(expired) ||
+        CODE(duplicate_transaction) || CODE(creator_invalid) || CODE(creator_not_found) ||
+        CODE(creator_not_active) || CODE(signature_invalid) ||
+        CODE(signature_key_not_signatory) || CODE(signature_quorum_not_met) ||
+        CODE(permission_denied) || CODE(amount_must_be_positive) ||
+        CODE(accounts_must_be_different) || CODE(target_account_not_found) ||
+        CODE(target_account_not_active) || CODE(transfer_cap_exceeded) ||
+        CODE(daily_limit_exceeded) || CODE(insufficient_funds) || CODE(balance_overflow) ||
+        CODE(balance_cap_exceeded))
+        return NULL;
+#undef CODE
+    cfg.ready = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"configure", configure, METH_VARARGS,
+     "configure(constants, codes): the types, enum members, limits and result codes the lane "
+     "uses, from Python (called once by bakong.ledger.transfer_lane)."},
+    {"execute_transactions", (PyCFunction)(void (*)(void))execute_transactions, METH_FASTCALL,
+     "execute_transactions(context, transactions, tx_hashes, general, result_type) -> tuple of "
+     "results: the lane for transactions of its shape, general(context, transaction, tx_hash) "
+     "for the others."},
+    {"changes", (PyCFunction)(void (*)(void))changes, METH_FASTCALL,
+     "changes(block, written, types, encode, shared_byte) -> (write set, written records): "
+     "StateView.changes, compiled."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "bakong.ledger._lane",
+    "The transfer lane of bakong.ledger.transfer_lane, compiled.", -1, methods,
+};
+
+#define INTERN(name) if (!(s_##name = PyUnicode_InternFromString(#name))) return NULL
+PyMODINIT_FUNC PyInit__lane(void) {
+    INTERN(payload); INTERN(commands); INTERN(creator); INTERN(signatures); INTERN(chain_id);
+    INTERN(created_ms); INTERN(public_key); INTERN(signature); INTERN(status);
+    INTERN(account_id); INTERN(signatories); INTERN(quorum); INTERN(tier); INTERN(day);
+    INTERN(outgoing); INTERN(balances); INTERN(held); INTERN(kind); INTERN(holds_pending);
+    INTERN(source); INTERN(target); INTERN(asset); INTERN(amount);
+    INTERN(institutional_per_transfer); INTERN(basic_balance_max); INTERN(read);
+    INTERN(account_is_active); INTERN(daily_limit); INTERN(view); INTERN(time_ms);
+    INTERN(policy); INTERN(verify); INTERN(signature_prefix); INTERN(seen_in_block);
+    INTERN(prefetch);
+    if (!(s_value_ = PyUnicode_InternFromString("_value_"))) return NULL;
+    if (!(s_limits = PyUnicode_InternFromString("_limits"))) return NULL;
+    if (!(s_participant_active = PyUnicode_InternFromString("_participant_active")))
+        return NULL;
+    if (!(s_tx = PyUnicode_InternFromString("_tx"))) return NULL;
+    if (!(s_block = PyUnicode_InternFromString("_block"))) return NULL;
+    if (!(s_original = PyUnicode_InternFromString("_original"))) return NULL;
+    if (!(s_written = PyUnicode_InternFromString("_written"))) return NULL;
+    if (!(cfg.zero = PyLong_FromLong(0))) return NULL;
+    if (!(cfg.one = PyLong_FromLong(1))) return NULL;
+    if (!(cfg.zero_pair = PyTuple_Pack(2, cfg.zero, cfg.zero))) return NULL;
+    return PyModule_Create(&module_def);
+}

@@ -1,0 +1,22 @@
+"""Type stub of the compiled transfer lane (`_lane.c`)."""
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+_R = TypeVar("_R")
+
+def configure(constants: dict[str, object], codes: dict[str, int]) -> None: ...
+def execute_transactions(
+    context: Any,
+    transactions: Sequence[Any],
+    tx_hashes: Sequence[bytes],
+    general: Callable[[Any, Any, bytes], _R],
+    result_type: Callable[[bytes, int, int], _R],
+) -> tuple[_R, ...]: ...
+def changes(
+    block: dict[bytes, Any],
+    written: set[bytes],
+    types: dict[int, type],
+    encode: Callable[[Any], bytes],
+    shared_byte: int,
+) -> tuple[tuple[tuple[bytes, bytes | None], ...], tuple[tuple[bytes, Any], ...]]: ...
