@@ -21,6 +21,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 /* Interned attribute and method names. */
 static PyObject *s_payload, *s_commands, *s_creator, *s_signatures, *s_chain_id, *s_created_ms,
@@ -29,7 +30,39 @@ static PyObject *s_payload, *s_commands, *s_creator, *s_signatures, *s_chain_id,
     *s_asset, *s_amount, *s_value_, *s_institutional_per_transfer, *s_basic_balance_max,
     *s_read, *s_account_is_active, *s_daily_limit, *s_view, *s_time_ms, *s_policy, *s_verify,
     *s_signature_prefix, *s_seen_in_block, *s_limits, *s_participant_active, *s_tx, *s_block,
-    *s_original, *s_written, *s_prefetch;
+    *s_original, *s_written, *s_base, *s_records;
+
+/* A record's field, read straight from its slot. Records are msgspec Structs, whose fields are
+ * member descriptors at fixed offsets; `PyObject_GetAttr` finds the descriptor through the type
+ * on every read. Each call site of `FIELD` remembers the (type, offset) it last resolved, and
+ * reads the slot directly while the object is of that type; anything else (another type, a
+ * type with its own attribute lookup, an unset slot) takes `PyObject_GetAttr`. The resolved
+ * type is kept alive for good, so its address can never name another type. */
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t offset;
+} FieldSite;
+
+static PyObject *field(PyObject *owner, PyObject *name, FieldSite *site) {
+    PyTypeObject *type = Py_TYPE(owner);
+    if (type == site->type) {
+        PyObject *value = *(PyObject **)((char *)owner + site->offset);
+        if (value != NULL) return Py_NewRef(value);
+    } else if (site->type == NULL && type->tp_getattro == PyObject_GenericGetAttr) {
+        PyObject *descriptor = _PyType_Lookup(type, name);
+        if (descriptor != NULL && Py_IS_TYPE(descriptor, &PyMemberDescr_Type)) {
+            PyMemberDef *member = ((PyMemberDescrObject *)descriptor)->d_member;
+            if (member->type == T_OBJECT_EX) {
+                site->offset = member->offset;
+                site->type = (PyTypeObject *)Py_NewRef(type);
+            }
+        }
+    }
+    return PyObject_GetAttr(owner, name);
+}
+
+#define FIELD(owner, name) \
+    ({ static FieldSite site_; field((owner), s_##name, &site_); })
 
 /* What `configure` was given: types, enum members, limits and result codes from Python. */
 static struct {
@@ -164,11 +197,11 @@ static PyObject *participant_of(PyObject *account_id) {
 
 /* `Context.account_is_active(account)`: 1, 0, or -1 on error. */
 static int account_is_active(Block *b, PyObject *account) {
-    PyObject *status = PyObject_GetAttr(account, s_status);
+    PyObject *status = FIELD(account, status);
     if (status == NULL) return -1;
     Py_DECREF(status);  /* an enum member: compared by identity, as Python does */
     if (status != cfg.active) return 0;
-    PyObject *account_id = PyObject_GetAttr(account, s_account_id);
+    PyObject *account_id = FIELD(account, account_id);
     if (account_id == NULL) return -1;
     PyObject *code = participant_of(account_id);
     Py_DECREF(account_id);
@@ -226,14 +259,17 @@ static PyObject *with_item(PyObject *pair, Py_ssize_t index, PyObject *value) {
 /* `transfer_lane._with`: `account` with new balances and daily totals. */
 static PyObject *account_with(PyObject *account, PyObject *balances, PyObject *day,
                               PyObject *outgoing) {
-    PyObject *names[] = {s_account_id, s_kind, s_tier, s_status, s_signatories, s_quorum};
     PyObject *args[11] = {NULL};
     PyObject *result = NULL;
-    for (int i = 0; i < 6; i++)
-        if (!(args[i] = PyObject_GetAttr(account, names[i]))) goto done;
+    if (!(args[0] = FIELD(account, account_id))) goto done;
+    if (!(args[1] = FIELD(account, kind))) goto done;
+    if (!(args[2] = FIELD(account, tier))) goto done;
+    if (!(args[3] = FIELD(account, status))) goto done;
+    if (!(args[4] = FIELD(account, signatories))) goto done;
+    if (!(args[5] = FIELD(account, quorum))) goto done;
     args[6] = Py_NewRef(balances);
-    if (!(args[7] = PyObject_GetAttr(account, s_held))) goto done;
-    if (!(args[8] = PyObject_GetAttr(account, s_holds_pending))) goto done;
+    if (!(args[7] = FIELD(account, held))) goto done;
+    if (!(args[8] = FIELD(account, holds_pending))) goto done;
     args[9] = Py_NewRef(day);
     args[10] = Py_NewRef(outgoing);
     result = PyObject_Vectorcall(cfg.account_type, args, 11, NULL);
@@ -251,11 +287,11 @@ static int envelope(Block *b, PyObject *payload, PyObject *creator, PyObject *en
              *signature = NULL;
     int status = -1, check;
     *source = NULL;
-    if (!(value = PyObject_GetAttr(payload, s_chain_id))) goto done;
+    if (!(value = FIELD(payload, chain_id))) goto done;
     if ((check = compare(value, b->chain_id, Py_NE)) < 0) goto done;
     if (check) { *code = cfg.chain_id_mismatch; status = 0; goto done; }
     Py_CLEAR(value);
-    if (!(value = PyObject_GetAttr(payload, s_created_ms))) goto done;
+    if (!(value = FIELD(payload, created_ms))) goto done;
     if ((check = compare(value, b->latest_ms, Py_GT)) < 0) goto done;
     if (check) { *code = cfg.created_in_future; status = 0; goto done; }
     if ((check = compare(value, b->earliest_ms, Py_LT)) < 0) goto done;
@@ -278,8 +314,8 @@ static int envelope(Block *b, PyObject *payload, PyObject *creator, PyObject *en
     }
     if ((check = account_is_active(b, account)) < 0) goto done;
     if (!check) { *code = cfg.creator_not_active; status = 0; goto done; }
-    if (!(public_key = PyObject_GetAttr(entry, s_public_key))) goto done;
-    if (!(signature = PyObject_GetAttr(entry, s_signature))) goto done;
+    if (!(public_key = FIELD(entry, public_key))) goto done;
+    if (!(signature = FIELD(entry, signature))) goto done;
     if (!PyBytes_Check(tx_hash)) {
         PyErr_SetString(PyExc_TypeError, "a transaction hash is bytes");
         goto done;
@@ -298,11 +334,11 @@ static int envelope(Block *b, PyObject *payload, PyObject *creator, PyObject *en
     if ((check = PyObject_IsTrue(value)) < 0) goto done;
     if (!check) { *code = cfg.signature_invalid; status = 0; goto done; }
     Py_CLEAR(value);
-    if (!(value = PyObject_GetAttr(account, s_signatories))) goto done;
+    if (!(value = FIELD(account, signatories))) goto done;
     if ((check = PySequence_Contains(value, public_key)) < 0) goto done;
     if (!check) { *code = cfg.signature_key_not_signatory; status = 0; goto done; }
     Py_CLEAR(value);
-    if (!(value = PyObject_GetAttr(account, s_quorum))) goto done;
+    if (!(value = FIELD(account, quorum))) goto done;
     if ((check = compare(value, cfg.one, Py_NE)) < 0) goto done;
     if (check) { *code = cfg.signature_quorum_not_met; status = 0; goto done; }
     *code = cfg.ok;
@@ -327,27 +363,27 @@ static int transfer(Block *b, PyObject *command, PyObject *target_key, PyObject 
     int status = -1, check;
     Py_ssize_t index;
 #define REJECT(result) do { *code = cfg.result; status = 0; goto done; } while (0)
-    if (!(source_id = PyObject_GetAttr(source, s_account_id))) goto done;
-    if (!(value = PyObject_GetAttr(command, s_source))) goto done;
+    if (!(source_id = FIELD(source, account_id))) goto done;
+    if (!(value = FIELD(command, source))) goto done;
     if ((check = compare(value, source_id, Py_NE)) < 0) goto done;
     if (check) REJECT(permission_denied);
     Py_CLEAR(value);
-    if (!(amount = PyObject_GetAttr(command, s_amount))) goto done;
+    if (!(amount = FIELD(command, amount))) goto done;
     if ((check = compare(amount, cfg.zero, Py_LE)) < 0) goto done;
     if (check) REJECT(amount_must_be_positive);
-    if (!(target_id = PyObject_GetAttr(command, s_target))) goto done;
+    if (!(target_id = FIELD(command, target))) goto done;
     if ((check = compare(target_id, source_id, Py_EQ)) < 0) goto done;
     if (check) REJECT(accounts_must_be_different);
     if (!(target = view_read(b, target_key))) goto done;
     if (target == Py_None) REJECT(target_account_not_found);
     if ((check = account_is_active(b, target)) < 0) goto done;
     if (!check) REJECT(target_account_not_active);
-    if (!(asset = PyObject_GetAttr(command, s_asset))) goto done;
+    if (!(asset = FIELD(command, asset))) goto done;
     index = asset == cfg.khr ? 0 : 1;
     /* Debit rungs (`money.debit`). */
-    if (!(day = PyObject_GetAttr(source, s_day))) goto done;
-    if (!(outgoing = PyObject_GetAttr(source, s_outgoing))) goto done;
-    if (!(tier = PyObject_GetAttr(source, s_tier))) goto done;
+    if (!(day = FIELD(source, day))) goto done;
+    if (!(outgoing = FIELD(source, outgoing))) goto done;
+    if (!(tier = FIELD(source, tier))) goto done;
     if (tier == cfg.institutional) {
         if (!(value = PyObject_GetAttr(b->policy, s_institutional_per_transfer))) goto done;
         PyObject *cap = item(value, index);
@@ -370,7 +406,7 @@ static int transfer(Block *b, PyObject *command, PyObject *target_key, PyObject 
         if (check) REJECT(daily_limit_exceeded);
         if (!(new_outgoing = with_item(outgoing, index, sent))) goto done;
     }
-    if (!(source_balances = PyObject_GetAttr(source, s_balances))) goto done;
+    if (!(source_balances = FIELD(source, balances))) goto done;
     {
         PyObject *balance = item(source_balances, index);
         if (balance == NULL) goto done;
@@ -379,13 +415,13 @@ static int transfer(Block *b, PyObject *command, PyObject *target_key, PyObject 
     if ((check = compare(remaining, cfg.zero, Py_LT)) < 0) goto done;
     if (check) REJECT(insufficient_funds);
     /* Credit rungs (`money.credit`). */
-    if (!(target_balances = PyObject_GetAttr(target, s_balances))) goto done;
+    if (!(target_balances = FIELD(target, balances))) goto done;
     {
         PyObject *balance = item(target_balances, index);
         if (balance == NULL) goto done;
         if (!(received = PyNumber_Add(balance, amount))) goto done;
     }
-    if (!(held = PyObject_GetAttr(target, s_held))) goto done;
+    if (!(held = FIELD(target, held))) goto done;
     {
         PyObject *held_amount = item(held, index);
         if (held_amount == NULL) goto done;
@@ -394,7 +430,7 @@ static int transfer(Block *b, PyObject *command, PyObject *target_key, PyObject 
     if ((check = compare(total, cfg.amount_max, Py_GT)) < 0) goto done;
     if (check) REJECT(balance_overflow);
     Py_CLEAR(tier);
-    if (!(tier = PyObject_GetAttr(target, s_tier))) goto done;
+    if (!(tier = FIELD(target, tier))) goto done;
     if (tier == cfg.basic) {
         if (!(value = PyObject_GetAttr(b->policy, s_basic_balance_max))) goto done;
         PyObject *cap = item(value, index);
@@ -409,8 +445,8 @@ static int transfer(Block *b, PyObject *command, PyObject *target_key, PyObject 
     if (!(record = account_with(source, new_source_balances, day, new_outgoing))) goto done;
     if (view_put(b, source_key, record) < 0) goto done;
     Py_CLEAR(record);
-    if (!(target_day = PyObject_GetAttr(target, s_day))) goto done;
-    if (!(target_outgoing = PyObject_GetAttr(target, s_outgoing))) goto done;
+    if (!(target_day = FIELD(target, day))) goto done;
+    if (!(target_outgoing = FIELD(target, outgoing))) goto done;
     if (!(record = account_with(target, new_target_balances, target_day, target_outgoing)))
         goto done;
     if (view_put(b, target_key, record) < 0) goto done;
@@ -442,10 +478,10 @@ static int run_lane(Block *b, PyObject *transaction, PyObject *tx_hash, const Ke
     long code = 0;
     Py_ssize_t index;
     *result = NULL;
-    if (!(payload = PyObject_GetAttr(transaction, s_payload))) goto done;
-    if (!(commands = PyObject_GetAttr(payload, s_commands))) goto done;
-    if (!(creator = PyObject_GetAttr(payload, s_creator))) goto done;
-    if (!(signatures = PyObject_GetAttr(transaction, s_signatures))) goto done;
+    if (!(payload = FIELD(transaction, payload))) goto done;
+    if (!(commands = FIELD(payload, commands))) goto done;
+    if (!(creator = FIELD(payload, creator))) goto done;
+    if (!(signatures = FIELD(transaction, signatures))) goto done;
     status = 0;  /* not the lane's shape, unless every test below passes */
     if (!PyTuple_Check(commands) || PyTuple_GET_SIZE(commands) != 1) goto done;
     if (!PyTuple_Check(signatures) || PyTuple_GET_SIZE(signatures) != 1) goto done;
@@ -484,6 +520,35 @@ done:
     return status;
 }
 
+/* `StateView.prefetch(keys)`: the keys this block has not read yet, read from the store in one
+ * `records` call into the block's cache. Returns a new reference to None, NULL on error. */
+static PyObject *prefetch_keys(Block *b, PyObject *keys) {
+    PyObject *base = NULL, *missing = PyList_New(0), *found = NULL;
+    PyObject *result = NULL;
+    if (missing == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        int known = PyDict_Contains(b->block, key);
+        if (known < 0) goto done;
+        if (!known && PyList_Append(missing, key) < 0) goto done;
+    }
+    if (!(base = PyObject_GetAttr(b->view, s_base))) goto done;
+    if (!(found = PyObject_CallMethodOneArg(base, s_records, missing))) goto done;
+    if (!PyList_Check(found) || PyList_GET_SIZE(found) != PyList_GET_SIZE(missing)) {
+        PyErr_SetString(PyExc_ValueError, "records() gave one record per key");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(missing); i++)
+        if (PyDict_SetItem(b->block, PyList_GET_ITEM(missing, i), PyList_GET_ITEM(found, i)) < 0)
+            goto done;
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(base);
+    Py_XDECREF(missing);
+    Py_XDECREF(found);
+    return result;
+}
+
 /* The keys the block's transactions will read first, prefetched in one `StateView.prefetch`
  * call, in the order of `block._keys_read`: every replay entry, then each creator's account and
  * its transfers' targets. Each transaction's keys are kept for the lane, which reads them. */
@@ -500,19 +565,19 @@ static int prefetch(Block *b, PyObject *transactions, PyObject *hashes, Keys *ke
         Py_CLEAR(key);
     }
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (!(payload = PyObject_GetAttr(PySequence_Fast_GET_ITEM(transactions, i), s_payload)))
+        if (!(payload = FIELD(PySequence_Fast_GET_ITEM(transactions, i), payload)))
             goto done;
-        if (!(creator = PyObject_GetAttr(payload, s_creator))) goto done;
+        if (!(creator = FIELD(payload, creator))) goto done;
         if (!(key = make_key("a/", creator))) goto done;
         if (PyList_Append(list, key) < 0) goto done;
         keys[i].creator = key;
         Py_CLEAR(key);
-        if (!(commands = PyObject_GetAttr(payload, s_commands))) goto done;
+        if (!(commands = FIELD(payload, commands))) goto done;
         if (PyTuple_Check(commands)) {
             for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(commands); j++) {
                 PyObject *command = PyTuple_GET_ITEM(commands, j);
                 if ((PyObject *)Py_TYPE(command) != cfg.transfer_type) continue;
-                if (!(target = PyObject_GetAttr(command, s_target))) goto done;
+                if (!(target = FIELD(command, target))) goto done;
                 if (!(key = make_key("a/", target))) goto done;
                 if (PyList_Append(list, key) < 0) goto done;
                 if (keys[i].target == NULL) keys[i].target = key;
@@ -524,7 +589,7 @@ static int prefetch(Block *b, PyObject *transactions, PyObject *hashes, Keys *ke
         Py_CLEAR(creator);
         Py_CLEAR(commands);
     }
-    if (!(answer = PyObject_CallMethodOneArg(b->view, s_prefetch, list))) goto done;
+    if (!(answer = prefetch_keys(b, list))) goto done;
     status = 0;
 done:
     Py_XDECREF(payload); Py_XDECREF(commands); Py_XDECREF(creator); Py_XDECREF(target);
@@ -693,6 +758,147 @@ done:
     return result;
 }
 
+/* A 128-bit sum as a Python int. */
+static PyObject *long_from_int128(__int128 value) {
+    if (value >= LLONG_MIN && value <= LLONG_MAX) return PyLong_FromLongLong((long long)value);
+    PyObject *high = PyLong_FromLongLong((long long)(value >> 64));
+    PyObject *low = PyLong_FromUnsignedLongLong((unsigned long long)value);
+    PyObject *shift = PyLong_FromLong(64), *shifted = NULL, *result = NULL;
+    if (high && low && shift && (shifted = PyNumber_Lshift(high, shift)))
+        result = PyNumber_Or(shifted, low);
+    Py_XDECREF(high); Py_XDECREF(low); Py_XDECREF(shift); Py_XDECREF(shifted);
+    return result;
+}
+
+/* Adds sign * (balances[0] + held[0], balances[1] + held[1]) of `account` to `totals`. 1 when
+ * done, 0 when an amount does not fit 64 bits (the Python twin then decides), -1 on error.
+ * `*negative` is set when an amount is below zero. */
+static int add_account(PyObject *account, int sign, __int128 totals[2], int *negative) {
+    PyObject *pairs[2] = {FIELD(account, balances), NULL};
+    int status = -1;
+    if (pairs[0] == NULL || !(pairs[1] = FIELD(account, held))) goto done;
+    for (int p = 0; p < 2; p++) {
+        for (Py_ssize_t index = 0; index < 2; index++) {
+            PyObject *amount = item(pairs[p], index);
+            if (amount == NULL) goto done;
+            int overflow;
+            long long value = PyLong_AsLongLongAndOverflow(amount, &overflow);
+            if (value == -1 && PyErr_Occurred()) goto done;
+            if (overflow) { status = 0; goto done; }
+            if (value < 0) *negative = 1;
+            totals[index] += sign * (__int128)value;
+        }
+    }
+    status = 1;
+done:
+    Py_XDECREF(pairs[0]);
+    Py_XDECREF(pairs[1]);
+    return status;
+}
+
+/* `StateView.account_deltas`: over the accounts a block wrote, (KHR delta, USD delta, the first
+ * written account holding a negative amount or None), each delta being the change in available
+ * plus held; None when an amount does not fit 64 bits (the Python twin then answers). */
+static PyObject *account_deltas(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyAnySet_Check(args[0]) || !PyDict_Check(args[1]) ||
+        !PyDict_Check(args[2]) || !PyLong_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "account_deltas(written: set, block: dict, original: dict, account_byte)");
+        return NULL;
+    }
+    PyObject *block = args[1], *original = args[2];
+    long account_byte = PyLong_AsLong(args[3]);
+    __int128 totals[2] = {0, 0};
+    PyObject *negative = Py_None, *iterator = PyObject_GetIter(args[0]), *key;
+    if (iterator == NULL) return NULL;
+    while ((key = PyIter_Next(iterator)) != NULL) {
+        int status = 1;
+        if (PyBytes_Check(key) && PyBytes_GET_SIZE(key) > 0 &&
+            (unsigned char)PyBytes_AS_STRING(key)[0] == account_byte) {
+            PyObject *before = PyDict_GetItemWithError(original, key);
+            PyObject *now = before ? PyDict_GetItemWithError(block, key) : NULL;
+            if (now == NULL) {
+                if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, key);
+                status = -1;
+            }
+            if (status > 0 && now != Py_None) {
+                int below = 0;
+                status = add_account(now, 1, totals, &below);
+                if (below && negative == Py_None) negative = now;  /* borrowed from `block` */
+            }
+            if (status > 0 && before != Py_None) {
+                int below = 0;
+                status = add_account(before, -1, totals, &below);
+            }
+        }
+        Py_DECREF(key);
+        if (status <= 0) {
+            Py_DECREF(iterator);
+            if (status == 0) Py_RETURN_NONE;
+            return NULL;
+        }
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) return NULL;
+    PyObject *khr = long_from_int128(totals[0]), *usd = long_from_int128(totals[1]);
+    PyObject *result = khr && usd ? PyTuple_Pack(3, khr, usd, negative) : NULL;
+    Py_XDECREF(khr);
+    Py_XDECREF(usd);
+    return result;
+}
+
+/* `DecodedRecords.records(keys, get)`: each key's record from `cached` (a dict, or an
+ * OrderedDict read as the dict it is), else `decode(key, get(key))` when the store holds it,
+ * handed to `insert(key, record)` unless the key's first byte is in `unkept`. */
+static PyObject *cached_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6 || !PyDict_Check(args[0]) || !PyBytes_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "cached_records(cached: dict, keys, get, decode, unkept: bytes, insert)");
+        return NULL;
+    }
+    PyObject *cached = args[0], *get = args[2], *decode = args[3], *insert = args[5];
+    const char *unkept = PyBytes_AS_STRING(args[4]);
+    size_t unkept_size = (size_t)PyBytes_GET_SIZE(args[4]);
+    PyObject *keys = PySequence_Fast(args[1], "keys must be a sequence");
+    if (keys == NULL) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(keys);
+    PyObject *found = PyList_New(count);
+    if (found == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *key = PySequence_Fast_GET_ITEM(keys, i);
+        PyObject *value = PyDict_GetItemWithError(cached, key);
+        if (value != NULL) {
+            PyList_SET_ITEM(found, i, Py_NewRef(value));
+            continue;
+        }
+        if (PyErr_Occurred()) goto fail;
+        PyObject *raw = PyObject_CallOneArg(get, key);
+        if (raw == NULL) goto fail;
+        if (raw == Py_None) {
+            PyList_SET_ITEM(found, i, raw);
+            continue;
+        }
+        PyObject *decode_args[2] = {key, raw};
+        value = PyObject_Vectorcall(decode, decode_args, 2, NULL);
+        Py_DECREF(raw);
+        if (value == NULL) goto fail;
+        PyList_SET_ITEM(found, i, value);
+        if (!PyBytes_Check(key) || PyBytes_GET_SIZE(key) == 0 ||
+            memchr(unkept, PyBytes_AS_STRING(key)[0], unkept_size) == NULL) {
+            PyObject *insert_args[2] = {key, value};
+            PyObject *done = PyObject_Vectorcall(insert, insert_args, 2, NULL);
+            if (done == NULL) goto fail;
+            Py_DECREF(done);
+        }
+    }
+    Py_DECREF(keys);
+    return found;
+fail:
+    Py_DECREF(keys);
+    Py_XDECREF(found);
+    return NULL;
+}
+
 static int take(PyObject *constants, const char *name, PyObject **slot) {
     PyObject *value = PyDict_GetItemString(constants, name);
     if (value == NULL) {
@@ -756,6 +962,12 @@ static PyMethodDef methods[] = {
     {"changes", (PyCFunction)(void (*)(void))changes, METH_FASTCALL,
      "changes(block, written, types, encode, shared_byte) -> (write set, written records): "
      "StateView.changes, compiled."},
+    {"account_deltas", (PyCFunction)(void (*)(void))account_deltas, METH_FASTCALL,
+     "account_deltas(written, block, original, account_byte) -> (khr delta, usd delta, "
+     "negative account or None), or None: StateView.account_deltas, compiled."},
+    {"cached_records", (PyCFunction)(void (*)(void))cached_records, METH_FASTCALL,
+     "cached_records(cached, keys, get, decode, unkept, insert) -> list: "
+     "DecodedRecords.records, compiled."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -774,7 +986,8 @@ PyMODINIT_FUNC PyInit__lane(void) {
     INTERN(institutional_per_transfer); INTERN(basic_balance_max); INTERN(read);
     INTERN(account_is_active); INTERN(daily_limit); INTERN(view); INTERN(time_ms);
     INTERN(policy); INTERN(verify); INTERN(signature_prefix); INTERN(seen_in_block);
-    INTERN(prefetch);
+    INTERN(records);
+    if (!(s_base = PyUnicode_InternFromString("_base"))) return NULL;
     if (!(s_value_ = PyUnicode_InternFromString("_value_"))) return NULL;
     if (!(s_limits = PyUnicode_InternFromString("_limits"))) return NULL;
     if (!(s_participant_active = PyUnicode_InternFromString("_participant_active")))

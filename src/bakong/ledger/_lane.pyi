@@ -16,7 +16,18 @@ def execute_transactions(
 def changes(
     block: dict[bytes, Any],
     written: set[bytes],
-    types: dict[int, type],
+    types: dict[int, Any],
     encode: Callable[[Any], bytes],
     shared_byte: int,
 ) -> tuple[tuple[tuple[bytes, bytes | None], ...], tuple[tuple[bytes, Any], ...]]: ...
+def account_deltas(
+    written: set[bytes], block: dict[bytes, Any], original: dict[bytes, Any], account_byte: int
+) -> tuple[int, int, Any] | None: ...
+def cached_records(
+    cached: dict[bytes, Any],
+    keys: Sequence[bytes],
+    get: Callable[[bytes], bytes | None],
+    decode: Callable[[bytes, bytes], Any],
+    unkept: bytes,
+    insert: Callable[[bytes, Any], None],
+) -> list[Any]: ...

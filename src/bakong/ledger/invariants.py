@@ -35,18 +35,9 @@ def _check_non_negative(account: Account) -> None:
 
 def check_block(view: StateView) -> None:
     """Conservation of this block's changes: account deltas equal the supply delta."""
-    khr_delta = usd_delta = 0
-    for old, new in view.account_changes():
-        if new is not None:
-            (khr, usd), (khr_held, usd_held) = new.balances, new.held
-            if khr < 0 or usd < 0 or khr_held < 0 or usd_held < 0:
-                raise InvariantViolation(f"negative amount in {new.account_id}: {new}")
-            khr_delta += khr + khr_held
-            usd_delta += usd + usd_held
-        if old is not None:
-            (khr, usd), (khr_held, usd_held) = old.balances, old.held
-            khr_delta -= khr + khr_held
-            usd_delta -= usd + usd_held
+    khr_delta, usd_delta, negative = view.account_deltas()
+    if negative is not None:
+        raise InvariantViolation(f"negative amount in {negative.account_id}: {negative}")
     supply_new: Supply | None = view.read(SUPPLY_KEY)
     supply_old: Supply | None = view.original(SUPPLY_KEY)
     for index, delta in ((0, khr_delta), (1, usd_delta)):

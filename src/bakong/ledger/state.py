@@ -187,6 +187,7 @@ WrittenRecords = tuple[tuple[bytes, Record | None], ...]
 # Replay-protection records (`seen_key`, `seen_block_key`) are written once and read back only
 # to find them absent, so `DecodedRecords` does not keep them.
 _replay_bytes = frozenset({ord("s"), ord("b")})
+_replay_first_bytes = bytes(sorted(_replay_bytes))
 
 
 class DecodedRecords:
@@ -213,6 +214,10 @@ class DecodedRecords:
 
     def records(self, keys: Sequence[bytes], get: Callable[[bytes], bytes | None]) -> list[Any]:
         """`record` of each key, in order: a block's prefetch is one call, not one per key."""
+        if _compiled_records is not None:
+            return _compiled_records(
+                self._records, keys, get, decode_value, _replay_first_bytes, self._insert
+            )
         cached = self._records
         unkept = _replay_bytes
         found: list[Any] = []
@@ -318,17 +323,40 @@ class LayeredStore:
 _missing: Any = object()
 
 
-def _compiled() -> Callable[..., tuple[WriteSet, WrittenRecords]] | None:
-    """`StateView.changes` compiled (`_lane.c`), where it was built; its Python twin below is
-    the specification (`tests/ledger/test_state.py` compares them)."""
+_Changes = Callable[
+    [dict[bytes, Any], set[bytes], dict[int, Any], Callable[[object], bytes], int],
+    tuple[WriteSet, WrittenRecords],
+]
+_Deltas = Callable[
+    [set[bytes], dict[bytes, Any], dict[bytes, Any], int], tuple[int, int, Any] | None
+]
+
+
+_Records = Callable[
+    [
+        OrderedDict[bytes, Record],
+        Sequence[bytes],
+        Callable[[bytes], bytes | None],
+        Callable[[bytes, bytes], Record],
+        bytes,
+        Callable[[bytes, Record], None],
+    ],
+    list[Any],
+]
+
+
+def _compiled() -> tuple[_Changes, _Deltas, _Records] | tuple[None, None, None]:
+    """`StateView.changes`, `StateView.account_deltas` and `DecodedRecords.records` compiled
+    (`_lane.c`), where it was built; their Python twins are the specification, and
+    `tests/ledger/test_state_compiled.py` compares them."""
     try:
-        from bakong.ledger._lane import changes
+        from bakong.ledger._lane import account_deltas, cached_records, changes
     except ImportError:
-        return None
-    return changes
+        return None, None, None
+    return changes, account_deltas, cached_records
 
 
-_compiled_changes = _compiled()
+_compiled_changes, _compiled_deltas, _compiled_records = _compiled()
 
 
 class StateView:
@@ -433,10 +461,33 @@ class StateView:
                 append((key, encode_value(value)))
         return tuple(entries), written
 
-    def account_changes(self) -> list[tuple[Any, Any]]:
-        """(before the block, now) for every account this block wrote."""
+    def account_deltas(self) -> tuple[int, int, Any]:
+        """Over the accounts this block wrote: the change of KHR and of USD held in them
+        (available plus held), and the first written account with a negative amount (or None),
+        for the invariant checks."""
+        if _compiled_deltas is not None:
+            deltas = _compiled_deltas(self._written, self._block, self._original, _account_byte)
+            if deltas is not None:  # None: an amount beyond 64 bits, which only Python sums
+                return deltas
         block, original = self._block, self._original
-        return [(original[key], block[key]) for key in self._written if key[0] == _account_byte]
+        khr_delta = usd_delta = 0
+        negative = None
+        for key in self._written:
+            if key[0] != _account_byte:
+                continue
+            old: Any = original[key]
+            new: Any = block[key]
+            if new is not None:
+                (khr, usd), (khr_held, usd_held) = new.balances, new.held
+                if negative is None and min(khr, usd, khr_held, usd_held) < 0:
+                    negative = new
+                khr_delta += khr + khr_held
+                usd_delta += usd + usd_held
+            if old is not None:
+                (khr, usd), (khr_held, usd_held) = old.balances, old.held
+                khr_delta -= khr + khr_held
+                usd_delta -= usd + usd_held
+        return khr_delta, usd_delta, negative
 
     def original(self, key: bytes) -> Any:
         """The record at `key` before this block."""
