@@ -1,19 +1,22 @@
-/* bakong.ledger._lane: the transfer lane of `bakong.ledger.transfer_lane`, compiled.
+/* bakong.ledger._lane: a block's transfer path, compiled.
  *
  * Why it exists: on a retail payment network nearly every transaction is one transfer signed
  * by its paying account, and the state machine must stay far cheaper than the Ed25519 check of
- * that transaction's signature (issue 2: ratio >= 5). In Python the lane's cost is object
+ * that transaction's signature (issue 2: ratio >= 5). In Python the path's cost is object
  * operations (attribute reads, dict lookups, tuples, records), which compiling the Python does
  * not remove; here they are direct C-API calls with no interpreter between them.
  *
- * What it is: `execute_transactions(context, transactions, tx_hashes, general, result_type)`
- * runs a block's transactions in order. A transaction of the lane's shape (one `Transfer`, one
- * signature, an account creator) is executed here, rung for rung as `transfer_lane.run_transfer`
- * does, with the same result codes and the same records written through the same `StateView`
- * dictionaries. Any other transaction is handed to `general(context, transaction, tx_hash)`,
- * which returns its `TxResult`. The Python lane stays the specification: tests run random
- * workloads through both and through the general path and require identical results, write
- * sets and app hashes. A node without a C compiler runs the Python lane.
+ * What it holds, each the twin of Python code that stays its specification:
+ * - `execute_transactions`: a block's transactions in order, after one prefetch of the keys
+ *   they read (`block._keys_read`, `StateView.prefetch`). A transaction of the lane's shape
+ *   (one `Transfer`, one signature, an account creator) runs rung for rung as
+ *   `transfer_lane.run_transfer` does, with the same result codes and the same records written
+ *   through the same `StateView` dictionaries; any other goes to `general`, the Python path.
+ * - `changes` (`StateView.changes`), `account_deltas` (`StateView.account_deltas`) and
+ *   `cached_records` (`DecodedRecords.records`).
+ * Tests run random workloads through each and its twin (and the lane through the general path)
+ * and require identical results, write sets and app hashes. A node without a C compiler runs
+ * the Python twins.
  *
  * Everything read from Python objects goes through the C API with its types checked where the
  * C code relies on them; anything unexpected raises, it never guesses. Module state is global:
@@ -186,7 +189,8 @@ static int view_put(Block *b, PyObject *key, PyObject *value) {
 }
 
 /* The participant code of an account ID: the text after its first "@"; NULL with no error
- * when there is none (the Python method is then asked, and raises as Python does). */
+ * when there is none (the Python method is then asked, and raises as Python does), NULL with
+ * an error when out of memory. */
 static PyObject *participant_of(PyObject *account_id) {
     if (!PyUnicode_Check(account_id)) return NULL;
     Py_ssize_t length = PyUnicode_GET_LENGTH(account_id);
@@ -205,6 +209,7 @@ static int account_is_active(Block *b, PyObject *account) {
     if (account_id == NULL) return -1;
     PyObject *code = participant_of(account_id);
     Py_DECREF(account_id);
+    if (code == NULL && PyErr_Occurred()) return -1;
     if (code != NULL) {
         PyObject *active = PyDict_GetItemWithError(b->participant_active, code);
         Py_DECREF(code);
@@ -221,6 +226,7 @@ static int account_is_active(Block *b, PyObject *account) {
 /* `Context.daily_limit(account_id, tier, index)`: a new reference, NULL on error. */
 static PyObject *daily_limit(Block *b, PyObject *account_id, PyObject *tier, Py_ssize_t index) {
     PyObject *code = participant_of(account_id);
+    if (code == NULL && PyErr_Occurred()) return NULL;
     if (code != NULL) {
         PyObject *tier_value = PyObject_GetAttr(tier, s_value_);
         if (tier_value == NULL) {
