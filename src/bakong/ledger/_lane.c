@@ -31,7 +31,7 @@ static PyObject *s_payload, *s_commands, *s_creator, *s_signatures, *s_chain_id,
     *s_public_key, *s_signature, *s_status, *s_account_id, *s_signatories, *s_quorum, *s_tier,
     *s_day, *s_outgoing, *s_balances, *s_held, *s_kind, *s_holds_pending, *s_source, *s_target,
     *s_asset, *s_amount, *s_value_, *s_institutional_per_transfer, *s_basic_balance_max,
-    *s_read, *s_account_is_active, *s_daily_limit, *s_view, *s_time_ms, *s_policy, *s_verify,
+    *s_read, *s_account_is_active, *s_view, *s_time_ms, *s_policy, *s_verify,
     *s_signature_prefix, *s_seen_in_block, *s_limits, *s_participant_active, *s_tx, *s_block,
     *s_original, *s_written, *s_base, *s_records;
 
@@ -990,7 +990,7 @@ PyMODINIT_FUNC PyInit__lane(void) {
     INTERN(outgoing); INTERN(balances); INTERN(held); INTERN(kind); INTERN(holds_pending);
     INTERN(source); INTERN(target); INTERN(asset); INTERN(amount);
     INTERN(institutional_per_transfer); INTERN(basic_balance_max); INTERN(read);
-    INTERN(account_is_active); INTERN(daily_limit); INTERN(view); INTERN(time_ms);
+    INTERN(account_is_active); INTERN(view); INTERN(time_ms);
     INTERN(policy); INTERN(verify); INTERN(signature_prefix); INTERN(seen_in_block);
     INTERN(records);
     if (!(s_base = PyUnicode_InternFromString("_base"))) return NULL;

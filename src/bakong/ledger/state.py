@@ -330,8 +330,6 @@ _Changes = Callable[
 _Deltas = Callable[
     [set[bytes], dict[bytes, Any], dict[bytes, Any], int], tuple[int, int, Any] | None
 ]
-
-
 _Records = Callable[
     [
         OrderedDict[bytes, Record],

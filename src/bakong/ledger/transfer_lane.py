@@ -72,8 +72,6 @@ def _native() -> Callable[..., tuple[Any, ...]] | None:
 #: execute_transactions(context, transactions, tx_hashes, general, result_type): a block's
 #: transactions in order, each of the lane's shape through the compiled lane and any other one
 #: through `general(context, transaction, tx_hash)`, which returns its result.
-
-
 native_execute_transactions = _native()
 
 
