@@ -44,8 +44,16 @@ __all__ = [
     "rounds_ahead_max",
     "steps_per_input_max",
     # node
+    "alias_lookup_burst",
+    "alias_lookup_bytes_max",
+    "alias_lookups_page_max",
+    "alias_lookups_per_s",
+    "alias_lookups_retained_max",
+    "api_submitters_remembered_max",
     "block_time_drift_ms_max",
     "decoded_records_max",
+    "request_skew_ms_max",
+    "seen_requests_max",
     "snapshot_chunk_bytes",
     "snapshot_chunks_max",
     "snapshot_interval_default",
@@ -140,6 +148,24 @@ snapshot_interval_default = 1_000
 snapshot_lag_default = 50
 snapshot_chunk_bytes = 2**20  # a chunk closes at the first entry that takes it to this size
 snapshot_chunks_max = 2**16  # 64 GiB of state
+# Who submitted which transaction to this node's API, for its status (`bakong.node.visibility`):
+# as many as the runtime remembers refused transactions, about 200 bytes each.
+api_submitters_remembered_max = 100_000
+# Phone-alias lookups (`bakong.node.alias_lookups`): a token bucket per participant, refilled at
+# `alias_lookups_per_s` up to `alias_lookup_burst`. A payer's bank resolves one alias per
+# payment its customers start; enumerating Cambodia's ~20 million mobile numbers at this rate
+# would take a participant 11 days of continuous lookups, each one audited.
+alias_lookups_per_s = 20
+alias_lookup_burst = 100
+# The audit trail of lookups a node keeps in its store (about 120 bytes each), and a page of it.
+alias_lookups_retained_max = 10_000_000
+alias_lookups_page_max = 1_000
+alias_lookup_bytes_max = 1_024  # one stored lookup record, at decoding
+# Signed API requests (bakong.wire.request): a request's clock may differ from the node's by
+# this much either way, and a node remembers this many accepted signatures to refuse replays
+# (more than a busy gateway sends in twice the skew; beyond it, 503 rather than forget one).
+request_skew_ms_max = 60_000
+seen_requests_max = 1_000_000
 
 assert account_name_chars_max + 1 + participant_code_chars_min == account_id_chars_max
 assert participant_code_chars_min <= participant_code_chars_max
@@ -159,3 +185,5 @@ assert proposals_per_round_max >= 2  # the first proposal and the evidence again
 assert votes_per_round_max >= 4 * validators_max
 assert 0 < block_time_drift_ms_max < tx_future_ms_max
 assert sync_blocks_max * block_bytes_max <= 2**31  # a catch-up response stays framable
+assert 0 < alias_lookups_per_s <= alias_lookup_burst
+assert alias_lookups_page_max <= alias_lookups_retained_max

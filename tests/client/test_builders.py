@@ -98,22 +98,33 @@ def test_every_command_built_by_the_sdk_is_accepted_by_the_ledger() -> None:
     now = bank.chain.time_ms
     order, refund = hold_id_for("sokha@aclb", "order-1"), hold_id_for("sokha@aclb", "order-2")
 
-    governance = bank.tx(
-        "nbc",
-        issue("settlement@aclb", Asset.KHR, 10_000_000, "reserve-1"),
-        issue("settlement@aclb", "USD", 500_00, "reserve-2"),
-        register_participant("newb", "New Bank", [key("newb/admin")], gateway_keys=[key("gw")]),
-        add_validator("validator-2", key("validator-2"), power=2),
-        set_limits(DEFAULT_POLICY),
-    )
-    assert bank.run(governance.sign(nbc)) == [ResultCode.ok]
-    rotation = bank.tx(
-        "nbc",
-        update_participant("newb", "New Bank Plc", [key("newb/admin-2")], status="active"),
-        remove_validator(key("validator-2").public_key),
-        redeem("settlement@aclb", Asset.KHR, 1_000, "reserve-3"),
-    )
-    assert bank.run(rotation.sign(nbc)) == [ResultCode.ok]
+    # One transaction per participant touched (`participants_mixed` otherwise).
+    governance = [
+        bank.tx(
+            "nbc",
+            issue("settlement@aclb", Asset.KHR, 10_000_000, "reserve-1"),
+            issue("settlement@aclb", "USD", 500_00, "reserve-2"),
+        ),
+        bank.tx(
+            "nbc",
+            register_participant("newb", "New Bank", [key("newb/admin")], gateway_keys=[key("gw")]),
+        ),
+        bank.tx(
+            "nbc",
+            add_validator("validator-2", key("validator-2"), power=2),
+            set_limits(DEFAULT_POLICY),
+        ),
+    ]
+    assert bank.run(*(tx.sign(nbc) for tx in governance)) == [ResultCode.ok] * 3
+    rotation = [
+        bank.tx(
+            "nbc",
+            update_participant("newb", "New Bank Plc", [key("newb/admin-2")], status="active"),
+        ),
+        bank.tx("nbc", remove_validator(key("validator-2").public_key)),
+        bank.tx("nbc", redeem("settlement@aclb", Asset.KHR, 1_000, "reserve-3")),
+    ]
+    assert bank.run(*(tx.sign(nbc) for tx in rotation)) == [ResultCode.ok] * 3
 
     onboarding = bank.tx(
         "aclb",
@@ -152,14 +163,20 @@ def test_every_command_built_by_the_sdk_is_accepted_by_the_ledger() -> None:
     posting = bank.tx("shop@aclb", post(order, 40_000))
     payment = bank.tx(
         "sokha@aclb",
-        void(refund),
         transfer("sokha@aclb", "dara@wing", "KHR", 7_000, memo="noodles", external_ref="x-1"),
+    )
+    cleanup = bank.tx(
+        "sokha@aclb",
+        void(refund),
         set_quorum("sokha@aclb", 1),
         remove_signatory("sokha@aclb", sokha_2),
     )
     half_signed = payment.sign(sokha)
     assert bank.run(half_signed) == [ResultCode.signature_quorum_not_met]
-    assert bank.run(posting.sign(shop), cosign(half_signed, sokha_2)) == [ResultCode.ok] * 2
+    assert (
+        bank.run(posting.sign(shop), cosign(half_signed, sokha_2), cleanup.sign(sokha, sokha_2))
+        == [ResultCode.ok] * 3
+    )
 
     recovery = bank.tx(
         "aclb",

@@ -73,6 +73,7 @@ from bakong.wire.request import SeenRequests, check_request
 
 CHAIN = "bakong-follow"
 GENESIS_MS = 1_767_225_600_000
+NODE = sandbox_key("validator-1").public_key  # the node the stream requests are signed for
 
 
 def validator_key(name: str) -> SigningKey:
@@ -515,10 +516,17 @@ def test_follower_reconnects_from_the_next_height_with_signed_requests() -> None
     script = Script(chain.messages, per_connection=1)
     key = sandbox_key("aclb/gateway")
     clock = iter(range(GENESIS_MS, GENESIS_MS + 1_000))
+    asked: list[None] = []
+
+    async def learn_node_key() -> bytes:  # as `Client.resolve_node_key`, asked at each connect
+        asked.append(None)
+        return NODE
+
     follower = Follower(
         "http://node.test:26657/",
         key,
         TrustState.from_genesis(chain.genesis),
+        node_key=learn_node_key,
         clock_ms=lambda: next(clock),
         connect=script.connect,
         sleep=_no_wait,
@@ -527,11 +535,12 @@ def test_follower_reconnects_from_the_next_height_with_signed_requests() -> None
     assert items == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)]
     urls = [url for url, _ in script.opened]
     assert urls == [f"ws://node.test:26657/v1/stream?from_height={h}" for h in (1, 2)]
+    assert len(asked) == 2
     seen = SeenRequests()
     for url, headers in script.opened:
         target = url.removeprefix("ws://node.test:26657")
         now = int(headers["x-bakong-time"])
-        assert check_request(CHAIN, "GET", target, b"", headers, now, seen) == key.public_key
+        assert check_request(CHAIN, NODE, "GET", target, b"", headers, now, seen) == key.public_key
     assert follower.trust.height == 2
 
 
@@ -543,6 +552,7 @@ def test_nothing_from_a_bad_message_is_yielded_and_it_is_not_retried() -> None:
         "http://node.test",
         sandbox_key("nbc/gateway"),
         TrustState.from_genesis(chain.genesis),
+        node_key=NODE,
         connect=script.connect,
         sleep=_no_wait,
     )
@@ -573,6 +583,7 @@ def test_follower_gives_up_after_reconnects_max() -> None:
         "https://node.test/base",
         sandbox_key("nbc/gateway"),
         TrustState.from_genesis(chain.genesis),
+        node_key=NODE,
         connect=refuse,
         reconnects_max=2,
         sleep=_no_wait,
@@ -581,7 +592,8 @@ def test_follower_gives_up_after_reconnects_max() -> None:
         asyncio.run(_collect(follower, 1))
     assert attempts == ["wss://node.test/base/v1/stream?from_height=1"] * 3
     with pytest.raises(LocalError):
-        Follower("ftp://node.test", sandbox_key("k"), TrustState.from_genesis(chain.genesis))
+        trust = TrustState.from_genesis(chain.genesis)
+        Follower("ftp://node.test", sandbox_key("k"), trust, node_key=NODE)
 
 
 def test_follower_over_a_real_websocket() -> None:
@@ -595,7 +607,7 @@ def test_follower_over_a_real_websocket() -> None:
         assert request is not None
         headers = {name.lower(): value for name, value in request.headers.raw_items()}
         now = int(headers.get("x-bakong-time", "0"))
-        verdict = check_request(CHAIN, "GET", request.path, b"", headers, now, seen)
+        verdict = check_request(CHAIN, NODE, "GET", request.path, b"", headers, now, seen)
         if verdict != key.public_key:
             refused.append(verdict)
             return
@@ -607,7 +619,8 @@ def test_follower_over_a_real_websocket() -> None:
     async def run() -> list[tuple[int, int]]:
         async with websockets.asyncio.server.serve(handler, "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]
-            async with Client(f"http://127.0.0.1:{port}", key, chain_id=CHAIN) as client:
+            url = f"http://127.0.0.1:{port}"
+            async with Client(url, key, chain_id=CHAIN, node_key=NODE) as client:
                 trust = chain.trust_before(2)
                 return await _collect(client.follow(trust), 3)
 
@@ -639,7 +652,12 @@ def _closing_follower(chain: Chain, code: int, reason: str) -> tuple[Follower, l
 
     trust = TrustState.from_genesis(chain.genesis)
     follower = Follower(
-        "http://node.test", sandbox_key("aclb/gateway"), trust, connect=connect, sleep=_no_wait
+        "http://node.test",
+        sandbox_key("aclb/gateway"),
+        trust,
+        node_key=NODE,
+        connect=connect,
+        sleep=_no_wait,
     )
     return follower, urls
 

@@ -59,6 +59,7 @@ class FakeNode:
 
     def __init__(self) -> None:
         self.chain = Sandbox()
+        self.node_key = sandbox_key("validator-1").public_key  # what requests must name
         self.seen = SeenRequests()
         self.allowed = {sandbox_key(f"{p}/gateway").public_key for p in ("nbc", "aclb", "wing")}
         self.pending: dict[bytes, Transaction] = {}
@@ -102,10 +103,17 @@ class FakeNode:
         body = await request.body()
         headers = {name.lower(): value for name, value in request.headers.items()}
         verdict = check_request(
-            self.chain.chain_id, request.method, target, body, headers, self.clock_ms(), self.seen
+            self.chain.chain_id,
+            self.node_key,
+            request.method,
+            target,
+            body,
+            headers,
+            self.clock_ms(),
+            self.seen,
         )
         if not isinstance(verdict, bytes):
-            return self.error(request, 401, verdict.code, verdict.message)
+            return self.error(request, verdict.status, verdict.code, verdict.message)
         if verdict not in self.allowed:
             return self.error(request, 403, "forbidden", "not a gateway key")
         self.signed.append((request.method, target))
@@ -120,6 +128,7 @@ class FakeNode:
             request,
             {
                 "chain_id": self.chain.chain_id,
+                "node_key": self.node_key,
                 "height": len(self.chain.blocks),
                 "app_hash": self.chain.state.app_hash,
                 "block_time_ms": self.chain.time_ms,
@@ -544,7 +553,56 @@ def test_unauthorised_key_and_bad_signature() -> None:
         assert (caught.value.status, caught.value.code) == (401, "bad_signature")
 
     # Signed for another chain: the signature cannot verify on this one.
-    run(node, wrong_chain, chain_id="bakong-other")
+    run(node, wrong_chain, chain_id="bakong-other", node_key=node.node_key)
+
+
+def test_requests_are_signed_for_the_node_key_the_status_names() -> None:
+    node = FakeNode()
+
+    async def scenario(client: Client) -> None:
+        assert await client.resolve_node_key() == node.node_key
+        assert (await client.status()).node_key == node.node_key
+        await client.account("settlement@aclb")
+
+    run(node, scenario)
+    assert ("GET", "/v1/accounts/settlement@aclb") in node.signed
+    # A key given to the client is pinned: a node that reports another is not talked to.
+    with pytest.raises(LocalError, match="node's key"):
+        run(node, lambda client: client.status(), node_key=sandbox_key("other").public_key)
+
+
+def test_a_learned_node_key_is_learned_again_when_the_node_says_wrong_node() -> None:
+    node = FakeNode()
+
+    async def scenario(client: Client) -> None:
+        await client.account("settlement@aclb")
+        node.node_key = sandbox_key("validator-2").public_key  # another node behind the URL
+        await client.account("settlement@aclb")
+        assert await client.resolve_node_key() == node.node_key
+
+    run(node, scenario)
+    assert node.signed.count(("GET", "/v1/accounts/settlement@aclb")) == 2
+    assert node.unsigned == ["", ""]  # the status, read once more after `wrong_node`
+
+    async def pinned(client: Client) -> None:
+        with pytest.raises(ApiError) as caught:
+            await client.account("settlement@aclb")
+        assert (caught.value.status, caught.value.code) == (401, "wrong_node")
+
+    run(node, pinned, chain_id="bakong-sandbox", node_key=sandbox_key("validator-1").public_key)
+
+
+def test_a_full_replay_window_is_busy() -> None:
+    node = FakeNode()
+    node.seen = SeenRequests(entries_max=1)
+
+    async def scenario(client: Client) -> None:
+        await client.account("settlement@aclb")
+        with pytest.raises(Busy) as caught:
+            await client.account("settlement@aclb")
+        assert (caught.value.status, caught.value.code) == (503, "replay_window_full")
+
+    run(node, scenario)
 
 
 def test_repeated_identical_requests_get_distinct_signatures() -> None:
@@ -590,7 +648,8 @@ def test_malformed_responses_are_api_errors() -> None:
 
     async def main() -> None:
         transport = httpx.ASGITransport(app=app)
-        async with Client(URL, sandbox_key("k"), chain_id="c", transport=transport) as client:
+        pinned = {"chain_id": "c", "node_key": bytes(32)}
+        async with Client(URL, sandbox_key("k"), transport=transport, **pinned) as client:
             with pytest.raises(ApiError) as caught:
                 await client.status()
             assert caught.value.code == "bad_response"

@@ -1,31 +1,43 @@
 """Four validators as separate processes (issue 4): transfers commit, a killed validator
 catches up with identical app hashes, two stopped validators halt the chain without a fork
 until one returns, and a participant's stream holds only its own, proven, transactions.
+A transaction paying two banks, or issuing to two, is refused and shown to neither bank
+(issue 14): not in its blocks, and its status is the unknown hash's; an alias lookup is in
+the validator's audit trail.
+Signed requests are bound to their node (issue 14): a request one node accepted is refused by
+another, and by the same node after a kill -9 and restart.
 
 Method: `bakong.node.localnet` initialises a network in a temporary directory and starts one
 `bakong node run` process per validator; the tests drive it through the SDK
-(`bakong.client`) as a bank would, and kill processes with SIGKILL. Every wait is bounded.
+(`bakong.client`) as a bank would, and kill processes with SIGKILL. A restarted validator is
+judged by its own store (`tests.e2e.own_state`): the app hash it stored at every height and
+its whole state, against the blocks re-executed here. Every wait is bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bakong.client import Client, SyncClient, TrustState, create_account, issue, transfer
 from bakong.client.builders import sign
+from bakong.client.errors import NotFound
 from bakong.keystore import generate_key, read_key_file
 from bakong.ledger.assets import Asset
 from bakong.ledger.block import block_hash
 from bakong.ledger.commands import Command
 from bakong.ledger.transaction import Transaction
 from bakong.node.localnet import Localnet, init_localnet
-from bakong.node.visibility import participants_touched
+from bakong.node.visibility import viewers
 from bakong.wire.keys import SigningKey
+from bakong.wire.request import sign_request
+from tests.e2e.own_state import differences, read_store, replay
 
 pytestmark = pytest.mark.e2e
 
@@ -134,6 +146,8 @@ def test_cross_participant_transfers_commit_on_every_validator(
 def test_a_killed_validator_is_not_missed_and_catches_up_with_the_same_app_hashes(
     network: Localnet, wallets: dict[str, SigningKey]
 ) -> None:
+    with _client(network, 0, "nbc") as nbc:
+        dara_before = nbc.account("dara@wing").balances[Asset.KHR]
     network.stop_validator(3, signal.SIGKILL)
     with _client(network, 0, "aclb") as aclb:
         for amount in (1_000, 2_000, 3_000):
@@ -151,6 +165,57 @@ def test_a_killed_validator_is_not_missed_and_catches_up_with_the_same_app_hashe
     assert network.wait_for_height(target, catch_up_timeout_s), _logs(network.directory)
     with _client(network, 0, "nbc") as reference, _client(network, 3, "nbc") as restarted:
         assert _app_hashes(restarted, target) == _app_hashes(reference, target)
+        # Its own state: what it stored and computed, against the blocks executed here.
+        own = read_store(network.children[3].home / "data")
+        assert own.height >= target and sorted(own.app_hashes) == list(range(1, own.height + 1))
+        assert differences(own, replay(network.genesis, reference, own.height)) == []
+        dara = own.balance("dara@wing", Asset.KHR.index)
+        assert dara == dara_before + 1_000 + 2_000 + 3_000
+        assert restarted.account("dara@wing").balances[Asset.KHR] == dara
+
+
+def _api_up(url: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/v1/status", timeout=1.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def test_a_signed_request_is_accepted_once_by_its_node_only_even_across_a_kill(
+    network: Localnet,
+) -> None:
+    node, other = network.children[2], network.children[0]
+    target = "/v1/accounts/settlement@aclb"
+    key = _key(network, "aclb-gateway")
+    with httpx.Client(timeout=5.0) as http:
+        node_key = bytes.fromhex(http.get(node.api_url + "/v1/status").json()["node_key"])
+        signed_ms = time.time_ns() // 1_000_000
+        captured = sign_request(
+            network.genesis.chain_id, node_key, key, "GET", target, b"", signed_ms
+        )
+        assert http.get(node.api_url + target, headers=captured).status_code == 200
+        elsewhere = http.get(other.api_url + target, headers=captured)
+        assert elsewhere.status_code == 401, elsewhere.text
+        assert elsewhere.json()["error"]["code"] == "wrong_node"
+
+        network.stop_validator(2, signal.SIGKILL)
+        network.start_validator(2)
+        assert _api_up(node.api_url, up_timeout_s), _logs(network.directory)
+        replayed = http.get(node.api_url + target, headers=captured)
+        assert time.time_ns() // 1_000_000 - signed_ms < 60_000  # inside the skew window
+        assert replayed.status_code == 401, replayed.text
+        assert replayed.json()["error"]["code"] == "request_replayed"
+        fresh = sign_request(
+            network.genesis.chain_id, node_key, key, "GET", target, b"", time.time_ns() // 10**6
+        )
+        assert http.get(node.api_url + target, headers=fresh).status_code == 200
+        height = network.height_of(http, other) or 1
+    assert network.wait_for_height(height, catch_up_timeout_s), _logs(network.directory)
 
 
 def test_two_stopped_validators_halt_the_chain_without_a_fork_until_one_returns(
@@ -203,8 +268,8 @@ def test_a_participant_stream_holds_only_its_own_transactions_each_proven(
                 for item in block.items:
                     payload = item.transaction.payload
                     seen.append((item.height, payload.creator))
-                    touched = participants_touched(payload, lambda _: ())
-                    assert gateway == "nbc" or gateway in touched, (item.height, touched)
+                    shown_to = viewers(payload, lambda _: ())
+                    assert gateway == "nbc" or gateway in shown_to, (item.height, shown_to)
                 if block.height >= last.height:
                     return seen
         raise AssertionError("the stream ended")
@@ -214,3 +279,46 @@ def test_a_participant_stream_holds_only_its_own_transactions_each_proven(
     assert (last.height, "wing") in everything
     assert all(creator != "wing" for _, creator in aclb_view)
     assert any(creator == "sokha@aclb" for _, creator in aclb_view)
+
+
+def test_a_transaction_touching_two_banks_is_refused_and_shown_to_neither(
+    network: Localnet, wallets: dict[str, SigningKey]
+) -> None:
+    with _client(network, 0, "aclb") as aclb, _client(network, 0, "nbc") as nbc:
+        opened = nbc.submit_and_wait(
+            _signed(nbc, "abaa", [_key(network, "abaa-admin")],
+                    create_account("probea@abaa", [generate_key()]))
+        )  # fmt: skip
+        assert opened.ok, opened
+        probe = _signed(
+            aclb,
+            "sokha@aclb",
+            [wallets["sokha@aclb"]],
+            transfer("sokha@aclb", "dara@wing", Asset.KHR, 1_000, memo="for wing"),
+            transfer("sokha@aclb", "probea@abaa", Asset.KHR, 2_000, memo="for abaa"),
+        )
+        issue_both = _signed(
+            nbc,
+            "nbc",
+            [_key(network, "nbc-admin")],
+            issue("settlement@wing", Asset.KHR, 5, "probe-wing"),
+            issue("settlement@abaa", Asset.KHR, 5, "probe-abaa"),
+        )
+        refused = [aclb.submit_and_wait(probe), nbc.submit_and_wait(issue_both)]
+        assert [c.result for c in refused] == ["participants_mixed"] * 2, refused
+    assert network.wait_for_height(refused[-1].height, catch_up_timeout_s)
+    for gateway in ("wing", "abaa"):
+        with _client(network, 1, gateway) as bank:
+            for committed in refused:
+                shown = bank.block(committed.height).transactions
+                assert all(t.tx_hash != committed.tx_hash for t in shown), gateway
+                assert bank.transaction(committed.tx_hash).state == "unknown"
+    # Alias lookups reach the validator's own store, for the central bank to audit.
+    unknown_alias = bytes(range(32))
+    with _client(network, 1, "wing") as wing, _client(network, 1, "nbc") as nbc:
+        with pytest.raises(NotFound):
+            wing.alias(unknown_alias)
+        audited = nbc.alias_lookups().lookups
+    assert [(e.participant, e.account_id) for e in audited if e.alias == unknown_alias] == [
+        ("wing", None)
+    ]

@@ -6,7 +6,9 @@ Method: four `bakong node run` processes (`bakong.node.localnet`) on a genesis t
 snapshot every 5 heights with a lag of 2, and a 300 ms heartbeat so heights pass quickly.
 Validator 3 is killed, its store deleted, and `python -m bakong node restore` run against
 validator 0's API as a separate process, as an operator would, given the carrier's block hash as
-the trusted block (a wrong one is refused first). Every wait is bounded.
+the trusted block (a wrong one is refused first). The joined node is then judged by its own
+store (`tests.e2e.own_state`): the app hash it stored at every height it holds and its whole
+state, against the chain re-executed here from genesis. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from bakong.node.home import BlocksSection
 from bakong.node.localnet import Localnet, init_localnet
 from bakong.wire.keys import SigningKey
 from bakong.wire.request import sign_request
+from tests.e2e.own_state import differences, read_store, replay
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +84,8 @@ def _pay(network: Localnet, index: int, amount: int, reference: str) -> int:
 
 
 def _get(url: str, target: str, chain_id: str, key: SigningKey) -> httpx.Response:
-    headers = sign_request(chain_id, key, "GET", target, b"", time.time_ns() // 10**6)
+    node_key = bytes.fromhex(httpx.get(url + "/v1/status", timeout=10.0).json()["node_key"])
+    headers = sign_request(chain_id, node_key, key, "GET", target, b"", time.time_ns() // 10**6)
     return httpx.get(url + target, headers=headers, timeout=10.0)
 
 
@@ -137,6 +141,11 @@ def test_a_wiped_validator_restores_a_snapshot_and_rejoins(network: Localnet) ->
             assert block_hash(mine.header) == block_hash(theirs.header)
             assert mine.header.app_hash == theirs.header.app_hash
         assert joined.account("settlement@wing").balances[Asset.KHR] == 5_000 + 7_000 + 9_000
+        # Its own store: the snapshot's height and every one after, and the state they lead to.
+        own = read_store(network.children[3].home / "data")
+        assert sorted(own.app_hashes) == list(range(restored, own.height + 1))
+        assert differences(own, replay(network.genesis, reference, own.height)) == []
+        assert own.balance("settlement@wing", Asset.KHR.index) == 5_000 + 7_000 + 9_000
     # It votes again: with validator 2 stopped, the chain needs it to move on.
     network.stop_validator(2, signal.SIGKILL)
     height = _pay(network, 3, 1_000, "needs-the-joiner")

@@ -4,7 +4,7 @@
 seeded run: generator requests around every rule, and QR strings (vectors, generated codes and
 their mutations: truncation, length fields, CRC, tag order, field lengths, Khmer text,
 timestamps) checked by verify at a clock near their timestamps and by decode. Any disagreement
-fails with its input printed. `bakong qr diff --count N --seed S` runs a longer one.
+fails with its input printed. `python -m tools.qrdiff --count N --seed S` runs a longer one.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 
-from bakong.qrdiff import compare, oracle
-from bakong.qrdiff.run import run
 from tests.khqr.data import KHQR_VECTORS
+from tools.qrdiff import compare, oracle
+from tools.qrdiff.run import run
 
 SEED = int(os.environ.get("BAKONG_QR_DIFF_SEED", "20261121"))
 COUNT = int(os.environ.get("BAKONG_QR_DIFF_COUNT", "6000"))

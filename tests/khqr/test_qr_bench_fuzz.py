@@ -1,4 +1,4 @@
-"""Smoke slices of `bakong bench qr` and `bakong fuzz qr` (the long runs are commands).
+"""Smoke slices of `bakong bench qr` and `python -m tools.fuzz qr` (the long runs are commands).
 
 No timing assertion on the benchmark: the machine is shared and noisy; it prints its ratio.
 """
@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from bakong.bench.qr import corpus
 from bakong.cli import main
-from bakong.fuzzing.qr import run
 from bakong.khqr import verify
+from tools.fuzz.qr import command as fuzz_command
+from tools.fuzz.qr import run
 
 
 def test_bench_corpus_mixes_valid_and_invalid_codes() -> None:
@@ -41,6 +42,6 @@ def test_fuzz_slice_raises_only_typed_errors() -> None:
 
 
 def test_fuzz_command_exits_zero() -> None:
-    result = CliRunner().invoke(main, ["fuzz", "qr", "--count", "500", "--seed", "1", "--json"])
+    result = CliRunner().invoke(fuzz_command, ["--count", "500", "--seed", "1", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["inputs"] == 500

@@ -151,9 +151,10 @@ def _prepared_chain() -> Sandbox:
     hold = _hold(HOLD_ID)
     chain.commit(
         [
+            chain.transaction("sokha@aclb", [hold]),
             chain.transaction(
-                "sokha@aclb", [hold, AddSignatory(account="sokha@aclb", public_key=NEW_KEY)]
-            )
+                "sokha@aclb", [AddSignatory(account="sokha@aclb", public_key=NEW_KEY)]
+            ),
         ]
     )
     assert chain.account("sokha@aclb") is not None

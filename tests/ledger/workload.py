@@ -97,11 +97,12 @@ def _assert_only_housekeeping(before: dict[bytes, bytes], write_set: tuple) -> N
 def new_workload() -> Workload:
     chain = Sandbox()
     funding = [
-        chain.issue(p, asset, 10**12, f"seed-{p}-{asset.value}")
+        chain.transaction(
+            "nbc", [chain.issue(p, asset, 10**12, f"seed-{p}-{asset.value}") for asset in Asset]
+        )
         for p in PARTICIPANTS
-        for asset in Asset
     ]
-    chain.commit([chain.transaction("nbc", funding)])
+    chain.commit(funding)
     opens = [
         chain.transaction(
             account.split("@")[1],
@@ -170,9 +171,10 @@ def apply_operation(workload: Workload, operation: tuple[int, ...]) -> None:
     elif kind == 6:
         workload.submit(source.split("@")[1], [SetKycTier(account=source, tier=TIERS[b % 3])])
     elif kind == 7:
-        # Two commands where the second may fail: the first must not survive alone.
+        # Two commands where the second fails (insufficient funds, or `participants_mixed`
+        # when it pays another bank than the first): the first must not survive alone.
         first = Sandbox.transfer(source, target, asset, amount)
-        second = Sandbox.transfer(source, target, asset, 10**13)
+        second = Sandbox.transfer(source, ACCOUNTS[c % 12], asset, 10**13)
         workload.submit(source, [first, second])
     elif kind == 8:
         workload.replay(a * 31 + b)

@@ -37,6 +37,7 @@ from bakong.ledger.validators import Validator, ValidatorSet, validator_set_hash
 from bakong.node.service import (
     Admission,
     AdmissionStatus,
+    AliasLookup,
     Metric,
     NodeStatus,
     StoredBlock,
@@ -63,6 +64,7 @@ class MemoryService:
         self.blocks: list[StoredBlock] = []
         self.committed: dict[bytes, tuple[int, int]] = {}  # tx hash -> (height, index)
         self.rejected: dict[bytes, str] = {}  # tx hash -> admission code
+        self.lookups: list[AliasLookup] = []  # the audit trail; sequence = index + 1
         self.lock = threading.RLock()
 
     @property
@@ -192,6 +194,16 @@ class MemoryService:
             await asyncio.sleep(_poll_s)
         return self.height
 
+    def record_alias_lookup(self, lookup: AliasLookup) -> int:
+        with self.lock:
+            self.lookups.append(lookup)
+            return len(self.lookups)
+
+    def alias_lookups(self, after: int, count: int) -> list[tuple[int, AliasLookup]]:
+        with self.lock:
+            page = self.lookups[after : after + count]
+            return [(after + 1 + offset, lookup) for offset, lookup in enumerate(page)]
+
     def metrics(self) -> list[Metric]:
         return [
             Metric("bakong_height_blocks", "gauge", "Last committed height", float(self.height)),
@@ -203,6 +215,8 @@ class MemoryService:
 
 #: The API's clock in the tests (the chain's own block times are unrelated to it).
 NOW_MS = 1_800_000_000_000
+#: The node the API tests talk to: its key is what signed requests name.
+NODE_KEY = sandbox_key("validator-1").public_key
 ALIAS = hashlib.sha256(b"alias of +85512345678").digest()
 HOLD_ID = bytes(range(16))
 
@@ -215,9 +229,10 @@ class Signer:
     """Signs API requests as one key. Each request gets a fresh time: two identical requests
     signed at the same millisecond have the same (deterministic) signature, i.e. a replay."""
 
-    def __init__(self, chain_id: str, key: SigningKey) -> None:
+    def __init__(self, chain_id: str, key: SigningKey, node_key: bytes = NODE_KEY) -> None:
         self.chain_id = chain_id
         self.key = key
+        self.node_key = node_key
         self.time_ms = NOW_MS - 30_000
 
     def headers(
@@ -226,13 +241,14 @@ class Signer:
         if time_ms is None:
             self.time_ms += 1
             time_ms = self.time_ms
-        return sign_request(self.chain_id, self.key, method, target, body, time_ms)
+        return sign_request(self.chain_id, self.node_key, self.key, method, target, body, time_ms)
 
 
 def payments_service(*, mempool_txs_max: int = 100) -> MemoryService:
     """Four committed blocks of payments between aclb, wing and abaa customers:
 
-    1. issue to aclb and wing; each bank opens accounts (sokha@aclb, dara/vanna@wing, shop@abaa)
+    1. issue to aclb, then to wing (one transaction each: a transaction touches one set of
+       participants); each bank opens accounts (sokha@aclb, dara/vanna@wing, shop@abaa)
     2. fund sokha and dara; dara pays vanna (wing only); sokha pays dara (aclb and wing);
        aclb registers ALIAS for sokha
     3. sokha places hold HOLD_ID for shop@abaa, shop posts it
@@ -243,10 +259,8 @@ def payments_service(*, mempool_txs_max: int = 100) -> MemoryService:
     khr = Asset.KHR
     service.commit(
         [
-            sb.transaction(
-                "nbc",
-                [sb.issue("aclb", khr, 10_000_000, "r1"), sb.issue("wing", khr, 10_000_000, "r2")],
-            ),
+            sb.transaction("nbc", [sb.issue("aclb", khr, 10_000_000, "r1")]),
+            sb.transaction("nbc", [sb.issue("wing", khr, 10_000_000, "r2")]),
             sb.transaction("aclb", [sb.open_account("sokha@aclb")]),
             sb.transaction("wing", [sb.open_account("dara@wing"), sb.open_account("vanna@wing")]),
             sb.transaction("abaa", [sb.open_account("shop@abaa", AccountKind.merchant)]),

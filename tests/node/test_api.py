@@ -28,8 +28,10 @@ from bakong.sandbox import sandbox_key
 from bakong.wire import merkle
 from bakong.wire.codec import decode_canonical, encode
 from bakong.wire.keys import SigningKey
+from bakong.wire.request import SeenRequests, request_memory_ms
 from tests.node.memory_service import (
     ALIAS,
+    NODE_KEY,
     NOW_MS,
     MemoryService,
     Signer,
@@ -46,7 +48,7 @@ class Api:
 
     def __init__(self, service: MemoryService) -> None:
         self.service = service
-        self.app = create_app(service, clock_ms=lambda: NOW_MS)
+        self.app = create_app(service, clock_ms=lambda: NOW_MS, node_key=NODE_KEY)
         self.signers: dict[str, Signer] = {}
 
     def signer(self, who: str | SigningKey) -> Signer:
@@ -201,9 +203,12 @@ def test_submit_then_follow_the_transaction_to_its_block() -> None:
             }
         ]
     }
-    pending = api.call("GET", f"/v1/transactions/{tx_hash.hex()}", who="wing")
+    pending = api.call("GET", f"/v1/transactions/{tx_hash.hex()}", who="aclb")  # its submitter
     assert pending.status_code == 200 and pending.json()["state"] == "pending"
+    # The payee's bank learns of it once committed (test_privacy.py has the whole rule).
+    assert api.call("GET", f"/v1/transactions/{tx_hash.hex()}", who="wing").status_code == 404
     api.service.commit_pending()
+    assert api.call("GET", f"/v1/transactions/{tx_hash.hex()}", who="wing").status_code == 200
     committed = api.call("GET", f"/v1/transactions/{tx_hash.hex()}")
     assert committed.json() == {
         "tx_hash": tx_hash.hex(),
@@ -372,9 +377,28 @@ def _garbled(api: Api, target: str) -> dict[str, str]:
     return {**headers, "x-bakong-signature": "zz" * 64}
 
 
+def _without_node(api: Api, target: str) -> dict[str, str]:
+    headers = api.signer("aclb").headers("GET", target)
+    return {name: value for name, value in headers.items() if name != "x-bakong-node"}
+
+
+def _for_another_node(api: Api, target: str) -> dict[str, str]:
+    other = sandbox_key("validator-2").public_key
+    return Signer(api.service.chain_id, gateway_key("aclb"), other).headers("GET", target)
+
+
+def _readdressed(api: Api, target: str) -> dict[str, str]:
+    # Signed for another node, then the addressee header rewritten to this one.
+    headers = _for_another_node(api, target)
+    return {**headers, "x-bakong-node": NODE_KEY.hex()}
+
+
 _auth_failures = [
     (_unsigned, "unauthenticated"),
     (_garbled, "unauthenticated"),
+    (_without_node, "unauthenticated"),
+    (_for_another_node, "wrong_node"),
+    (_readdressed, "bad_signature"),
     (_bad_signature, "bad_signature"),
     (_other_chain, "bad_signature"),
     (_expired, "request_expired"),
@@ -400,6 +424,50 @@ def test_a_replayed_request_is_401(api: Api) -> None:
     assert api.send("GET", "/v1/accounts/sokha@aclb", headers=headers).status_code == 200
     replay = api.send("GET", "/v1/accounts/sokha@aclb", headers=headers)
     assert replay.status_code == 401 and _error(replay) == "request_replayed"
+
+
+def test_a_request_accepted_by_one_node_is_refused_by_another(chain: MemoryService) -> None:
+    """Two validators' APIs over one chain: a captured request works once, on its node only."""
+    node_a, node_b = Api(chain), Api(chain)
+    node_b.app = create_app(chain, clock_ms=lambda: NOW_MS, node_key=sandbox_key("b").public_key)
+    status_b = node_b.call("GET", "/v1/status", who=None).json()
+    assert status_b["node_key"] == sandbox_key("b").public_key.hex()
+    assert node_a.call("GET", "/v1/status", who=None).json()["node_key"] == NODE_KEY.hex()
+    target = "/v1/accounts/sokha@aclb"
+    captured = node_a.signer("aclb").headers("GET", target)
+    assert node_a.send("GET", target, headers=captured).status_code == 200
+    replayed = node_b.send("GET", target, headers=captured)
+    assert replayed.status_code == 401 and _error(replayed) == "wrong_node"
+    readdressed = {**captured, "x-bakong-node": status_b["node_key"]}
+    forged = node_b.send("GET", target, headers=readdressed)
+    assert forged.status_code == 401 and _error(forged) == "bad_signature"
+    # Signed for node b, the same caller is welcome there.
+    signer_b = Signer(chain.chain_id, gateway_key("aclb"), sandbox_key("b").public_key)
+    assert node_b.send("GET", target, headers=signer_b.headers("GET", target)).status_code == 200
+
+
+def test_a_full_replay_window_is_503_and_forgets_nothing_inside_it(chain: MemoryService) -> None:
+    clock = [NOW_MS]
+    api = Api(chain)
+    window = SeenRequests(entries_max=2)
+    api.app = create_app(chain, clock_ms=lambda: clock[0], node_key=NODE_KEY, seen=window)
+    target = "/v1/accounts/sokha@aclb"
+    signer = api.signer("aclb")
+    signer.time_ms = NOW_MS
+    first = signer.headers("GET", target)
+    assert api.send("GET", target, headers=first).status_code == 200
+    assert api.call("GET", target, who="aclb").status_code == 200
+    full = api.call("GET", target, who="aclb")
+    assert full.status_code == 503 and _error(full) == "replay_window_full"
+    assert full.headers["retry-after"] == "1"
+    replay = api.send("GET", target, headers=first)  # still remembered, not evicted
+    assert replay.status_code == 401 and _error(replay) == "request_replayed"
+    assert len(window) == 2
+    # Once the remembered requests are older than the window, there is room again.
+    clock[0] = NOW_MS + request_memory_ms + 10
+    signer.time_ms = clock[0]
+    assert api.call("GET", target, who="aclb").status_code == 200
+    assert len(window) == 1
 
 
 def test_admin_keys_authenticate_like_gateway_keys(api: Api) -> None:

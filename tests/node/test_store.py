@@ -17,7 +17,8 @@ from bakong.ledger.block import block_hash, build_block
 from bakong.ledger.commit import Commit
 from bakong.ledger.state import HEAD_KEY
 from bakong.ledger.validators import Validator
-from bakong.node.service import StoredBlock
+from bakong.node.envelope import MessageKind
+from bakong.node.service import AliasLookup, StoredBlock
 from bakong.node.signer import SignedStep, SignStep
 from bakong.node.store import LmdbChain
 from bakong.sandbox import Sandbox
@@ -72,15 +73,34 @@ def test_the_log_keeps_one_height_and_the_guard(tmp_path: Path) -> None:
     genesis = Sandbox().genesis
     chain = LmdbChain(tmp_path, genesis)
     chain.append_wal(1, Start())
-    chain.append_own(1, "vote", b"first")
+    chain.append_own(1, MessageKind.VOTE, b"first")
     chain.append_wal(2, Start())
     chain.append_wal(2, Start())
-    chain.append_own(2, "vote", b"second")
+    chain.append_own(2, MessageKind.VOTE, b"second")
     step = SignedStep(2, 0, SignStep.PREVOTE, b"sign bytes")
     chain.put_signed(step)
     chain.sync()
     chain.close()
     image = LmdbChain(tmp_path, genesis).recover()
     assert (image.wal_height, len(image.wal), image.own_height) == (2, 2, 2)
-    assert image.own == [("vote", b"second")]
+    assert image.own == [(MessageKind.VOTE, b"second")]
+    assert image.own[0][0] is MessageKind.VOTE
     assert image.signed == step
+
+
+def test_alias_lookups_survive_a_restart_and_keep_the_newest(tmp_path: Path) -> None:
+    sandbox = Sandbox()
+    chain = LmdbChain(tmp_path, sandbox.genesis)
+
+    def lookup(n: int) -> AliasLookup:
+        return AliasLookup(n, "wing", b"k" * 32, n.to_bytes(32, "big"), "" if n % 2 else "a@aclb")
+
+    assert [chain.append_alias_lookup(lookup(n), retained_max=3) for n in (1, 2)] == [1, 2]
+    chain.close()
+    chain = LmdbChain(tmp_path, sandbox.genesis)
+    assert chain.alias_lookups(0, 10) == [(1, lookup(1)), (2, lookup(2))]
+    assert [chain.append_alias_lookup(lookup(n), retained_max=3) for n in (3, 4, 5)] == [3, 4, 5]
+    assert chain.alias_lookups(0, 10) == [(3, lookup(3)), (4, lookup(4)), (5, lookup(5))]
+    assert chain.alias_lookups(3, 1) == [(4, lookup(4))]
+    assert chain.alias_lookups(5, 10) == []
+    chain.close()

@@ -11,6 +11,7 @@ import json
 from click.testing import CliRunner
 
 from bakong.cli import main
+from bakong.sim.mutants import MUTANTS
 
 CONTRACT = ["seeds", "heights", "transactions", "violations", "first_failing_seed"]
 
@@ -26,6 +27,7 @@ def test_seeds_json_starts_with_the_contract_keys_and_exits_zero() -> None:
     assert code == 0
     assert list(data)[: len(CONTRACT)] == CONTRACT
     assert data["seeds"] == 3 and data["violations"] == 0 and data["first_failing_seed"] is None
+    assert data["violation_kinds"] == {}
     heights, transactions = data["heights"], data["transactions"]
     assert isinstance(heights, int) and heights >= 90
     assert isinstance(transactions, int) and transactions > 0
@@ -52,6 +54,28 @@ def test_a_violation_exits_non_zero_and_names_its_seed() -> None:
     assert f"seed {data['first_failing_seed']}:" in stderr
     replay = f"bakong sim --seed {data['first_failing_seed']} --validators 4 --byzantine 1"
     assert replay in stderr
+    kinds = data["violation_kinds"]
+    assert kinds == {"commit": violations}  # failing seeds by their first violation's kind
+
+
+def test_one_failing_seed_reports_its_violations_by_kind() -> None:
+    code, data, _ = _invoke("--mutant", "credit-without-debit", "--seed", "0", "--heights", "30",
+                            "--json")
+    assert code == 1
+    assert list(data)[: len(CONTRACT)] == CONTRACT
+    assert data["violation_kinds"] == {"conservation": data["violations"]}
+
+
+def test_a_bare_mutant_option_lists_every_mutant_and_help_names_them() -> None:
+    runner = CliRunner()
+    listed = runner.invoke(main, ["sim", "--mutant"])
+    assert listed.exit_code == 0
+    rows = [line.split() for line in listed.stdout.splitlines()]
+    assert {name: kind for name, kind in rows} == {
+        name: mutant.expected for name, mutant in MUTANTS.items()
+    }
+    shown = runner.invoke(main, ["sim", "--help"]).stdout.replace("\n", "").replace(" ", "")
+    assert all(name in shown for name in MUTANTS)
 
 
 def test_arguments_are_checked() -> None:

@@ -1,15 +1,30 @@
-"""A simulated validator's crash and restart: its lock, its guard and its chain survive.
+"""A simulated validator: its crash and restart (its lock, its guard and its chain survive),
+and its admission of transactions (the runtime's rules, against its own clock).
 
 Method: step a fault-free network by hand until a chosen validator holds a lock at its current
 height, crash it and restart it at once, and compare what it knows before and after. Then let
-the network go on and check that it catches up and that nothing was signed twice.
+the network go on and check that it catches up and that nothing was signed twice. For
+admission, submit transactions that break one rule each to a node of a running network.
 """
 
 from __future__ import annotations
 
+from bakong import limits
 from bakong.consensus.messages import VoteType
+from bakong.ledger.assets import Asset
+from bakong.ledger.transaction import (
+    SignatureEntry,
+    Transaction,
+    TransactionPayload,
+    sign_transaction,
+)
+from bakong.node.service import Admission, AdmissionStatus
 from bakong.node.signer import SignedStep, SignStep, may_sign
+from bakong.sandbox import Sandbox, sandbox_key
+from bakong.sim.chain import CHAIN_ID
 from bakong.sim.faults import Options
+from bakong.sim.node import Node
+from bakong.wire.codec import encode
 
 from .helpers import calm_plan, stepped_run
 
@@ -72,3 +87,54 @@ def test_regression_a_restart_feeds_back_the_votes_whose_copy_the_log_lost() -> 
         if vote.validator == node.key.public_key
     ]
     assert len(own) == 1
+
+
+def _payment(created_ms: int, nonce: int) -> Transaction:
+    """A transfer between two of the workload's wallets, signed by its source."""
+    payload = TransactionPayload(
+        chain_id=CHAIN_ID,
+        creator="user0@aclb",
+        created_ms=created_ms,
+        nonce=10**9 + nonce,  # beside the workload's nonces, never equal to one
+        commands=(Sandbox.transfer("user0@aclb", "user1@wing", Asset.KHR, 100),),
+    )
+    return sign_transaction(payload, [sandbox_key("user0@aclb")])
+
+
+def _code(node: Node, transaction: Transaction | bytes) -> tuple[AdmissionStatus, str]:
+    raw = transaction if isinstance(transaction, bytes) else encode(transaction)
+    admission: Admission = node.submit(raw)
+    return admission.status, admission.code
+
+
+def test_a_simulated_node_admits_by_the_runtime_rules_against_its_own_clock() -> None:
+    run = stepped_run(5, OPTIONS, calm_plan(5, OPTIONS))
+    while not run.workload.ready:
+        assert run.step()
+    fast, node = run.world.nodes[0], run.world.nodes[1]
+    fast.skew_ms = limits.tx_future_ms_max  # its clock is five minutes ahead of node's
+    now_ms = node.clock_ms()
+    ahead = _payment(now_ms + limits.tx_future_ms_max + 1_000, 1)
+    assert _code(node, ahead) == (AdmissionStatus.REJECTED, "created_in_future")
+    assert _code(fast, ahead) == (AdmissionStatus.ACCEPTED, "ok")
+    expired = _payment(now_ms - limits.tx_past_ms_max - 1, 2)
+    assert _code(node, expired) == (AdmissionStatus.REJECTED, "expired")
+    good = _payment(now_ms, 3)
+    entry = good.signatures[0]
+    forged_signature = bytes([entry.signature[0] ^ 1]) + entry.signature[1:]
+    forged = Transaction(good.payload, (SignatureEntry(entry.public_key, forged_signature),))
+    assert _code(node, forged) == (AdmissionStatus.REJECTED, "bad_signature")
+    assert _code(node, encode(good) + b"\x00")[0] is AdmissionStatus.REJECTED
+    assert _code(node, good) == (AdmissionStatus.ACCEPTED, "ok")
+    assert node.submit(encode(good)).message == "already pending"
+    # Pooled from a gateway, it is gossiped: every other node pools it through admission too.
+    tx_hash = node.submit(encode(good)).tx_hash
+    assert tx_hash is not None
+    others = [peer for peer in run.world.nodes if peer is not node]
+    for _ in range(10_000):
+        if all(tx_hash in peer.mempool or peer.is_committed(tx_hash) for peer in others):
+            break
+        assert run.step()
+    while not node.is_committed(tx_hash):
+        assert run.step()
+    assert _code(node, good) == (AdmissionStatus.COMMITTED, "ok")

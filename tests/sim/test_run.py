@@ -3,9 +3,9 @@
 Method: run tens of consecutive seeds with 4 validators (1 Byzantine) to a couple of hundred
 heights each, and a couple of seeds with 7 validators (2 Byzantine); each seed draws its own
 faults (loss, duplication, reordering, partitions, crashes losing unsynced writes, clock
-skew, Byzantine behaviours). Every run must end settled, with no violation, having committed
-its heights and every transaction its gateways signed. The long swarms are commands:
-`bakong sim --seeds 500 --validators 4 --byzantine 1 --json`.
+skew, Byzantine behaviours, attacks on the ledger among them). Every run must end settled,
+with no violation, having committed its heights and every transaction its gateways signed.
+The long swarms are commands: `bakong sim --seeds 500 --validators 4 --byzantine 1 --json`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def test_the_slice_exercises_every_fault() -> None:
     """The seeds of the slice between them draw every kind of fault (swarm testing)."""
     results = [run_seed(seed, Options(validators=4, byzantine=1, heights=40)) for seed in range(8)]
     totals = {key: sum(result.stats[key] for result in results) for key in results[0].stats}
-    for key in ("packets_dropped", "packets_duplicated", "partitions", "crashes", "evidence"):
+    exercised = ("packets_dropped", "packets_duplicated", "partitions", "crashes", "evidence")
+    for key in (*exercised, "ledger_attacks", "attack_transactions_refused"):
         assert totals[key] > 0, key
     plans = [result.plan for result in results]
     assert any(any(plan.skews_ms) for plan in plans)

@@ -24,16 +24,20 @@ difference: the answer comes after the transfers are committed, not on admission
 signature headers (`X-Bakong-*`) are ignored: the baseline authenticates transactions, not
 callers, so it is not charged for the node's per-request signature check.
 
-Per transaction, in the ledger's order (`bakong.ledger.ladder`): canonical decode
-(`decode_transaction`), chain id, the created_ms window against the service clock, the
-creator is a known account, every signature verifies (libsodium, in a `VerifierPool` of one
-worker process per core, like the node), no key signs twice, every key is a signatory, quorum
-met; then the one command must be a `Transfer` (anything else: `unsupported_command`) whose
+Per transaction, in the ledger's order: canonical decode (`decode_transaction`), then the
+ledger's own functions for every rung that reads no state: `ladder.check_window` (chain id,
+the created_ms window against the service clock), `ladder.check_signers` (after each signature
+is verified by libsodium in a `VerifierPool` of one worker process per core, like the node) and
+`money.transfer_terms` (a positive amount, distinct accounts). Between them, the creator is a
+known account and the one command is a `Transfer` (anything else: `unsupported_command`) whose
 source is the creator (the permission matrix allows only the account itself to sign a
-transfer: `permission_denied` otherwise), a positive amount, distinct accounts and a known
-target. Then one PostgreSQL transaction (the `bakong_transfer` function, one round trip):
-insert the transfer (the tx hash is the primary key: `duplicate_transaction`), debit with the
-balance check in the WHERE clause (`insufficient_funds`, rolled back), credit.
+transfer). The rungs that read the ledger's state are where a central database keeps that
+state, in SQL, which is what this baseline measures: one PostgreSQL transaction (the
+`bakong_transfer` function, one round trip) inserts the transfer (the tx hash is the primary
+key: `duplicate_transaction`), debits with the balance check in the WHERE clause
+(`insufficient_funds`, rolled back) and credits (`target_account_not_found`).
+`tests/bench/test_central_ledger.py` runs the same transactions through this service and the
+ledger and requires the same codes, so the two statements of those rungs cannot drift.
 
 What the baseline leaves out, in its favour: daily limits, KYC balance caps, account status,
 holds, and remembering authentic rejected transactions. Duplicates are found by the primary
@@ -74,6 +78,8 @@ from bakong.errors import DecodeError, LocalError
 from bakong.ledger.assets import ASSETS
 from bakong.ledger.commands import Transfer
 from bakong.ledger.identifiers import is_account_id
+from bakong.ledger.ladder import check_signers, check_window
+from bakong.ledger.money import transfer_terms
 from bakong.ledger.result import ResultCode
 from bakong.ledger.transaction import (
     Transaction,
@@ -137,7 +143,7 @@ CREATE TABLE transfers (
 -- One transfer, one transaction, one round trip. The two balance rows are locked in
 -- account order, so two opposite transfers can never deadlock. A failed check raises, which
 -- rolls back everything the call wrote (the insert, and a credit made before the debit).
-CREATE FUNCTION bakong_transfer(
+CREATE OR REPLACE FUNCTION bakong_transfer(
     p_tx_hash bytea, p_source text, p_target text, p_asset text, p_amount bigint,
     p_created_ms bigint
 ) RETURNS text LANGUAGE plpgsql AS $$
@@ -309,12 +315,9 @@ class _Ledger:
             return _reject(None, error.code, error.message), None, None
         payload = transaction.payload
         tx_hash = bytes(transaction_hash(payload))
-        if payload.chain_id != self.chain_id:
-            return _reject(tx_hash, ResultCode.chain_id_mismatch), None, None
-        if payload.created_ms > now_ms + limits.tx_future_ms_max:
-            return _reject(tx_hash, ResultCode.created_in_future), None, None
-        if payload.created_ms < now_ms - limits.tx_past_ms_max:
-            return _reject(tx_hash, ResultCode.expired), None, None
+        code = check_window(payload, self.chain_id, now_ms)
+        if code is not ResultCode.ok:
+            return _reject(tx_hash, code), None, None
         if not is_account_id(payload.creator):
             # A participant may sign no transfer: the matrix allows only the account itself.
             return _reject(tx_hash, ResultCode.permission_denied), None, None
@@ -331,21 +334,17 @@ class _Ledger:
         payload = transaction.payload
         signer = self.signers[payload.creator]
         keys = [entry.public_key for entry in transaction.signatures]
-        if len(set(keys)) != len(keys):
-            return _reject(tx_hash, ResultCode.signature_duplicate_key)
-        if any(key not in signer.keys for key in keys):
-            return _reject(tx_hash, ResultCode.signature_key_not_signatory)
-        if len(keys) < signer.quorum:
-            return _reject(tx_hash, ResultCode.signature_quorum_not_met)
+        code = check_signers(keys, signer.keys, signer.quorum)
+        if code is not ResultCode.ok:
+            return _reject(tx_hash, code)
         if len(payload.commands) != 1 or not isinstance(payload.commands[0], Transfer):
             return _reject(tx_hash, "unsupported_command", "the baseline applies one transfer")
         command = payload.commands[0]
         if command.source != payload.creator:
             return _reject(tx_hash, ResultCode.permission_denied)
-        if command.amount <= 0:
-            return _reject(tx_hash, ResultCode.amount_must_be_positive)
-        if command.source == command.target:
-            return _reject(tx_hash, ResultCode.accounts_must_be_different)
+        code = transfer_terms(command)
+        if code is not ResultCode.ok:
+            return _reject(tx_hash, code)
         if command.target not in self.signers:
             return _reject(tx_hash, ResultCode.target_account_not_found)
         return None

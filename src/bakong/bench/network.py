@@ -287,10 +287,11 @@ def _setup_config(run: _Run, urls: list[str], net_dir: Path) -> tuple[LoadConfig
     (run.work / "setup.msgpack").write_bytes(msgspec.msgpack.encode(setup))
     rate = run.options.setup_rate
     seconds = len(opens) / rate * 2 + 10
+    opened = len(issued) + len(opens)
     phases = [
-        Phase("issue", "saturation", 0.0, 60.0, 0, 1),
-        Phase("open", "rate", 0.0, seconds, 1, 1 + len(opens), rate=rate),
-        Phase("fund", "rate", 0.0, seconds, 1 + len(opens), len(setup), rate=rate),
+        Phase("issue", "saturation", 0.0, 60.0, 0, len(issued)),
+        Phase("open", "rate", 0.0, seconds, len(issued), opened, rate=rate),
+        Phase("fund", "rate", 0.0, seconds, opened, len(setup), rate=rate),
     ]
     config = LoadConfig(
         urls=urls,

@@ -5,9 +5,10 @@ pre-signed transfers, and the machine's Ed25519 verification ceiling.
   of `bakong.node.localnet` (aclb, wing, abaa); each has one signatory whose seed is derived
   from the run's seed and i (SHA-256), so any process can re-derive any account's key.
 - Setup transactions, all real and all through consensus: the central bank issues riel to
-  each participant's settlement account; each participant opens its accounts
-  (`create_account`, full KYC, `commands_per_tx_max` per transaction, signed by its admin
-  key); each settlement account funds them (`transfer`, as many per transaction).
+  each participant's settlement account (one transaction per participant: every command of a
+  transaction touches the same participants, `bakong.ledger.touches`); each participant opens
+  its accounts (`create_account`, full KYC, `commands_per_tx_max` per transaction, signed by
+  its admin key); each settlement account funds them (`transfer`, as many per transaction).
 - The transfer pool: one `transfer` per transaction between two distinct random accounts
   (seeded `random.Random`), so about two thirds cross participants and one third stay within
   one. Each is signed by its source account's key, in one process per core.
@@ -174,13 +175,19 @@ def setup_transactions(
     per_tx = limits.commands_per_tx_max
     codes = [code for code, _ in PARTICIPANTS]
     members = {code: [i for i in range(len(public)) if participant_of(i) == code] for code in codes}
-    issues = [
-        issue(f"settlement@{code}", Asset.KHR, funding_khr * len(members[code]), f"bench-{code}")
-        for code in codes
-        if members[code]
-    ]
     nbc = CENTRAL_BANK[0]
-    issued = [_signed(chain_id, nbc, 0, admins[nbc], issues)]
+    # One issue per transaction: a transaction touches one set of participants.
+    issued = [
+        _signed(
+            chain_id,
+            nbc,
+            0,
+            admins[nbc],
+            [issue(f"settlement@{code}", Asset.KHR, funding_khr * len(group), f"bench-{code}")],
+        )
+        for code, group in members.items()
+        if group
+    ]
     opens: list[bytes] = []
     funds: list[bytes] = []
     longest = max(len(group) for group in members.values())

@@ -18,7 +18,6 @@ __all__ = ["main"]
 groups: dict[str, tuple[str, str, str]] = {
     "bench": ("bakong.cli.bench", "bench", "Benchmarks that print figures against baselines."),
     "demo": ("bakong.cli.demo", "demo", "Run the scripted demonstration scenario."),
-    "fuzz": ("bakong.cli.fuzz", "fuzz", "Fuzz the decoders of outside input."),
     "keys": ("bakong.cli.keys", "keys", "Create and inspect Ed25519 key files."),
     "localnet": ("bakong.cli.localnet", "localnet", "A local network of validator processes."),
     "node": ("bakong.cli.node", "node", "Run a validator node."),

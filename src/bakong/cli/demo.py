@@ -6,11 +6,12 @@ Starts (initialising if empty) the four-validator local network of `bakong local
 then acts as the central bank and three banks through `bakong.client`, every request signed
 and every transaction submitted to a validator and waited for until committed: the central
 bank issues riel and dollar liquidity, banks open wallets, the banks' settlement accounts fund
-them, customers pay across banks, and a payment beyond a basic-KYC wallet's daily limit is
-refused with its result code. It prints each step with its block height and result, the
-balances as the API reports them, and where to look; then it runs until Ctrl-C. Customer wallet
-keys are made fresh for each run (names carry the run's suffix), so the scenario can run again
-on the same network.
+them, customers pay across banks, a transaction paying two banks at once is refused
+(`participants_mixed`: each bank would see the other's payment), and a payment beyond a
+basic-KYC wallet's daily limit is refused with its result code. It prints each step with its
+block height and result, the balances as the API reports them, and where to look; then it
+runs until Ctrl-C. Customer wallet keys are made fresh for each run (names carry the run's
+suffix), so the scenario can run again on the same network.
 """
 
 from __future__ import annotations
@@ -72,10 +73,13 @@ def _scenario(network: Localnet) -> None:
     url = network.children[0].api_url
     click.echo(f"\nscenario through the SDK against {url}:")
     with SyncClient(Client(url, _key(network, "nbc-gateway"))) as nbc:
-        _step(nbc, "nbc issues KHR and USD liquidity to the three banks", "nbc", [admin["nbc"]],
+        # One bank per transaction: a transaction's commands all touch the same participants.
+        _step(nbc, "nbc issues KHR and USD liquidity to aclb", "nbc", [admin["nbc"]],
               issue("settlement@aclb", Asset.KHR, 50_000_000_000, f"reserve-{run}-1"),
-              issue("settlement@aclb", Asset.USD, 5_000_000_00, f"reserve-{run}-2"),
-              issue("settlement@wing", Asset.KHR, 20_000_000_000, f"reserve-{run}-3"),
+              issue("settlement@aclb", Asset.USD, 5_000_000_00, f"reserve-{run}-2"))
+        _step(nbc, "nbc issues KHR liquidity to wing", "nbc", [admin["nbc"]],
+              issue("settlement@wing", Asset.KHR, 20_000_000_000, f"reserve-{run}-3"))
+        _step(nbc, "nbc issues USD liquidity to abaa", "nbc", [admin["nbc"]],
               issue("settlement@abaa", Asset.USD, 2_000_000_00, f"reserve-{run}-4"))
         _step(nbc, f"aclb opens {sokha} (full KYC)", "aclb", [admin["aclb"]],
               create_account(sokha, [keys[sokha]], tier=KycTier.full))
@@ -90,6 +94,9 @@ def _scenario(network: Localnet) -> None:
               transfer(sokha, dara, Asset.KHR, 1_200_000, memo="rent"))
         _step(nbc, "sokha (aclb) pays the cafe (abaa) 4.50 USD", sokha, [keys[sokha]],
               transfer(sokha, cafe, Asset.USD, 4_50, memo="iced latte"))
+        _step(nbc, "sokha pays dara and the cafe in one transaction: refused, two banks",
+              sokha, [keys[sokha]], transfer(sokha, dara, Asset.KHR, 1_000),
+              transfer(sokha, cafe, Asset.KHR, 1_000))
         _step(nbc, "dara tries 50,000,000 KHR: beyond basic KYC's daily limit", dara,
               [keys[dara]], transfer(dara, sokha, Asset.KHR, 50_000_000))
         _balances(nbc, ["settlement@aclb", "settlement@wing", "settlement@abaa", sokha, dara, cafe])

@@ -243,29 +243,3 @@ def make(**given: Any) -> None:
     except QRInputError as error:
         _fail(error.code, error.message, as_json, error_code=error.error_code)
     _emit({"qr": made.qr, "md5": made.md5}, as_json, [made.qr, f"md5: {made.md5}"])
-
-
-@qr.command()
-@click.option("--count", type=click.IntRange(100, 10_000_000), default=20_000, show_default=True)
-@click.option("--seed", type=int, default=None, help="Random seed (default: from the clock).")
-@_JSON
-def diff(count: int, seed: int | None, as_json: bool) -> None:
-    """Compare verify, decode and generate with the official SDK under Node on COUNT cases."""
-    import msgspec
-
-    from bakong.errors import ConfigError
-    from bakong.qrdiff.run import run
-
-    chosen = _now_ms() if seed is None else seed
-    try:
-        report = run(count, chosen)
-    except ConfigError as error:
-        _fail(error.__class__.__name__, str(error), as_json)
-    payload: dict[str, Any] = msgspec.to_builtins(report)
-    total = sum(report.counts.values())
-    lines = [f"seed {chosen}: {total} cases {report.counts}, "
-             f"{len(report.disagreements)} disagreements"]
-    lines += [json.dumps(item, ensure_ascii=False) for item in report.disagreements[:50]]
-    _emit(payload, as_json, lines)
-    if report.disagreements:
-        raise click.exceptions.Exit(1)

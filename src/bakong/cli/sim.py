@@ -3,13 +3,15 @@
     bakong sim --seeds 500 --validators 4 --byzantine 1 --json   # a swarm of seeds
     bakong sim --seed 1234 --json                                 # replay one seed exactly
     bakong sim --mutant no-lock --seeds 100 --stop-at-first       # prove the checkers bite
+    bakong sim --mutant                                           # list the mutants
 
 With `--json`, stdout carries exactly one JSON object whose first keys are `seeds`, `heights`
 (committed heights, summed over seeds), `transactions` (committed, summed), `violations`
-(failing seeds) and `first_failing_seed`; a single seed adds its `trace_hash`, its violation
-and its fault plan. Nothing in it depends on the wall clock, so a replay prints the same
-bytes. Progress (seeds done, heights, violations so far, elapsed time) goes to stderr. The exit
-status is 1 when any seed reports a violation.
+(failing seeds) and `first_failing_seed`, then `violation_kinds` (failing seeds by the kind of
+their first violation; for a single seed, its violations by kind); a single seed adds its
+`trace_hash`, its violation and its fault plan. Nothing in it depends on the wall clock, so a
+replay prints the same bytes. Progress (seeds done, heights, violations so far, elapsed time)
+goes to stderr. The exit status is 1 when any seed reports a violation.
 """
 
 from __future__ import annotations
@@ -30,6 +32,29 @@ __all__ = ["sim"]
 progress_interval_s = 2.0
 
 
+class _MutantName(click.Choice[str]):
+    """A name of `bakong.sim.mutants.MUTANTS`, read only when needed (importing the simulator
+    takes longer than every other command needs to start); an empty name (a bare `--mutant`)
+    passes, to list them."""
+
+    def __init__(self) -> None:
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        from bakong.sim.mutants import MUTANTS
+
+        return tuple(MUTANTS)
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        if value == "":
+            return ""
+        name: str = super().convert(value, param, ctx)
+        return name
+
+
 @click.command()
 @click.option("--seeds", type=click.IntRange(min=1), default=None, help="Run this many seeds.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Replay one seed.")
@@ -40,8 +65,9 @@ progress_interval_s = 2.0
               help="Byzantine validators, at most f = (validators - 1) // 3 (the default).")
 @click.option("--heights", type=click.IntRange(min=10), default=200, show_default=True,
               help="Committed heights each seed runs to.")
-@click.option("--mutant", type=click.Choice(["no-lock", "weak-quorum"]), default=None,
-              help="Run with a deliberately broken consensus rule.")
+@click.option("--mutant", type=_MutantName(), is_flag=False, flag_value="", default=None,
+              help="Run with a deliberately broken rule; alone, list the mutants and the "
+                   "violation each must cause.")
 @click.option("--stop-at-first", is_flag=True, help="Stop at the first failing seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--progress/--no-progress", default=None,
@@ -61,6 +87,9 @@ def sim(
     """Run the deterministic network simulator over seeds; exit 1 on any violation."""
     from bakong.sim.faults import Options
 
+    if mutant == "":
+        _list_mutants()
+        return
     if seed is not None and seeds is not None:
         raise click.UsageError("give --seed (replay one) or --seeds (run many), not both")
     f = (validators - 1) // 3
@@ -78,6 +107,13 @@ def sim(
                         show)
     if failed:
         sys.exit(1)
+
+
+def _list_mutants() -> None:
+    from bakong.sim.mutants import MUTANTS
+
+    for name, mutant in MUTANTS.items():
+        click.echo(f"{name:24} {mutant.expected}")
 
 
 def _replay(seed: int, options: Options, as_json: bool) -> bool:
@@ -127,6 +163,8 @@ def _swarm(
                    f"{summary.transactions} transactions, {summary.violations} violations"
                    + ("" if summary.first_failing_seed is None
                       else f", first failing seed {summary.first_failing_seed}"))
+        for kind, count in sorted(summary.violation_kinds.items()):
+            click.echo(f"  {kind}: {count}")
     if show:
         click.echo(f"done in {time.monotonic() - started:.1f} s", err=True)
     return summary.violations > 0

@@ -60,6 +60,8 @@ from bakong.client.http import Client, SyncClient
 from bakong.client.responses import (
     AccountInfo,
     AliasInfo,
+    AliasLookup,
+    AliasLookupPage,
     BlockInfo,
     BlockTransaction,
     Committed,
@@ -79,6 +81,8 @@ __all__ = [
     "AccountKind",
     "AccountStatus",
     "AliasInfo",
+    "AliasLookup",
+    "AliasLookupPage",
     "ApiError",
     "Asset",
     "BlockInfo",

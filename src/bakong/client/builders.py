@@ -13,7 +13,10 @@ Rules:
 - Key lists are sorted, as the ledger stores them, so the same request builds the same bytes.
 - `TransactionBuilder` is immutable: `add` returns a new builder. `payload()` and `sign()`
   check the result against the wire limits by a canonical round trip, so a transaction this
-  module returns is one every node decodes.
+  module returns is one every node decodes. Whether its commands touch the same participants
+  (`participants_mixed` otherwise) is left to the ledger: a `post` or `void` touches the
+  parties of its hold, which only the chain knows, and the central bank, which is left out,
+  is the chain's to name.
 - The transaction hash covers the payload only. Co-signing (`cosign`) adds signatures for the
   same hash, so the signers of a multisignature account can sign on different machines.
 """

@@ -5,7 +5,7 @@
     │   └── WaitTimeout           submit_and_wait gave up; the transaction may still commit
     └── RemoteError               (code, message): the other side said no, or lied
         ├── ApiError              an HTTP error envelope: status, code, message
-        │   ├── Busy              503 `busy`: nothing was wrong with the request, retry later
+        │   ├── Busy              503: nothing was wrong with the request, retry later
         │   └── NotFound          404: no such account, alias, block or route
         ├── TransactionRejected   the node will never commit this transaction as sent
         └── VerificationError     a stream message failed a check; nothing of it was used
@@ -46,7 +46,9 @@ class ApiError(RemoteError):
 
 
 class Busy(ApiError):
-    """HTTP 503 `busy` (or a per-transaction `busy`): the mempool is full; retry with backoff."""
+    """HTTP 503 (or a per-transaction `busy`): the mempool is full, or the node's replay window
+    cannot take a signed request yet (`replay_window_full`, `replay_window_lost`); or HTTP 429
+    `rate_limited` (alias lookups). Retry with backoff (the SDK signs each attempt afresh)."""
 
 
 class NotFound(ApiError):

@@ -29,9 +29,10 @@ nothing from that message is yielded:
    index 0..n-1 verify only when n is the real size, so a message cannot pass off part of a
    block as all of it.
 
-`Follower` is the I/O around it: it connects (websockets), signs the opening request,
-decodes, verifies, yields, and reconnects from the next unverified height when the
-connection drops, the node is busy, or it closed the stream for being slow (4408). A
+`Follower` is the I/O around it: it connects (websockets), signs the opening request for
+the node's key (given, or learned through `Client.follow` from the node's status), decodes,
+verifies, yields, and reconnects from the next unverified height when the connection drops,
+the node is busy, or it closed the stream for being slow (4408). A
 `VerificationError` is never retried: it means the node lied or is broken. Nor is a close
 with another 4xxx code (4000 + HTTP status: 4401 bad signature, 4404 no such block): that is
 raised as `ApiError`.
@@ -46,6 +47,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Protocol
 from urllib.parse import urlsplit
 
+import httpx
 import msgspec
 import websockets.asyncio.client
 from msgspec import Meta
@@ -70,6 +72,7 @@ __all__ = [
     "Connect",
     "Follower",
     "MessageSource",
+    "NodeKey",
     "StreamItem",
     "StreamMessage",
     "StreamResult",
@@ -330,6 +333,8 @@ class MessageSource(Protocol):
 #: Opens the stream: (ws URL, signed headers) -> an async context manager of a message source.
 Connect = Callable[[str, Mapping[str, str]], AbstractAsyncContextManager[MessageSource]]
 Sleep = Callable[[float], Awaitable[None]]
+#: The node's public key, or how to learn it (`Client.resolve_node_key`).
+NodeKey = bytes | Callable[[], Awaitable[bytes]]
 
 
 class _WebSocketSource:
@@ -358,7 +363,7 @@ async def websocket_connect(url: str, headers: Mapping[str, str]) -> AsyncIterat
 
 _websocket_schemes = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
 # A dropped connection, a refused TCP connect, a busy node: come back from the next height.
-_transient = (ConnectionClosed, OSError, TimeoutError, Busy)
+_transient = (ConnectionClosed, OSError, TimeoutError, Busy, httpx.TransportError)
 # The node closes a stream with 4000 + an HTTP status. A slow consumer or a rate limit may
 # succeed on a new connection; any other 4xx (a bad signature, an unknown caller, a pruned
 # height) will not, and is raised instead of retried forever.
@@ -384,6 +389,7 @@ class Follower:
         key: SigningKey,
         trust: TrustState,
         *,
+        node_key: NodeKey,
         clock_ms: Callable[[], int] | None = None,
         reconnects_max: int | None = None,
         connect: Connect | None = None,
@@ -398,6 +404,7 @@ class Follower:
         self._origin = f"{scheme}://{parts.netloc}"
         self._path = parts.path.rstrip("/")
         self._key = key
+        self._node_key = node_key
         self._trust = trust
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self._reconnects_max = reconnects_max
@@ -409,11 +416,12 @@ class Follower:
         """Everything verified so far; save it to resume later with `Follower(..., trust)`."""
         return self._trust
 
-    def _open(self) -> AbstractAsyncContextManager[MessageSource]:
+    async def _open(self) -> AbstractAsyncContextManager[MessageSource]:
         target = f"{self._path}/v1/stream?from_height={self._trust.height + 1}"
-        headers = sign_request(
-            self._trust.chain_id, self._key, "GET", target, b"", self._clock_ms()
-        )
+        given = self._node_key
+        node_key = given if isinstance(given, bytes) else await given()
+        chain_id = self._trust.chain_id
+        headers = sign_request(chain_id, node_key, self._key, "GET", target, b"", self._clock_ms())
         return self._connect(self._origin + target, headers)
 
     async def blocks(self) -> AsyncIterator[VerifiedBlock]:
@@ -421,7 +429,7 @@ class Follower:
         delay = reconnect_delay_s_min
         while True:
             try:
-                async with self._open() as source:
+                async with await self._open() as source:
                     while True:
                         data = await source.recv()
                         height = self._trust.height + 1

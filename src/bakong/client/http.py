@@ -8,10 +8,15 @@ I/O edge of the SDK (httpx). Rules:
 - The chain id that signatures cover is given to the constructor or read once from
   `/v1/status`; a status reporting another chain is refused (`LocalError`), so a client set up
   for a test chain can never talk to production by accident.
+- Signatures also name the node they are for (its `node_key`), so a captured request cannot
+  be replayed to another node. The key is given to the constructor (pinned: a status
+  reporting another key is a `LocalError`) or learned from `/v1/status` with the chain id.
+  A learned key is learned again, and the request re-signed and sent once more, when the
+  node answers 401 `wrong_node` (a key rotation, or a load balancer that moved us).
 - Request times come from an injectable clock and are made strictly increasing per client: two
   identical requests in one millisecond would otherwise carry the same signature, and the
   node refuses a repeated signature as a replay.
-- Error envelopes become `ApiError` (`Busy` for 503 `busy`, `NotFound` for 404). The submit
+- Error envelopes become `ApiError` (`Busy` for any 503, `NotFound` for 404). The submit
   endpoint is different: its 400 and 503 answers carry one result per transaction, and those
   are returned, not raised, because a batch can be partly accepted.
 - `submit_and_wait` resubmits while the node is busy, unreachable, or has forgotten the
@@ -37,6 +42,7 @@ from bakong.client.follower import Connect, Follower, TrustState
 from bakong.client.responses import (
     AccountInfo,
     AliasInfo,
+    AliasLookupPage,
     BlockInfo,
     Committed,
     Status,
@@ -44,6 +50,7 @@ from bakong.client.responses import (
     TransactionStatus,
     parse_account,
     parse_alias,
+    parse_alias_lookups,
     parse_block,
     parse_status,
     parse_submit,
@@ -53,7 +60,7 @@ from bakong.client.responses import (
 from bakong.errors import LocalError
 from bakong.ledger.identifiers import is_account_id
 from bakong.ledger.transaction import Transaction, transaction_hash
-from bakong.wire.keys import SigningKey
+from bakong.wire.keys import SigningKey, public_key_size
 from bakong.wire.request import sign_request
 
 __all__ = [
@@ -104,7 +111,7 @@ def _error(status: int, body: object, text: str) -> ApiError:
     if isinstance(envelope, dict):
         if isinstance(envelope.get("code"), str) and isinstance(envelope.get("message"), str):
             code, message = envelope["code"], envelope["message"]
-    if status == 503 and code == "busy":
+    if status in (429, 503):  # rate_limited, busy, replay_window_*: all "retry later"
         return Busy(status, code, message)
     if status == 404:
         return NotFound(status, code, message)
@@ -120,6 +127,7 @@ class Client:
         key: SigningKey,
         *,
         chain_id: str | None = None,
+        node_key: bytes | None = None,
         clock_ms: Callable[[], int] = system_clock_ms,
         nonces: Callable[[], int] = random_nonce,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -130,6 +138,8 @@ class Client:
         self.base_url = base_url.rstrip("/")
         self.key = key
         self._chain_id = chain_id
+        self._node_key = node_key
+        self._node_key_pinned = node_key is not None
         self._clock_ms = clock_ms
         self._nonces = nonces
         self._msgpack = msgpack
@@ -162,16 +172,26 @@ class Client:
     async def _send(
         self, method: str, path: str, *, body: bytes = b"", signed: bool = True
     ) -> httpx.Response:
+        response = await self._send_once(method, path, body, signed)
+        if signed and response.status_code == 401 and not self._node_key_pinned:
+            envelope = _error(401, _decode_body(response), response.text)
+            if envelope.code == "wrong_node":  # the node behind the URL changed: ask again
+                self._node_key = None
+                response = await self._send_once(method, path, body, signed)
+        return response
+
+    async def _send_once(self, method: str, path: str, body: bytes, signed: bool) -> httpx.Response:
         encoding = MSGPACK if self._msgpack else JSON
         headers = {"accept": encoding}
         if body:
             headers["content-type"] = encoding
         request = self._http.build_request(method, path, content=body or None, headers=headers)
         if signed:
-            chain_id = await self.resolve_chain_id()
+            chain_id, node_key = await self.resolve_chain_id(), await self.resolve_node_key()
             target = request.url.raw_path.decode("ascii")
+            time_ms = self._request_time_ms()
             request.headers.update(
-                sign_request(chain_id, self.key, method, target, body, self._request_time_ms())
+                sign_request(chain_id, node_key, self.key, method, target, body, time_ms)
             )
         return await self._http.send(request)
 
@@ -187,12 +207,19 @@ class Client:
     # -- queries ------------------------------------------------------------------------------
 
     async def status(self) -> Status:
-        """The node's status (unsigned). Learns the chain id, or checks it against the given one."""
+        """The node's status (unsigned). Learns the chain id and the node's key, or checks them
+        against the given ones."""
         status = await self._call("GET", "/v1/status", parse_status, signed=False)
         if self._chain_id is None:
             self._chain_id = status.chain_id
         elif status.chain_id != self._chain_id:
             raise LocalError(f"the node runs chain {status.chain_id!r}, not {self._chain_id!r}")
+        if len(status.node_key) != public_key_size:
+            raise ApiError(200, "bad_response", "node_key is not a public key")
+        if not self._node_key_pinned:
+            self._node_key = status.node_key
+        elif status.node_key != self._node_key:
+            raise LocalError(f"the node's key is {status.node_key.hex()}, not the one given")
         return status
 
     async def resolve_chain_id(self) -> str:
@@ -200,6 +227,13 @@ class Client:
             await self.status()
         assert self._chain_id is not None
         return self._chain_id
+
+    async def resolve_node_key(self) -> bytes:
+        """The key of the node this client talks to, which its signed requests name."""
+        if self._node_key is None:
+            await self.status()
+        assert self._node_key is not None
+        return self._node_key
 
     async def healthy(self) -> bool:
         """True when `/healthz` answers 200."""
@@ -222,6 +256,12 @@ class Client:
     async def alias(self, alias: bytes) -> AliasInfo:
         """Resolve a phone alias (`builders.alias_hash`); `NotFound` when none is registered."""
         return await self._call("GET", f"/v1/aliases/{alias.hex()}", parse_alias)
+
+    async def alias_lookups(self, after: int = 0, limit: int | None = None) -> AliasLookupPage:
+        """The central bank's audit of the alias lookups this node answered, numbered above
+        `after`, oldest first; `limit` defaults to the node's page size."""
+        query = f"after={int(after)}" + ("" if limit is None else f"&limit={int(limit)}")
+        return await self._call("GET", f"/v1/audit/alias-lookups?{query}", parse_alias_lookups)
 
     async def block(self, height: int) -> BlockInfo:
         """A committed block as the node stores it (unverified; the follower verifies)."""
@@ -365,6 +405,7 @@ class Client:
             self.base_url,
             self.key,
             trust,
+            node_key=self.resolve_node_key,
             clock_ms=self._request_time_ms,
             reconnects_max=reconnects_max,
             connect=connect,
@@ -440,6 +481,9 @@ class SyncClient:
 
     def alias(self, alias: bytes) -> AliasInfo:
         return self._run(self.client.alias(alias))
+
+    def alias_lookups(self, after: int = 0, limit: int | None = None) -> AliasLookupPage:
+        return self._run(self.client.alias_lookups(after, limit))
 
     def block(self, height: int) -> BlockInfo:
         return self._run(self.client.block(height))

@@ -33,6 +33,8 @@ from bakong.wire.codec import decode_canonical
 __all__ = [
     "AccountInfo",
     "AliasInfo",
+    "AliasLookup",
+    "AliasLookupPage",
     "BlockInfo",
     "BlockTransaction",
     "Committed",
@@ -43,6 +45,7 @@ __all__ = [
     "TransactionStatus",
     "parse_account",
     "parse_alias",
+    "parse_alias_lookups",
     "parse_block",
     "parse_status",
     "parse_submit",
@@ -179,6 +182,7 @@ class Peer(msgspec.Struct, frozen=True):
 
 class Status(msgspec.Struct, frozen=True):
     chain_id: str
+    node_key: bytes  # the node's public key: what signed requests to it name
     height: int
     app_hash: bytes
     block_time_ms: int
@@ -203,6 +207,22 @@ class AccountInfo(msgspec.Struct, frozen=True):
 class AliasInfo(msgspec.Struct, frozen=True):
     alias: bytes
     account_id: str
+
+
+class AliasLookup(msgspec.Struct, frozen=True):
+    """One alias lookup a node answered, from its audit trail (the central bank's to read)."""
+
+    sequence: int  # numbered from 1 by the node, in the order it answered
+    time_ms: int  # the node's clock
+    participant: str  # who asked
+    public_key: bytes  # the key that signed the request
+    alias: bytes
+    account_id: str | None  # None: no account had the alias
+
+
+class AliasLookupPage(msgspec.Struct, frozen=True):
+    lookups: tuple[AliasLookup, ...]
+    next_after: int | None  # pass as `after` for the next page; None: this was the last
 
 
 class BlockTransaction(msgspec.Struct, frozen=True):
@@ -272,6 +292,7 @@ def parse_status(body: object, status: int) -> Status:
         peers.append(Peer(entry.raw("public_key"), entry.text("address"), entry.flag("connected")))
     return Status(
         chain_id=fields.text("chain_id"),
+        node_key=fields.raw("node_key"),
         height=fields.integer("height"),
         app_hash=fields.raw("app_hash"),
         block_time_ms=fields.integer("block_time_ms"),
@@ -323,6 +344,24 @@ def parse_account(body: object, status: int) -> AccountInfo:
 def parse_alias(body: object, status: int) -> AliasInfo:
     fields = Fields(body, status, "body")
     return AliasInfo(alias=fields.raw("alias"), account_id=fields.text("account_id"))
+
+
+def parse_alias_lookups(body: object, status: int) -> AliasLookupPage:
+    fields = Fields(body, status, "body")
+    lookups = []
+    for index, item in enumerate(fields.items("lookups")):
+        entry = Fields(item, status, f"lookups[{index}]")
+        lookups.append(
+            AliasLookup(
+                sequence=entry.integer("sequence"),
+                time_ms=entry.integer("time_ms"),
+                participant=entry.text("participant"),
+                public_key=entry.raw("public_key"),
+                alias=entry.raw("alias"),
+                account_id=entry.optional_text("account_id"),
+            )
+        )
+    return AliasLookupPage(tuple(lookups), fields.optional_integer("next_after"))
 
 
 def _decoded(fields: Fields, name: str, record_type: type[T], bytes_max: int) -> T:

@@ -6,21 +6,26 @@
  * operations (attribute reads, dict lookups, tuples, records), which compiling the Python does
  * not remove; here they are direct C-API calls with no interpreter between them.
  *
- * What it holds, each the twin of Python code that stays its specification:
+ * The rules are not written here first: the general path in Python (`bakong.ledger.ladder`,
+ * `bakong.ledger.money`) is the one specification, and a machine without a C compiler runs
+ * only it. What this module holds:
  * - `execute_transactions`: a block's transactions in order, after one prefetch of the keys
  *   they read (`block._keys_read`, `StateView.prefetch`). A transaction of the lane's shape
- *   (one `Transfer`, one signature, an account creator) runs rung for rung as
- *   `transfer_lane.run_transfer` does, with the same result codes and the same records written
- *   through the same `StateView` dictionaries; any other goes to `general`, the Python path.
+ *   (one `Transfer`, one signature, an account creator) runs the ladder's rungs 1-11 and
+ *   `money.transfer`'s rungs in their order, with their result codes, writing the same records
+ *   through the view; any other goes to `general`, the Python path.
+ *   `tests/ledger/test_transfer_lane.py` holds it to the general path, rung by rung.
  * - `changes` (`StateView.changes`), `account_deltas` (`StateView.account_deltas`) and
- *   `cached_records` (`DecodedRecords.records`).
- * Tests run random workloads through each and its twin (and the lane through the general path)
- * and require identical results, write sets and app hashes. A node without a C compiler runs
- * the Python twins.
+ *   `cached_records` (`DecodedRecords.records`): the same answers as those Python methods,
+ *   which run where this is not built (`tests/ledger/test_state_compiled.py`).
  *
- * Everything read from Python objects goes through the C API with its types checked where the
- * C code relies on them; anything unexpected raises, it never guesses. Module state is global:
- * `configure` is called once, at import of `bakong.ledger.transfer_lane`.
+ * What it reads of Python objects is what the Python declares for it: `Context`'s public
+ * attributes, `StateView.parts()` (`ViewParts`), `StateReader.records`, and records' fields by
+ * name. A record it writes is `msgspec.structs.replace` of the record it read, with only the
+ * fields the transfer changes, so a field added to a record is carried, never dropped.
+ * Types are checked where the C code relies on them; anything unexpected raises, it never
+ * guesses. Module state is global: `configure` is called once, at import of
+ * `bakong.ledger.transfer_lane`.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -29,11 +34,11 @@
 /* Interned attribute and method names. */
 static PyObject *s_payload, *s_commands, *s_creator, *s_signatures, *s_chain_id, *s_created_ms,
     *s_public_key, *s_signature, *s_status, *s_account_id, *s_signatories, *s_quorum, *s_tier,
-    *s_day, *s_outgoing, *s_balances, *s_held, *s_kind, *s_holds_pending, *s_source, *s_target,
-    *s_asset, *s_amount, *s_value_, *s_institutional_per_transfer, *s_basic_balance_max,
+    *s_day, *s_outgoing, *s_balances, *s_held, *s_source, *s_target,
+    *s_asset, *s_amount, *s_institutional_per_transfer, *s_basic_balance_max,
     *s_read, *s_account_is_active, *s_view, *s_time_ms, *s_policy, *s_verify,
-    *s_signature_prefix, *s_seen_in_block, *s_limits, *s_participant_active, *s_tx, *s_block,
-    *s_original, *s_written, *s_base, *s_records;
+    *s_signature_prefix, *s_seen_in_block, *s_daily_limits, *s_participants_active, *s_parts,
+    *s_tx, *s_block, *s_original, *s_written, *s_base, *s_records, *s_daily_limit;
 
 /* A record's field, read straight from its slot. Records are msgspec Structs, whose fields are
  * member descriptors at fixed offsets; `PyObject_GetAttr` finds the descriptor through the type
@@ -67,32 +72,41 @@ static PyObject *field(PyObject *owner, PyObject *name, FieldSite *site) {
 #define FIELD(owner, name) \
     ({ static FieldSite site_; field((owner), s_##name, &site_); })
 
+/* Every result code the lane can return, `ok` first, then its rungs in order: `RESULT_CODES`
+ * in the module, so the differential test can require each one reached. */
+#define LANE_CODES(X) X(ok) X(chain_id_mismatch) X(created_in_future) X(expired) \
+    X(duplicate_transaction) X(creator_invalid) X(creator_not_found) X(creator_not_active) \
+    X(signature_invalid) X(signature_key_not_signatory) X(signature_quorum_not_met) \
+    X(permission_denied) X(amount_must_be_positive) X(accounts_must_be_different) \
+    X(target_account_not_found) X(target_account_not_active) X(transfer_cap_exceeded) \
+    X(daily_limit_exceeded) X(insufficient_funds) X(balance_overflow) X(balance_cap_exceeded)
+
 /* What `configure` was given: types, enum members, limits and result codes from Python. */
 static struct {
     int ready;
-    PyObject *transfer_type, *account_type, *khr, *institutional, *basic, *active;
+    PyObject *transfer_type, *replace, *khr, *institutional, *basic, *active;
     PyObject *future_ms_max, *past_ms_max, *amount_max, *is_account_id;
     PyObject *zero, *one, *zero_pair;
-    long ok, chain_id_mismatch, created_in_future, expired, duplicate_transaction,
-        creator_invalid, creator_not_found, creator_not_active, signature_invalid,
-        signature_key_not_signatory, signature_quorum_not_met, permission_denied,
-        amount_must_be_positive, accounts_must_be_different, target_account_not_found,
-        target_account_not_active, transfer_cap_exceeded, daily_limit_exceeded,
-        insufficient_funds, balance_overflow, balance_cap_exceeded;
+    /* Keyword names of the fields a transfer changes, for `replace`. */
+    PyObject *debited_fields, *credited_fields;
+#define DECLARE(name) long name;
+    LANE_CODES(DECLARE)
+#undef DECLARE
 } cfg;
 
-/* One block's execution: the context's fields and the view's dictionaries, read once (and
- * again after each transaction of the general path, which may change the policy). */
+/* One block's execution: the context's fields and the view's parts (`StateView.parts`), read
+ * once (and again after each transaction of the general path, which may change the policy). */
 typedef struct {
     PyObject *context, *view, *chain_id, *latest_ms, *earliest_ms, *day, *policy, *verify,
-        *prefix, *seen, *limits, *participant_active, *tx, *block, *original, *written;
+        *prefix, *seen, *limits, *participant_active, *base, *tx, *block, *original, *written;
     PyObject *keys_alive;  /* the prefetched keys, which `Keys` borrow (not cleared on reload) */
 } Block;
 
 static void block_clear(Block *b) {
     Py_CLEAR(b->view); Py_CLEAR(b->chain_id); Py_CLEAR(b->latest_ms); Py_CLEAR(b->earliest_ms);
     Py_CLEAR(b->day); Py_CLEAR(b->policy); Py_CLEAR(b->verify); Py_CLEAR(b->prefix);
-    Py_CLEAR(b->seen); Py_CLEAR(b->limits); Py_CLEAR(b->participant_active); Py_CLEAR(b->tx);
+    Py_CLEAR(b->seen); Py_CLEAR(b->limits); Py_CLEAR(b->participant_active);
+    Py_CLEAR(b->base); Py_CLEAR(b->tx);
     Py_CLEAR(b->block); Py_CLEAR(b->original); Py_CLEAR(b->written);
 }
 
@@ -108,7 +122,7 @@ static PyObject *get_typed(PyObject *owner, PyObject *name, PyTypeObject *type) 
 }
 
 static int block_load(Block *b, PyObject *context) {
-    PyObject *time_ms = NULL;
+    PyObject *time_ms = NULL, *parts = NULL;
     block_clear(b);
     b->context = context;
     if (!(b->view = PyObject_GetAttr(context, s_view))) goto fail;
@@ -122,16 +136,20 @@ static int block_load(Block *b, PyObject *context) {
     if (!(b->verify = PyObject_GetAttr(context, s_verify))) goto fail;
     if (!(b->prefix = get_typed(context, s_signature_prefix, &PyBytes_Type))) goto fail;
     if (!(b->seen = get_typed(context, s_seen_in_block, &PyDict_Type))) goto fail;
-    if (!(b->limits = get_typed(context, s_limits, &PyDict_Type))) goto fail;
-    if (!(b->participant_active = get_typed(context, s_participant_active, &PyDict_Type)))
+    if (!(b->limits = get_typed(context, s_daily_limits, &PyDict_Type))) goto fail;
+    if (!(b->participant_active = get_typed(context, s_participants_active, &PyDict_Type)))
         goto fail;
-    if (!(b->tx = get_typed(b->view, s_tx, &PyDict_Type))) goto fail;
-    if (!(b->block = get_typed(b->view, s_block, &PyDict_Type))) goto fail;
-    if (!(b->original = get_typed(b->view, s_original, &PyDict_Type))) goto fail;
-    if (!(b->written = get_typed(b->view, s_written, &PySet_Type))) goto fail;
+    if (!(parts = PyObject_CallMethodNoArgs(b->view, s_parts))) goto fail;
+    if (!(b->base = PyObject_GetAttr(parts, s_base))) goto fail;
+    if (!(b->tx = get_typed(parts, s_tx, &PyDict_Type))) goto fail;
+    if (!(b->block = get_typed(parts, s_block, &PyDict_Type))) goto fail;
+    if (!(b->original = get_typed(parts, s_original, &PyDict_Type))) goto fail;
+    if (!(b->written = get_typed(parts, s_written, &PySet_Type))) goto fail;
+    Py_DECREF(parts);
     return 0;
 fail:
     Py_XDECREF(time_ms);
+    Py_XDECREF(parts);
     return -1;
 }
 
@@ -228,7 +246,7 @@ static PyObject *daily_limit(Block *b, PyObject *account_id, PyObject *tier, Py_
     PyObject *code = participant_of(account_id);
     if (code == NULL && PyErr_Occurred()) return NULL;
     if (code != NULL) {
-        PyObject *tier_value = PyObject_GetAttr(tier, s_value_);
+        PyObject *tier_value = PyNumber_Index(tier);  /* an IntEnum member as a plain int */
         if (tier_value == NULL) {
             Py_DECREF(code);
             return NULL;
@@ -240,7 +258,13 @@ static PyObject *daily_limit(Block *b, PyObject *account_id, PyObject *tier, Py_
         if (limit != NULL) return Py_NewRef(limit);
         if (PyErr_Occurred()) return NULL;
     }
-    return PyObject_CallMethod(b->context, "daily_limit", "OOn", account_id, tier, index);
+    PyObject *index_value = PyLong_FromSsize_t(index);
+    if (index_value == NULL) return NULL;
+    PyObject *args[4] = {b->context, account_id, tier, index_value};
+    PyObject *limit = PyObject_VectorcallMethod(s_daily_limit, args,
+                                                4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(index_value);
+    return limit;
 }
 
 /* `sequence[index]` for a tuple (a record's field): a borrowed reference, NULL on error. */
@@ -262,29 +286,19 @@ static PyObject *with_item(PyObject *pair, Py_ssize_t index, PyObject *value) {
     return index == 0 ? PyTuple_Pack(2, value, other) : PyTuple_Pack(2, other, value);
 }
 
-/* `transfer_lane._with`: `account` with new balances and daily totals. */
-static PyObject *account_with(PyObject *account, PyObject *balances, PyObject *day,
-                              PyObject *outgoing) {
-    PyObject *args[11] = {NULL};
-    PyObject *result = NULL;
-    if (!(args[0] = FIELD(account, account_id))) goto done;
-    if (!(args[1] = FIELD(account, kind))) goto done;
-    if (!(args[2] = FIELD(account, tier))) goto done;
-    if (!(args[3] = FIELD(account, status))) goto done;
-    if (!(args[4] = FIELD(account, signatories))) goto done;
-    if (!(args[5] = FIELD(account, quorum))) goto done;
-    args[6] = Py_NewRef(balances);
-    if (!(args[7] = FIELD(account, held))) goto done;
-    if (!(args[8] = FIELD(account, holds_pending))) goto done;
-    args[9] = Py_NewRef(day);
-    args[10] = Py_NewRef(outgoing);
-    result = PyObject_Vectorcall(cfg.account_type, args, 11, NULL);
-done:
-    for (int i = 0; i < 11; i++) Py_XDECREF(args[i]);
-    return result;
+/* `msgspec.structs.replace(record, **{names[i]: values[i]})`: a new reference, NULL on error.
+ * Every other field is carried as it is, whatever fields the record's type has. */
+static PyObject *replaced(PyObject *record, PyObject *names, PyObject *const *values) {
+    Py_ssize_t count = PyTuple_GET_SIZE(names);
+    PyObject *args[4] = {record};
+    assert(count <= 3);
+    for (Py_ssize_t i = 0; i < count; i++) args[1 + i] = values[i];
+    return PyObject_Vectorcall(cfg.replace, args, 1, names);
 }
 
-/* Rungs 1-11 for an account creator with one signature (`transfer_lane._envelope`). Sets
+/* Rungs 1-11 (`ladder.check_envelope`) for an account creator with one signature. The
+ * creator's account is read before its ID is checked: every stored account's ID is valid, so
+ * rung 5 (`creator_invalid`) is decided only when none is found. Sets
  * `*code`; on `ok`, `*source` is a new reference to the creator's account. -1 on error. */
 static int envelope(Block *b, PyObject *payload, PyObject *creator, PyObject *entry,
                     PyObject *tx_hash, PyObject *seen_key, PyObject *creator_key, long *code,
@@ -356,7 +370,10 @@ done:
     return status;
 }
 
-/* The transfer's rungs, then both writes (`transfer_lane._transfer`). -1 on error. */
+/* `money.transfer`'s rungs, then both writes; `source` is the creator's account, which the
+ * envelope found active, so `permission_denied` is the only source rung left. The debit and
+ * credit rungs are `money.debit` and `money.credit`. Every check comes before the first
+ * write, so a rejection leaves nothing to roll back. -1 on error. */
 static int transfer(Block *b, PyObject *command, PyObject *target_key, PyObject *source,
                     long *code) {
     PyObject *source_id = NULL, *value = NULL, *amount = NULL, *target_id = NULL,
@@ -364,8 +381,7 @@ static int transfer(Block *b, PyObject *command, PyObject *target_key, PyObject 
              *tier = NULL, *sent = NULL, *limit = NULL, *source_balances = NULL,
              *remaining = NULL, *target_balances = NULL, *received = NULL, *held = NULL,
              *total = NULL, *new_source_balances = NULL, *new_target_balances = NULL,
-             *new_outgoing = NULL, *source_key = NULL, *record = NULL, *target_day = NULL,
-             *target_outgoing = NULL;
+             *new_outgoing = NULL, *source_key = NULL, *record = NULL;
     int status = -1, check;
     Py_ssize_t index;
 #define REJECT(result) do { *code = cfg.result; status = 0; goto done; } while (0)
@@ -448,13 +464,13 @@ static int transfer(Block *b, PyObject *command, PyObject *target_key, PyObject 
     if (!(new_source_balances = with_item(source_balances, index, remaining))) goto done;
     if (!(new_target_balances = with_item(target_balances, index, received))) goto done;
     if (!(source_key = make_key("a/", source_id))) goto done;
-    if (!(record = account_with(source, new_source_balances, day, new_outgoing))) goto done;
+    {
+        PyObject *debited[3] = {new_source_balances, day, new_outgoing};
+        if (!(record = replaced(source, cfg.debited_fields, debited))) goto done;
+    }
     if (view_put(b, source_key, record) < 0) goto done;
     Py_CLEAR(record);
-    if (!(target_day = FIELD(target, day))) goto done;
-    if (!(target_outgoing = FIELD(target, outgoing))) goto done;
-    if (!(record = account_with(target, new_target_balances, target_day, target_outgoing)))
-        goto done;
+    if (!(record = replaced(target, cfg.credited_fields, &new_target_balances))) goto done;
     if (view_put(b, target_key, record) < 0) goto done;
     *code = cfg.ok;
     status = 0;
@@ -466,12 +482,13 @@ done:
     Py_XDECREF(source_balances); Py_XDECREF(remaining); Py_XDECREF(target_balances);
     Py_XDECREF(received); Py_XDECREF(held); Py_XDECREF(total); Py_XDECREF(new_source_balances);
     Py_XDECREF(new_target_balances); Py_XDECREF(new_outgoing); Py_XDECREF(source_key);
-    Py_XDECREF(record); Py_XDECREF(target_day); Py_XDECREF(target_outgoing);
+    Py_XDECREF(record);
     return status;
 }
 
-/* One transaction through the lane (`transfer_lane.run_transfer`): 1 and its `TxResult` in
- * `*result` when the lane took it, 0 when it is not of the lane's shape, -1 on error. */
+/* One transaction through the lane (what `execute.execute_transaction` does for the lane's
+ * shape): 1 and its `TxResult` in `*result` when the lane took it, 0 when it is not of the
+ * lane's shape, -1 on error. */
 typedef struct {
     PyObject *seen, *creator, *target;  /* borrowed from the block's prefetch list */
 } Keys;
@@ -529,7 +546,7 @@ done:
 /* `StateView.prefetch(keys)`: the keys this block has not read yet, read from the store in one
  * `records` call into the block's cache. Returns a new reference to None, NULL on error. */
 static PyObject *prefetch_keys(Block *b, PyObject *keys) {
-    PyObject *base = NULL, *missing = PyList_New(0), *found = NULL;
+    PyObject *missing = PyList_New(0), *found = NULL;
     PyObject *result = NULL;
     if (missing == NULL) return NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
@@ -538,8 +555,7 @@ static PyObject *prefetch_keys(Block *b, PyObject *keys) {
         if (known < 0) goto done;
         if (!known && PyList_Append(missing, key) < 0) goto done;
     }
-    if (!(base = PyObject_GetAttr(b->view, s_base))) goto done;
-    if (!(found = PyObject_CallMethodOneArg(base, s_records, missing))) goto done;
+    if (!(found = PyObject_CallMethodOneArg(b->base, s_records, missing))) goto done;
     if (!PyList_Check(found) || PyList_GET_SIZE(found) != PyList_GET_SIZE(missing)) {
         PyErr_SetString(PyExc_ValueError, "records() gave one record per key");
         goto done;
@@ -549,7 +565,6 @@ static PyObject *prefetch_keys(Block *b, PyObject *keys) {
             goto done;
     result = Py_NewRef(Py_None);
 done:
-    Py_XDECREF(base);
     Py_XDECREF(missing);
     Py_XDECREF(found);
     return result;
@@ -777,7 +792,7 @@ static PyObject *long_from_int128(__int128 value) {
 }
 
 /* Adds sign * (balances[0] + held[0], balances[1] + held[1]) of `account` to `totals`. 1 when
- * done, 0 when an amount does not fit 64 bits (the Python twin then decides), -1 on error.
+ * done, 0 when an amount does not fit 64 bits (`StateView.account_deltas` in Python then decides), -1 on error.
  * `*negative` is set when an amount is below zero. */
 static int add_account(PyObject *account, int sign, __int128 totals[2], int *negative) {
     PyObject *pairs[2] = {FIELD(account, balances), NULL};
@@ -804,7 +819,7 @@ done:
 
 /* `StateView.account_deltas`: over the accounts a block wrote, (KHR delta, USD delta, the first
  * written account holding a negative amount or None), each delta being the change in available
- * plus held; None when an amount does not fit 64 bits (the Python twin then answers). */
+ * plus held; None when an amount does not fit 64 bits (the Python method then answers). */
 static PyObject *account_deltas(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4 || !PyAnySet_Check(args[0]) || !PyDict_Check(args[1]) ||
         !PyDict_Check(args[2]) || !PyLong_Check(args[3])) {
@@ -931,7 +946,7 @@ static PyObject *configure(PyObject *module, PyObject *args) {
         return NULL;
     cfg.ready = 0;
     if (take(constants, "transfer_type", &cfg.transfer_type) < 0 ||
-        take(constants, "account_type", &cfg.account_type) < 0 ||
+        take(constants, "replace", &cfg.replace) < 0 ||
         take(constants, "khr", &cfg.khr) < 0 ||
         take(constants, "institutional", &cfg.institutional) < 0 ||
         take(constants, "basic", &cfg.basic) < 0 ||
@@ -941,18 +956,9 @@ static PyObject *configure(PyObject *module, PyObject *args) {
         take(constants, "amount_max", &cfg.amount_max) < 0 ||
         take(constants, "is_account_id", &cfg.is_account_id) < 0)
         return NULL;
-#define CODE(name) take_code(codes, #name, &cfg.name) < 0
-    if (CODE(ok) || CODE(chain_id_mismatch) || CODE(created_in_future) || CODE(expired) ||
-        CODE(duplicate_transaction) || CODE(creator_invalid) || CODE(creator_not_found) ||
-        CODE(creator_not_active) || CODE(signature_invalid) ||
-        CODE(signature_key_not_signatory) || CODE(signature_quorum_not_met) ||
-        CODE(permission_denied) || CODE(amount_must_be_positive) ||
-        CODE(accounts_must_be_different) || CODE(target_account_not_found) ||
-        CODE(target_account_not_active) || CODE(transfer_cap_exceeded) ||
-        CODE(daily_limit_exceeded) || CODE(insufficient_funds) || CODE(balance_overflow) ||
-        CODE(balance_cap_exceeded))
-        return NULL;
-#undef CODE
+#define TAKE(name) if (take_code(codes, #name, &cfg.name) < 0) return NULL;
+    LANE_CODES(TAKE)
+#undef TAKE
     cfg.ready = 1;
     Py_RETURN_NONE;
 }
@@ -979,7 +985,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "bakong.ledger._lane",
-    "The transfer lane of bakong.ledger.transfer_lane, compiled.", -1, methods,
+    "A block's transfer path, compiled (see bakong.ledger.transfer_lane).", -1, methods,
 };
 
 #define INTERN(name) if (!(s_##name = PyUnicode_InternFromString(#name))) return NULL
@@ -987,23 +993,40 @@ PyMODINIT_FUNC PyInit__lane(void) {
     INTERN(payload); INTERN(commands); INTERN(creator); INTERN(signatures); INTERN(chain_id);
     INTERN(created_ms); INTERN(public_key); INTERN(signature); INTERN(status);
     INTERN(account_id); INTERN(signatories); INTERN(quorum); INTERN(tier); INTERN(day);
-    INTERN(outgoing); INTERN(balances); INTERN(held); INTERN(kind); INTERN(holds_pending);
-    INTERN(source); INTERN(target); INTERN(asset); INTERN(amount);
-    INTERN(institutional_per_transfer); INTERN(basic_balance_max); INTERN(read);
-    INTERN(account_is_active); INTERN(view); INTERN(time_ms);
-    INTERN(policy); INTERN(verify); INTERN(signature_prefix); INTERN(seen_in_block);
-    INTERN(records);
-    if (!(s_base = PyUnicode_InternFromString("_base"))) return NULL;
-    if (!(s_value_ = PyUnicode_InternFromString("_value_"))) return NULL;
-    if (!(s_limits = PyUnicode_InternFromString("_limits"))) return NULL;
-    if (!(s_participant_active = PyUnicode_InternFromString("_participant_active")))
-        return NULL;
-    if (!(s_tx = PyUnicode_InternFromString("_tx"))) return NULL;
-    if (!(s_block = PyUnicode_InternFromString("_block"))) return NULL;
-    if (!(s_original = PyUnicode_InternFromString("_original"))) return NULL;
-    if (!(s_written = PyUnicode_InternFromString("_written"))) return NULL;
+    INTERN(outgoing); INTERN(balances); INTERN(held); INTERN(source); INTERN(target);
+    INTERN(asset); INTERN(amount); INTERN(institutional_per_transfer);
+    INTERN(basic_balance_max); INTERN(read); INTERN(account_is_active); INTERN(view);
+    INTERN(time_ms); INTERN(policy); INTERN(verify); INTERN(signature_prefix);
+    INTERN(seen_in_block); INTERN(daily_limits); INTERN(participants_active); INTERN(parts);
+    INTERN(base); INTERN(tx); INTERN(block); INTERN(original); INTERN(written); INTERN(records);
+    INTERN(daily_limit);
     if (!(cfg.zero = PyLong_FromLong(0))) return NULL;
     if (!(cfg.one = PyLong_FromLong(1))) return NULL;
     if (!(cfg.zero_pair = PyTuple_Pack(2, cfg.zero, cfg.zero))) return NULL;
-    return PyModule_Create(&module_def);
+    if (!(cfg.debited_fields = PyTuple_Pack(3, s_balances, s_day, s_outgoing))) return NULL;
+    if (!(cfg.credited_fields = PyTuple_Pack(1, s_balances))) return NULL;
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL) return NULL;
+#define NAME(name) #name,
+    static const char *const code_names[] = {LANE_CODES(NAME)};
+#undef NAME
+    size_t count = sizeof code_names / sizeof code_names[0];
+    PyObject *names = PyTuple_New((Py_ssize_t)count);
+    if (names == NULL) goto fail;
+    for (size_t i = 0; i < count; i++) {
+        PyObject *name = PyUnicode_FromString(code_names[i]);
+        if (name == NULL) {
+            Py_DECREF(names);
+            goto fail;
+        }
+        PyTuple_SET_ITEM(names, (Py_ssize_t)i, name);
+    }
+    if (PyModule_AddObject(module, "RESULT_CODES", names) < 0) {
+        Py_DECREF(names);
+        goto fail;
+    }
+    return module;
+fail:
+    Py_DECREF(module);
+    return NULL;
 }

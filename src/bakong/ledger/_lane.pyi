@@ -5,6 +5,9 @@ from typing import Any, TypeVar
 
 _R = TypeVar("_R")
 
+#: Every result code the lane can return: `ok`, then its rungs in order.
+RESULT_CODES: tuple[str, ...]
+
 def configure(constants: dict[str, object], codes: dict[str, int]) -> None: ...
 def execute_transactions(
     context: Any,

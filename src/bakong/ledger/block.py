@@ -55,7 +55,7 @@ from bakong.ledger.state import (
     seen_key,
 )
 from bakong.ledger.transaction import Transaction, transaction_hash
-from bakong.ledger.transfer_lane import native_execute_transactions, run_transfer
+from bakong.ledger.transfer_lane import native_execute_transactions
 from bakong.ledger.validators import validator_set_hash
 from bakong.types import Hash
 from bakong.wire import keys, merkle
@@ -237,20 +237,17 @@ def _execute_transactions(
         )
         return native
     context.view.prefetch(_keys_read(transactions, tx_hashes))
-    results: list[TxResult] = []
-    append = results.append
-    for transaction, tx_hash in zip(transactions, tx_hashes, strict=True):
-        outcome = run_transfer(context, transaction, tx_hash)
-        if outcome is None:
-            outcome = execute_transaction(context, transaction, tx_hash)
-        code, index, remembered = outcome
-        assert remembered or code is not ResultCode.ok
-        append(TxResult(tx_hash, code._value_, index))
-    return tuple(results)
+    return tuple(
+        [
+            _execute_general(context, transaction, tx_hash)
+            for transaction, tx_hash in zip(transactions, tx_hashes, strict=True)
+        ]
+    )
 
 
 def _execute_general(context: Context, transaction: Transaction, tx_hash: bytes) -> TxResult:
-    """A transaction the compiled lane does not take, through the general path."""
+    """One transaction through the general path: every transaction where the lane is not
+    compiled, and the ones it does not take where it is."""
     code, index, remembered = execute_transaction(context, transaction, tx_hash)
     assert remembered or code is not ResultCode.ok
     return TxResult(tx_hash, code._value_, index)

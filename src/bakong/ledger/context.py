@@ -1,5 +1,9 @@
 """The context of one block's execution: the state view, block time, policy, and the signature
-verifier passed in from outside (a node passes one backed by its mempool's cache)."""
+verifier passed in from outside (a node passes one backed by its mempool's cache).
+
+The compiled transfer lane (`bakong.ledger.transfer_lane`) reads a context through its public
+attributes and methods only; the memos it shares with Python (`daily_limits`,
+`participants_active`) are public for that reason."""
 
 from __future__ import annotations
 
@@ -34,7 +38,8 @@ class Creator(NamedTuple):
 
 
 class Context:
-    """Everything a command handler may consult; the only mutable part is `view`."""
+    """Everything a command handler may consult; the mutable parts are `view`, the block's
+    replay entries (`seen_in_block`) and its memos."""
 
     __slots__ = (
         "view",
@@ -47,8 +52,8 @@ class Context:
         "verify",
         "signature_prefix",
         "seen_in_block",
-        "_limits",
-        "_participant_active",
+        "daily_limits",
+        "participants_active",
     )
 
     def __init__(
@@ -77,8 +82,10 @@ class Context:
         # Authentic transactions of this block, in order, with their result codes; written to
         # the replay window once, at the end of the block.
         self.seen_in_block: dict[bytes, int] = {}
-        self._limits: dict[tuple[str, int, int], int] = {}
-        self._participant_active: dict[str, bool] = {}
+        # Memos of `daily_limit` by (participant, tier, asset index) and of participants'
+        # status by code, for this block. Public because the compiled lane reads them too.
+        self.daily_limits: dict[tuple[str, int, int], int] = {}
+        self.participants_active: dict[str, bool] = {}
 
     def account(self, account_id: str) -> Account | None:
         account: Account | None = self.view.read(account_key(account_id))
@@ -94,28 +101,28 @@ class Context:
             return False
         account_id = account.account_id
         code = account_id[account_id.index("@") + 1 :]
-        active = self._participant_active.get(code)
+        active = self.participants_active.get(code)
         if active is None:
             participant = self.participant(code)
             assert participant is not None, "every account's participant exists"
             active = participant.status is ParticipantStatus.active
-            self._participant_active[code] = active
+            self.participants_active[code] = active
         return active
 
     def participants_changed(self) -> None:
         """Forget cached participant statuses (after a participant is added or updated)."""
-        self._participant_active.clear()
+        self.participants_active.clear()
 
     def daily_limit(self, account_id: str, tier: KycTier, asset_index: int) -> int:
         """The per-day limit of `account_id` at `tier`, memoised per block by participant."""
         participant = account_id[account_id.index("@") + 1 :]
         key = (participant, tier._value_, asset_index)  # an int hashes in C, an Enum does not
-        limit = self._limits.get(key)
+        limit = self.daily_limits.get(key)
         if limit is None:
             limit = daily_limit(self.policy, participant, tier, asset_index)
-            self._limits[key] = limit
+            self.daily_limits[key] = limit
         return limit
 
     def set_policy(self, policy: LimitsPolicy) -> None:
         self.policy = policy
-        self._limits.clear()
+        self.daily_limits.clear()

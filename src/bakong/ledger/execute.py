@@ -35,7 +35,7 @@ from bakong.ledger.commands import (
     VoidHold,
 )
 from bakong.ledger.context import Context, Creator
-from bakong.ledger.ladder import check_envelope
+from bakong.ledger.ladder import check_envelope, mixed_command_index
 from bakong.ledger.result import ResultCode
 from bakong.ledger.transaction import Transaction
 
@@ -82,13 +82,17 @@ def execute_transaction(
         assert code is not ResultCode.ok
         view.rollback_transaction()
         return code, -1, False
-    failed_index = -1
-    for index, command in enumerate(transaction.payload.commands):
-        code = HANDLERS[type(command)](context, command, creator)
-        if code is not ResultCode.ok:
-            failed_index = index
-            view.rollback_transaction()
-            break
+    failed_index = mixed_command_index(context, transaction.payload)
+    if failed_index >= 0:
+        code = ResultCode.participants_mixed
+    else:
+        for index, command in enumerate(transaction.payload.commands):
+            code = HANDLERS[type(command)](context, command, creator)
+            if code is not ResultCode.ok:
+                failed_index = index
+                break
+    if code is not ResultCode.ok:
+        view.rollback_transaction()
     view.commit_transaction()
     context.seen_in_block[tx_hash] = int(code)
     return code, failed_index, True

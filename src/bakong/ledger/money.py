@@ -19,7 +19,7 @@ from bakong.ledger.records import Account, AccountKind, KycTier, Supply
 from bakong.ledger.result import ResultCode
 from bakong.ledger.state import SUPPLY_KEY, account_key
 
-__all__ = ["credit", "debit", "issue", "permitted", "redeem", "transfer"]
+__all__ = ["credit", "debit", "issue", "permitted", "redeem", "transfer", "transfer_terms"]
 
 
 def permitted(
@@ -71,13 +71,21 @@ def credit(
     return ResultCode.ok, replace(account, balances=balances)
 
 
-def transfer(context: Context, command: Transfer, creator: Creator) -> ResultCode:
-    if not permitted(context, creator, Transfer, command.source):
-        return ResultCode.permission_denied
+def transfer_terms(command: Transfer) -> ResultCode:
+    """The transfer's rungs that read no state: a positive amount between two accounts."""
     if command.amount <= 0:
         return ResultCode.amount_must_be_positive
     if command.source == command.target:
         return ResultCode.accounts_must_be_different
+    return ResultCode.ok
+
+
+def transfer(context: Context, command: Transfer, creator: Creator) -> ResultCode:
+    if not permitted(context, creator, Transfer, command.source):
+        return ResultCode.permission_denied
+    code = transfer_terms(command)
+    if code is not ResultCode.ok:
+        return code
     source = context.account(command.source)
     if source is None:
         return ResultCode.source_account_not_found

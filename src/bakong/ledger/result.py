@@ -99,3 +99,6 @@ class ResultCode(enum.IntEnum):
     # Phone aliases.
     alias_exists = 110
     alias_not_found = 111
+
+    # Privacy: the commands of one transaction touch different participants (ladder rung 12).
+    participants_mixed = 120

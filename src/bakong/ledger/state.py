@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import msgspec
 
@@ -71,6 +71,7 @@ __all__ = [
     "MemoryStore",
     "StateReader",
     "StateView",
+    "ViewParts",
     "WriteSet",
     "WrittenRecords",
     "account_key",
@@ -345,7 +346,7 @@ _Records = Callable[
 
 def _compiled() -> tuple[_Changes, _Deltas, _Records] | tuple[None, None, None]:
     """`StateView.changes`, `StateView.account_deltas` and `DecodedRecords.records` compiled
-    (`_lane.c`), where it was built; their Python twins are the specification, and
+    (`_lane.c`), where it was built; the Python methods run where it is not, and
     `tests/ledger/test_state_compiled.py` compares them."""
     try:
         from bakong.ledger._lane import account_deltas, cached_records, changes
@@ -355,6 +356,24 @@ def _compiled() -> tuple[_Changes, _Deltas, _Records] | tuple[None, None, None]:
 
 
 _compiled_changes, _compiled_deltas, _compiled_records = _compiled()
+
+
+class ViewParts(NamedTuple):
+    """A `StateView`'s containers, by name: the compiled transfer lane's interface to a view
+    (`StateView.parts`). The lane reads a key as `StateView.read` does and writes one only as
+    `StateView.put` does, so these hold, between its calls:
+
+    - `block`: every record the block has read or committed (None for an absent key);
+    - `written`: the keys the block changed; `original`: each one's record before the block;
+    - `tx`: the open transaction's writes (the lane runs only while it is empty);
+    - `base`: the store under the view (its `records` is the block's one prefetch read).
+    """
+
+    base: StateReader
+    block: dict[bytes, Record | None]
+    written: set[bytes]
+    original: dict[bytes, Record | None]
+    tx: dict[bytes, Record | None]
 
 
 class StateView:
@@ -405,13 +424,18 @@ class StateView:
         tx.clear()
 
     def put(self, key: bytes, value: Record) -> None:
-        """Write `value` at `key`, committed at once: for a transaction with no open writes
-        whose checks have all passed (`bakong.ledger.transfer_lane`). `key` has been read."""
+        """Write `value` at `key`, committed at once, outside any transaction (the block's
+        replay entries; the compiled lane does the same through `parts`). `key` has been
+        read."""
         assert not self._tx, "a transaction is open"
         if key not in self._original:
             self._original[key] = self._block[key]
         self._written.add(key)
         self._block[key] = value
+
+    def parts(self) -> ViewParts:
+        """The view's containers, for the compiled transfer lane (`ViewParts`)."""
+        return ViewParts(self._base, self._block, self._written, self._original, self._tx)
 
     def rollback_transaction(self) -> None:
         self._tx.clear()

@@ -6,7 +6,8 @@ Routes (reference: docs/api.md; machine-readable: `GET /openapi.json`):
     GET  /v1/transactions/{tx_hash}  pending / committed (height, index, result) / rejected
     GET  /v1/accounts/{account_id}   an account with its balances (own accounts only)
     GET  /v1/blocks/{height}         a block: complete for the central bank, filtered otherwise
-    GET  /v1/aliases/{alias}         the account a phone-alias HMAC resolves to
+    GET  /v1/aliases/{alias}         the account a phone-alias HMAC resolves to (rate-limited)
+    GET  /v1/audit/alias-lookups     the central bank's audit trail of alias lookups
     WS   /v1/stream?from_height=H    committed blocks, filtered and proven (`bakong.node.stream`)
     GET  /v1/snapshots               the state snapshots a joining node may restore from
     GET  /v1/snapshots/{height}      one snapshot's manifest with the blocks that prove it
@@ -14,8 +15,9 @@ Routes (reference: docs/api.md; machine-readable: `GET /openapi.json`):
     GET  /v1/status, /healthz, /metrics, /openapi.json   unsigned
 
 Rules:
-1. Every route but the four unsigned ones is a signed request (`bakong.node.auth`); the
-   signed target is the request's path and query exactly as sent (`request_target`).
+1. Every route but the four unsigned ones is a request signed for this node's key
+   (`bakong.node.auth`), which `/v1/status` shows as `node_key`; the signed target is the
+   request's path and query exactly as sent (`request_target`).
 2. A body is read only up to `api_body_bytes_max` (413 `body_too_large`), before the
    signature is checked, since the signature covers the body's hash.
 3. Bodies are JSON unless `Content-Type: application/msgpack`; answers are JSON unless the
@@ -24,7 +26,13 @@ Rules:
 4. Every 4xx/5xx carries the error envelope (`bakong.node.views`), including the router's own
    404 and 405. Counters per route template, method and status feed `/metrics`.
 5. The app reads only committed state through the service; it keeps no state of its own
-   beyond caches, the replay window of request signatures and its counters.
+   beyond caches, the replay window of request signatures (given to it: the node persists
+   it, `bakong.node.seen_requests`), who submitted which transaction, the alias lookup
+   buckets and its counters. Alias lookups are recorded through the service
+   (`bakong.node.alias_lookups`).
+6. A participant learns a transaction's status only if it may see the transaction or it
+   submitted it here (`bakong.node.visibility` rule 4); otherwise the answer is the 404 of
+   an unknown hash, byte for byte, so the API does not even tell that the hash exists.
 """
 
 from __future__ import annotations
@@ -46,9 +54,17 @@ from bakong import limits
 from bakong.ledger.identifiers import is_account_id
 from bakong.ledger.records import Account, Alias, ChainConfig, Head
 from bakong.ledger.state import CHAIN_KEY, HEAD_KEY, account_key, alias_key, decode_value
+from bakong.node.alias_lookups import LookupLimiter
 from bakong.node.auth import Caller, CallerDirectory, authenticate
 from bakong.node.openapi import openapi_document
-from bakong.node.service import Admission, AdmissionStatus, NodeService, TxState
+from bakong.node.service import (
+    Admission,
+    AdmissionStatus,
+    AliasLookup,
+    NodeService,
+    TxState,
+    TxStatus,
+)
 from bakong.node.snapshot import SnapshotOffer, decode_manifest, manifest_root
 from bakong.node.stream import BlockReader, StreamClosed, stream_blocks
 from bakong.node.views import (
@@ -57,14 +73,16 @@ from bakong.node.views import (
     Tree,
     account_view,
     admission_view,
+    alias_lookup_view,
     encode_tree,
     error_tree,
     prometheus_text,
     status_view,
     tx_status_view,
 )
+from bakong.node.visibility import Submitters
 from bakong.wire.codec import encode
-from bakong.wire.request import SeenRequests
+from bakong.wire.request import ReplayWindow, SeenRequests
 
 __all__ = [
     "api_batch_txs_max",
@@ -165,6 +183,13 @@ def _parse_height(text: str) -> int:
     return int(text)
 
 
+def _parse_count(text: str, name: str, count_min: int, count_max: int) -> int:
+    if _height_pattern.fullmatch(text) is None or not count_min <= int(text) <= count_max:
+        message = f"{name} is a decimal integer from {count_min} to {count_max}"
+        raise ApiProblem(400, f"malformed_{name}", message)
+    return int(text)
+
+
 def _parse_index(text: str) -> int:
     if _index_pattern.fullmatch(text) is None:
         raise ApiProblem(400, "malformed_index", "a chunk index is a decimal integer from 0")
@@ -210,13 +235,22 @@ Handler = Callable[[Request], Awaitable[Response]]
 class _Api:
     """The handlers, with the state the app keeps: caches, replay window, counters."""
 
-    def __init__(self, service: NodeService, clock_ms: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        service: NodeService,
+        clock_ms: Callable[[], int],
+        node_key: bytes,
+        seen: ReplayWindow,
+    ) -> None:
         self.service = service
         self.clock_ms = clock_ms
-        self.seen = SeenRequests()
+        self.node_key = node_key
+        self.seen = seen
         self.directory = CallerDirectory(service.read_state)
         self.reader = BlockReader(service)
         self.counters = ApiCounters()
+        self.submitters = Submitters()
+        self.lookup_limiter = LookupLimiter()
         self.openapi = encode_tree(openapi_document(api_batch_txs_max), msgpack=False)
 
     def endpoint(self, template: str, handler: Handler) -> Handler:
@@ -229,7 +263,7 @@ class _Api:
                 self._count_problem(problem)
                 tree = error_tree(problem.code, problem.message, problem.extra)
                 response = tree_response(tree, problem.status, wants_msgpack(request.headers))
-                if problem.status == 503:
+                if problem.status in (429, 503):
                     response.headers["retry-after"] = "1"
             self.counters.requests[(template, request.method, response.status_code)] += 1
             return response
@@ -245,6 +279,7 @@ class _Api:
     ) -> Caller:
         return authenticate(
             chain_id=self.service.chain_id,
+            node_key=self.node_key,
             method=method,
             target=request_target(scope),
             body=body,
@@ -263,6 +298,7 @@ class _Api:
         body = await read_body(request)
         caller = authenticate(
             chain_id=self.service.chain_id,
+            node_key=self.node_key,
             method=request.method,
             target=request_target(request.scope),
             body=body,
@@ -284,10 +320,13 @@ class _Api:
         return head.height
 
     async def submit(self, request: Request) -> Response:
-        _, body = await self.signed(request)
+        caller, body = await self.signed(request)
         raws = decode_submit(body, _body_is_msgpack(request))
         admissions = await self.service.submit(raws)
         assert len(admissions) == len(raws), "one verdict per transaction"
+        for admission in admissions:
+            if admission.tx_hash is not None:
+                self.submitters.remember(admission.tx_hash, caller.participant)
         results = [admission_view(admission) for admission in admissions]
         status, error = submit_status(admissions)
         if error is not None:
@@ -295,13 +334,22 @@ class _Api:
         return tree_response({"results": results}, status, wants_msgpack(request.headers))
 
     async def transaction(self, request: Request) -> Response:
-        await self.signed(request)
+        caller, _ = await self.signed(request)
         tx_hash = _parse_hash(request.path_params["tx_hash"], "tx_hash")
         status = self.service.transaction_status(tx_hash)
-        tree = tx_status_view(status)
-        if status.state is TxState.UNKNOWN:
-            raise ApiProblem(404, "transaction_not_found", "no such transaction", tree)
-        return tree_response(tree, 200, wants_msgpack(request.headers))
+        if status.state is TxState.UNKNOWN or not self._may_know(caller, status):
+            unknown = tx_status_view(TxStatus(tx_hash, TxState.UNKNOWN))
+            raise ApiProblem(404, "transaction_not_found", "no such transaction", unknown)
+        return tree_response(tx_status_view(status), 200, wants_msgpack(request.headers))
+
+    def _may_know(self, caller: Caller, status: TxStatus) -> bool:
+        """Rule 6: the central bank, a submitter here, or a participant that may see it."""
+        if caller.is_central_bank or self.submitters.submitted(status.tx_hash, caller.participant):
+            return True
+        if status.state is not TxState.COMMITTED:
+            return False
+        assert status.height is not None and status.index is not None
+        return self.reader.may_see(caller, status.height, status.index)
 
     async def account(self, request: Request) -> Response:
         caller, _ = await self.signed(request)
@@ -380,18 +428,42 @@ class _Api:
         return Response(chunk, media_type="application/octet-stream")
 
     async def alias(self, request: Request) -> Response:
-        await self.signed(request)
+        caller, _ = await self.signed(request)
         alias = _parse_hash(request.path_params["alias"], "alias")
+        now_ms = self.clock_ms()
+        if self.lookup_limiter.take(caller.participant, now_ms):
+            self.counters.alias_lookups[(caller.participant, "rate_limited")] += 1
+            raise ApiProblem(429, "rate_limited", "too many alias lookups: try again shortly")
         raw = self.service.read_state(alias_key(alias))
-        if raw is None:
+        record = None if raw is None else decode_value(alias_key(alias), raw)
+        assert record is None or isinstance(record, Alias)
+        account_id = "" if record is None else record.account_id
+        lookup = AliasLookup(now_ms, caller.participant, caller.public_key, alias, account_id)
+        self.service.record_alias_lookup(lookup)  # before the answer: none goes unaudited
+        outcome = "not_found" if record is None else "found"
+        self.counters.alias_lookups[(caller.participant, outcome)] += 1
+        if record is None:
             raise ApiProblem(404, "alias_not_found", "no account has this alias")
-        record = decode_value(alias_key(alias), raw)
-        assert isinstance(record, Alias)
-        tree = {"alias": alias, "account_id": record.account_id}
+        tree = {"alias": alias, "account_id": account_id}
+        return tree_response(tree, 200, wants_msgpack(request.headers))
+
+    async def alias_lookups(self, request: Request) -> Response:
+        caller, _ = await self.signed(request)
+        if not caller.is_central_bank:
+            raise ApiProblem(403, "forbidden", "only the central bank reads the lookup audit")
+        page_max = limits.alias_lookups_page_max
+        query = request.query_params
+        after = _parse_count(query.get("after", "0"), "after", 0, limits.height_max)
+        count = _parse_count(query.get("limit", str(page_max)), "limit", 1, page_max)
+        entries = self.service.alias_lookups(after, count)
+        tree = {
+            "lookups": [alias_lookup_view(sequence, lookup) for sequence, lookup in entries],
+            "next_after": entries[-1][0] if len(entries) == count else None,
+        }
         return tree_response(tree, 200, wants_msgpack(request.headers))
 
     async def status(self, request: Request) -> Response:
-        tree = status_view(self.service.status())
+        tree = {**status_view(self.service.status()), "node_key": self.node_key}
         return tree_response(tree, 200, wants_msgpack(request.headers))
 
     async def healthz(self, request: Request) -> Response:
@@ -514,15 +586,23 @@ async def _until_disconnect(websocket: WebSocket) -> None:
             return
 
 
-def create_app(service: NodeService, *, clock_ms: Callable[[], int]) -> Starlette:
-    """The API over `service`; `clock_ms` is the server clock of the replay window."""
-    api = _Api(service, clock_ms)
+def create_app(
+    service: NodeService,
+    *,
+    clock_ms: Callable[[], int],
+    node_key: bytes,
+    seen: ReplayWindow | None = None,
+) -> Starlette:
+    """The API over `service`, answering requests signed for `node_key` (the node's public
+    key); `clock_ms` is the server clock of the replay window `seen` (in memory if None)."""
+    api = _Api(service, clock_ms, node_key, SeenRequests() if seen is None else seen)
     http_routes: list[tuple[str, str, Handler]] = [
         ("/v1/transactions", "POST", api.submit),
         ("/v1/transactions/{tx_hash}", "GET", api.transaction),
         ("/v1/accounts/{account_id}", "GET", api.account),
         ("/v1/blocks/{height}", "GET", api.block),
         ("/v1/aliases/{alias}", "GET", api.alias),
+        ("/v1/audit/alias-lookups", "GET", api.alias_lookups),
         ("/v1/snapshots", "GET", api.snapshots),
         ("/v1/snapshots/{height}", "GET", api.snapshot),
         ("/v1/snapshots/{height}/chunks/{index}", "GET", api.snapshot_chunk),

@@ -2,10 +2,11 @@
 
 Rules:
 1. Every request except status, health, metrics and the OpenAPI document is signed as
-   `bakong.wire.request` describes. The signature, the clock skew and replays are checked
-   first (`check_request`, with one `SeenRequests` per app); a failure is 401 with the
-   problem's code (`unauthenticated`, `bad_signature`, `request_expired`,
-   `request_replayed`).
+   `bakong.wire.request` describes, for this node's key. The addressee, the clock skew, the
+   signature and replays are checked first (`check_request`, with one replay window per
+   app); a failure is 401 with the problem's code (`unauthenticated`, `wrong_node`,
+   `request_expired`, `bad_signature`, `request_replayed`), or 503 when the replay window
+   cannot take the request yet (`replay_window_full`, `replay_window_lost`).
 2. The key is then looked up in committed state: a participant's gateway keys and admin keys
    identify it; the central bank is the participant named by `ChainConfig.central_bank`. A
    key nobody holds is 401 `unknown_caller`. If two participants list the same key, the
@@ -17,7 +18,7 @@ Rules:
    elsewhere). A key held by a participant too is that participant's.
 5. The key map is rebuilt only when the committed head changes (its stored bytes differ), so
    a key rotation or suspension takes effect with the block that commits it, and a request
-   costs one state read plus one signature check.
+   costs one state read, one signature check and one append to the persisted replay window.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from bakong.ledger.state import (
     participant_key,
 )
 from bakong.node.views import ApiProblem
-from bakong.wire.request import RequestProblem, SeenRequests, check_request
+from bakong.wire.request import ReplayWindow, RequestProblem, check_request
 
 __all__ = ["Caller", "CallerDirectory", "authenticate"]
 
@@ -117,21 +118,22 @@ class CallerDirectory:
 def authenticate(
     *,
     chain_id: str,
+    node_key: bytes,
     method: str,
     target: str,
     body: bytes,
     headers: Mapping[str, str],
     now_ms: int,
-    seen: SeenRequests,
+    seen: ReplayWindow,
     directory: CallerDirectory,
     validators: bool = False,
 ) -> Caller:
-    """The caller of a signed request, or `ApiProblem` 401/403 (rules 1-4); `validators`:
-    the route lets validators in."""
+    """The caller of a request signed for `node_key`, or `ApiProblem` 401/403/503 (rules
+    1-4); `validators`: the route lets validators in."""
     lowered = {name.lower(): value for name, value in headers.items()}
-    checked = check_request(chain_id, method, target, body, lowered, now_ms, seen)
+    checked = check_request(chain_id, node_key, method, target, body, lowered, now_ms, seen)
     if isinstance(checked, RequestProblem):
-        raise ApiProblem(401, checked.code, checked.message)
+        raise ApiProblem(checked.status, checked.code, checked.message)
     caller = directory.lookup(checked)
     if caller is None:
         raise ApiProblem(401, "unknown_caller", "no participant holds this key")

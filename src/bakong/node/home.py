@@ -5,6 +5,7 @@
     DIR/config.toml    the settings below
     DIR/data/          the LMDB store (`bakong.node.store`)
     DIR/node.log       what `bakong node run` logs
+    DIR/seen_requests/ the API's replay window of signed requests (`bakong.node.seen_requests`)
 
 `config.toml` holds one table per concern. Every value has a default except the listen
 addresses and the peers; unknown keys are refused, so a typo is an error and not a silently

@@ -1,9 +1,15 @@
-"""The consensus host: what a validator does around the pure driver and ledger.
+"""The consensus host: the driver's inputs fed and its outputs performed, height by height.
 
 The host does for the driver what `docs/consensus.md` ("the host's contract") asks of it, and
 is shared by the real validator runtime (`bakong.node.runtime`) and the simulator
 (`bakong.sim.node`). It performs no I/O itself: the chain store, the consensus log, the clock,
 timers and the network are handed to it (`ChainStore`, `ConsensusLog`, `HostIO`).
+
+A validator's other concerns sit above it and call into it, never the reverse
+(`bakong.node.replica` wires them): catch-up (`bakong.node.catchup`) commits verified blocks
+through `commit_block`; admission (`bakong.node.admission`) fills the mempool the host builds
+blocks from; the replica routes peer messages to `accept` and relays what the host keeps
+(`bakong.node.relay`).
 
 - `BroadcastProposal`, `BroadcastVote`: check and persist the double-sign guard, sign, write
   the signed message to the log, sync, send, feed it back (a proposal as valid);
@@ -22,15 +28,14 @@ Rules:
 2. A proposal is fed with `valid(v)` (`bakong.node.validity`), computed when the host reaches
    its height; messages for later heights wait in a bounded buffer, messages for earlier
    heights are dropped.
-3. A host behind its peers catches up with blocks and commits (`bakong.node.catchup`).
-4. Transactions reach the mempool through `admit` once decoded and their signatures checked
-   (`check_tx` does both for callers without a verification pool). An admitted transaction
-   is gossiped once to every peer.
+3. A host behind its peers catches up with blocks and commits (`bakong.node.catchup`), which
+   checks each block against `tip()` and hands it to `commit_block`.
+4. Blocks are built from the mempool, which admission fills (`bakong.node.admission`); a
+   committed block's transactions leave it.
 5. Block times come from `io.clock_ms()`, never earlier than the previous block's time + 1.
-6. Gossip is reliable in the end, as Algorithm 1 assumes: while a height is taking long,
-   every status interval the host relays to one peer every proposal and vote it holds of the
-   rounds a peer may still need (the current and previous round, its locked and valid
-   rounds, and the proof-of-lock round of the current proposal), its own and others' alike.
+6. Gossip is reliable in the end, as Algorithm 1 assumes: the host keeps every proposal and
+   vote of the height it feeds or sends (`relays`), which the replica sends again while a
+   height is taking long (`bakong.node.relay`).
 7. After a commit the I/O may hold the next height back (`defer_height`) until it calls
    `resume`: a real node waits for transactions (or the heartbeat) instead of deciding empty
    blocks back to back. A consensus message for that height resumes it at once, so a node
@@ -97,21 +102,12 @@ from bakong.ledger.state import (
     decode_value,
     seen_key,
 )
-from bakong.ledger.transaction import Transaction, signing_message
 from bakong.ledger.validators import ValidatorSet
-from bakong.limits import sync_blocks_max, tx_past_ms_max
-from bakong.node.catchup import (
-    BlockRequest,
-    BlockResponse,
-    CommittedBlock,
-    Status,
-    SyncMessage,
-    check_committed,
-    decode_sync,
-    encode_sync,
-)
+from bakong.limits import tx_past_ms_max
+from bakong.node.envelope import MessageKind
 from bakong.node.memo import Memo
 from bakong.node.mempool import Mempool
+from bakong.node.relay import Relays
 from bakong.node.service import StoredBlock
 from bakong.node.signer import SignedStep, SignStep, may_sign
 from bakong.node.snapshot import chain_config, due_snapshot
@@ -192,7 +188,7 @@ class LogImage:
     wal_height: int = 0
     wal: list[DriverInput] = field(default_factory=list)
     own_height: int = 0
-    own: list[tuple[str, bytes]] = field(default_factory=list)  # (kind, signed message)
+    own: list[tuple[MessageKind, bytes]] = field(default_factory=list)  # (kind, message)
 
 
 class ConsensusLog(Protocol):
@@ -202,13 +198,14 @@ class ConsensusLog(Protocol):
 
     def append_wal(self, height: int, event: DriverInput) -> None: ...
 
-    def append_own(self, height: int, kind: str, message: bytes) -> None: ...
+    def append_own(self, height: int, kind: MessageKind, message: bytes) -> None: ...
 
     def sync(self) -> None: ...
 
 
 class HostIO(Protocol):
-    """The host's clock, timers and network. Peers are named by their public keys."""
+    """The host's clock, timers and network (its own proposals and votes leave through
+    `broadcast`)."""
 
     def clock_ms(self) -> int:
         """The wall clock, Unix ms (block times)."""
@@ -224,22 +221,14 @@ class HostIO(Protocol):
         """Feed `ready` back through `Host.on_value` (at once or later)."""
         ...
 
-    def broadcast(self, kind: str, data: bytes) -> None: ...
-
-    def send(self, peer: bytes, kind: str, data: bytes) -> None: ...
+    def broadcast(self, kind: MessageKind, data: bytes) -> None: ...
 
     def defer_height(self) -> bool:
         """After a commit: True to wait for `Host.resume` before starting the next height
         (rule 7); False to start it at once."""
         ...
 
-    def relay_peer(self) -> bytes | None:
-        """A peer to relay to (rule 6), or None when there is none."""
-        ...
-
     def committed(self, stored: StoredBlock, outcome: BlockOutcome) -> None: ...
-
-    def refused_block(self, height: int, reason: str | None) -> None: ...
 
     def record(self, line: str) -> None: ...
 
@@ -288,9 +277,8 @@ class Host:
         self.pending: deque[tuple[DriverInput, bool]] = deque()
         self.feeding = False
         self.replaying = False
-        self.sync_request: tuple[bytes, int] | None = None  # (peer, when sent)
         self.height_started_ms = 0
-        self.gossip: dict[int, dict[bytes, str]] = {}  # this height's messages by round
+        self.relays = Relays(limits.gossip_per_round_max)  # this height's messages (rule 6)
         self.chain_config = chain_config(tip.state.store)
         self.snapshot_due: tuple[int, SnapshotRoot | None] | None = None  # (height, root)
 
@@ -307,21 +295,22 @@ class Host:
         self._begin_height(replay)
         self._feed_own(own)
 
-    def _feed_own(self, own: list[tuple[str, bytes]]) -> None:
+    def _feed_own(self, own: list[tuple[MessageKind, bytes]]) -> None:
         """After a replay, our own signed messages of the height: those whose copy the log
         lost are fed now (the others are harmless duplicates)."""
         for kind, data in own:
-            if kind == "proposal":
+            if kind is MessageKind.PROPOSAL:
                 proposal = self.memo.proposal(data)
                 assert proposal is not None and proposal.proposer == self.key.public_key
                 if proposal.height == self.height + 1:
-                    self._keep(kind, proposal.round, data)
+                    self.relays.keep(kind, proposal.round, data)
                     self._feed(ProposalReceived(proposal, True))
             else:
+                assert kind is MessageKind.VOTE
                 vote = self.memo.vote(data)
                 assert vote is not None and vote.validator == self.key.public_key
                 if vote.height == self.height + 1:
-                    self._keep(kind, vote.round, data)
+                    self.relays.keep(kind, vote.round, data)
                     self._feed(VoteReceived(vote))
 
     # Heights.
@@ -378,7 +367,7 @@ class Host:
         height = self.height + 1
         self.driver = Driver(height, self.sets[height], self.key.public_key, self.timeouts)
         self.checked = {}
-        self.gossip = {}
+        self.relays.clear()
         self.pending.clear()
         self.height_started_ms = self.io.now_ms()
         self.replaying = False  # a height the log decided while replaying is over
@@ -388,9 +377,10 @@ class Host:
                 if self.height != height - 1:
                     break  # the log decided the height
                 if isinstance(event, ProposalReceived):
-                    self._keep("proposal", event.proposal.round, encode(event.proposal))
+                    proposal = event.proposal
+                    self.relays.keep(MessageKind.PROPOSAL, proposal.round, encode(proposal))
                 elif isinstance(event, VoteReceived):
-                    self._keep("vote", event.vote.round, encode(event.vote))
+                    self.relays.keep(MessageKind.VOTE, event.vote.round, encode(event.vote))
                 self._feed(event, log=False)
             self.replaying = False
         else:
@@ -399,10 +389,13 @@ class Host:
             return
         waiting, self.later = self.later, []
         for message in waiting:
-            self._accept(message, None)
+            self.accept(message)
 
-    def _commit(self, block: Block, data: bytes, commit: Commit, outcome: BlockOutcome) -> None:
-        """Persist and apply a decided block (one store write), then move on."""
+    def commit_block(
+        self, block: Block, data: bytes, commit: Commit, outcome: BlockOutcome
+    ) -> None:
+        """Persist and apply a decided block (one store write), then move on. `outcome` is the
+        block executed on our state: by us (`valid(v)`, `build_block`) or by catch-up."""
         height = self.height + 1
         header = block.header
         assert header.height == height
@@ -416,9 +409,7 @@ class Host:
             app_hash=outcome.app_hash,
             validators=self.sets[height].validators,
         )
-        self.state = self.chain_store.put_block(
-            stored, header, outcome.write_set, outcome.written
-        )
+        self.state = self.chain_store.put_block(stored, header, outcome.write_set, outcome.written)
         assert self.state.app_hash == outcome.app_hash
         self._advance(stored, header.time_ms)
         self.mempool.remove(outcome.tx_hashes)
@@ -436,7 +427,7 @@ class Host:
             self.waiting = False
             self._begin_height([])
 
-    def _is_committed(self, tx_hash: bytes) -> bool:
+    def is_committed(self, tx_hash: bytes) -> bool:
         """In the committed replay window: executed (or refused after authentication)."""
         return self.state.store.get(seen_key(tx_hash)) is not None
 
@@ -496,7 +487,7 @@ class Host:
             return
         proposal = sign_proposal(self.chain_id, self.key, body, value)
         data = encode(proposal)
-        self._persist_own("proposal", body.height, data)
+        self._persist_own(MessageKind.PROPOSAL, body.height, data)
         self.send_proposal(proposal, data)
         if not self.replaying:
             self._feed(ProposalReceived(proposal, True))
@@ -508,48 +499,29 @@ class Host:
             return
         vote = sign_vote(self.chain_id, self.key, body)
         data = encode(vote)
-        self._persist_own("vote", body.height, data)
+        self._persist_own(MessageKind.VOTE, body.height, data)
         self.send_vote(vote, data)
         if not self.replaying:
             self._feed(VoteReceived(vote))
 
     def send_proposal(self, proposal: Proposal, data: bytes) -> None:
         """Broadcast our own proposal (the simulator's Byzantine nodes replace this)."""
-        self._send("proposal", proposal.round, data)
+        self._send(MessageKind.PROPOSAL, proposal.round, data)
 
     def send_vote(self, vote: Vote, data: bytes) -> None:
         """Broadcast our own vote (the simulator's Byzantine nodes replace this)."""
-        self._send("vote", vote.round, data)
+        self._send(MessageKind.VOTE, vote.round, data)
 
-    def _persist_own(self, kind: str, height: int, data: bytes) -> None:
+    def _persist_own(self, kind: MessageKind, height: int, data: bytes) -> None:
         """Rule 1: the guard and the signed message are on disk (synced) before it leaves."""
         if not self.replaying:
             self.log.append_own(height, kind, data)
         self.log.sync()
 
-    def _send(self, kind: str, round: int, data: bytes) -> None:
+    def _send(self, kind: MessageKind, round: int, data: bytes) -> None:
         """Broadcast one of our own messages, and keep it to relay (rule 6)."""
-        self._keep(kind, round, data)
+        self.relays.keep(kind, round, data)
         self.io.broadcast(kind, data)
-
-    def _keep(self, kind: str, round: int, data: bytes) -> None:
-        kept = self.gossip.setdefault(round, {})
-        if len(kept) < self.limits.gossip_per_round_max:
-            kept[data] = kind
-
-    def _relay(self) -> None:
-        """Rule 6: the messages of the rounds a peer may still need, to one peer."""
-        driver = self.driver
-        assert driver is not None
-        peer = self.io.relay_peer()
-        if peer is None:
-            return
-        state = driver.state
-        rounds = {driver.round, driver.round - 1, state.valid_round, state.locked_round}
-        rounds.update(proposal.pol_round for proposal, _ in driver.proposals(driver.round))
-        for round in sorted(rounds):
-            for data, kind in self.gossip.get(round, {}).items():
-                self.io.send(peer, kind, data)
 
     def _build(self, height: int, round: int) -> None:
         """L18 getValue(): a block from the mempool, executed; fed back by the I/O."""
@@ -560,7 +532,7 @@ class Host:
             return
         time_ms = max(self.io.clock_ms(), self.tip_time_ms + 1)
         transactions, tx_hashes = self.mempool.take(
-            self.limits.block_txs_max, self._is_committed, time_ms - tx_past_ms_max
+            self.limits.block_txs_max, self.is_committed, time_ms - tx_past_ms_max
         )
         block, outcome = build_block(
             self.state,
@@ -585,7 +557,7 @@ class Host:
             checked = self._check(value.data, value.id, None)
         assert checked.block is not None, "L49 decides only a valid value"
         assert checked.outcome is not None
-        self._commit(checked.block, value.data, commit, checked.outcome)
+        self.commit_block(checked.block, value.data, commit, checked.outcome)
 
     def _check(self, data: bytes, value_id: bytes, now_ms: int | None) -> Checked:
         return check_block(
@@ -607,33 +579,9 @@ class Host:
                 self.checked[key] = checked
         return checked.valid
 
-    # Messages from the network and the gateways.
+    # Messages from peers (`bakong.node.replica` decodes and routes them).
 
-    def receive(self, source: bytes, kind: str, data: bytes) -> bool:
-        """One message from a peer; False when it is not even decodable (score the peer)."""
-        memo = self.memo
-        if kind == "proposal":
-            proposal = memo.proposal(data)
-            if proposal is None:
-                return False
-            self._accept(proposal, source)
-        elif kind == "vote":
-            vote = memo.vote(data)
-            if vote is None:
-                return False
-            self._accept(vote, source)
-        elif kind == "tx":
-            self.check_tx(data, gossip=False)
-        elif kind == "sync":
-            message = decode_sync(data)
-            if message is None:
-                return False
-            self._sync(source, message)
-        else:
-            return False
-        return True
-
-    def _accept(self, message: Proposal | Vote, source: bytes | None) -> None:
+    def accept(self, message: Proposal | Vote) -> None:
         """Rule 2: feed a message of this height, keep one of a later height, drop the rest."""
         height = self.height + 1
         if message.height < height:
@@ -641,20 +589,19 @@ class Host:
         if message.height > height:
             if len(self.later) < self.limits.later_messages_max:
                 self.later.append(message)
-            if source is not None and message.height > height + 1:
-                self._ask_blocks(source)  # the sender committed at least two more heights
             return
         if self.waiting:
             self.resume()  # rule 7: a peer has started this height
             if self.height != height - 1:
                 return
         data = encode(message)
-        if data in self.gossip.get(message.round, {}):
+        if self.relays.holds(message.round, data):
             return  # a copy (duplicated or relayed): the driver has it, and so has the log
-        self._keep("proposal" if isinstance(message, Proposal) else "vote", message.round, data)
         if isinstance(message, Proposal):
+            self.relays.keep(MessageKind.PROPOSAL, message.round, data)
             self._feed(ProposalReceived(message, self._validity(message)))
         else:
+            self.relays.keep(MessageKind.VOTE, message.round, data)
             self._feed(VoteReceived(message))
 
     def on_timer(self, timeout: TimeoutElapsed) -> None:
@@ -665,95 +612,6 @@ class Host:
         if ready.height == self.height + 1:
             self._feed(ready)
 
-    def check_tx(self, data: bytes, gossip: bool = True) -> bool:
-        """Rule 4 with the signature check inline; True when the transaction is pooled."""
-        found = self.memo.transaction(data)
-        if found is None:
-            return False
-        transaction, tx_hash = found
-        if tx_hash in self.mempool:
-            return True
-        if transaction.payload.chain_id != self.chain_id:
-            return False
-        message = signing_message(self.chain_id, tx_hash)
-        for entry in transaction.signatures:
-            if not self.memo.verify(entry.public_key, message, entry.signature):
-                return False
-        return self.admit(transaction, tx_hash, data, gossip=gossip)
-
-    def admit(self, transaction: Transaction, tx_hash: bytes, data: bytes, gossip: bool) -> bool:
-        """Rule 4: pool a decoded transaction whose signatures were checked."""
-        if not transaction.signatures or self._is_committed(tx_hash):
-            return False
-        if not self.mempool.add(tx_hash, transaction, len(data)):
-            return tx_hash in self.mempool
-        if gossip:
-            self.io.broadcast("tx", data)
-        return True
-
-    # Catch-up and chores.
-
-    def tick(self) -> None:
-        """Every status interval: announce the height, and send our messages again if the
-        height is taking long (rule 6)."""
-        self.io.broadcast("sync", encode_sync(Status(self.height)))
-        waited_ms = self.io.now_ms() - self.height_started_ms
-        if self.driver is not None and waited_ms >= self.limits.status_interval_ms:
-            self._relay()
-
-    def _sync(self, source: bytes, message: SyncMessage) -> None:
-        match message:
-            case Status(height=height):
-                waited_ms = self.io.now_ms() - self.height_started_ms
-                stalled = waited_ms >= self.limits.status_interval_ms or self.waiting
-                if height > self.height and stalled:
-                    self._ask_blocks(source)
-            case BlockRequest(first_height=first, count=count):
-                blocks = []
-                last = min(first + count, self.height + 1) if first >= 1 else first
-                for height in range(first, last):
-                    stored = self.chain_store.stored_block(height)
-                    if stored is None:
-                        break  # a store restored from a snapshot starts at its height
-                    blocks.append(CommittedBlock(stored.block, stored.commit))
-                if blocks:
-                    data = encode_sync(BlockResponse(tuple(blocks)))
-                    self.io.send(source, "sync", data)
-            case BlockResponse(blocks=blocks):
-                if self.sync_request is not None and self.sync_request[0] == source:
-                    self.sync_request = None
-                applied = self._apply_blocks(blocks)
-                if applied == sync_blocks_max:
-                    self._ask_blocks(source)
-
-    def _ask_blocks(self, peer: bytes) -> None:
-        """One outstanding request at a time, sent again once it times out."""
-        now_ms = self.io.now_ms()
-        if self.sync_request is not None:
-            if now_ms - self.sync_request[1] < self.limits.sync_request_timeout_ms:
-                return
-        self.sync_request = (peer, now_ms)
-        request = encode_sync(BlockRequest(self.height + 1, sync_blocks_max))
-        self.io.send(peer, "sync", request)
-
-    def _apply_blocks(self, blocks: tuple[CommittedBlock, ...]) -> int:
-        """Rule 3: commit each received block that is next and verifies; stop at the first
-        that does not."""
-        applied = 0
-        for item in blocks:
-            if item.commit.height != self.height + 1:
-                continue
-            checked = check_committed(
-                self.tip(), item, verify=self.memo.verify, verify_commit=self.memo.commit_status
-            )
-            if checked.block is None or checked.outcome is None:
-                self.io.refused_block(item.commit.height, checked.reason)
-                return applied
-            self._commit(checked.block, item.block, item.commit, checked.outcome)
-            applied += 1
-        return applied
-
-    @property
-    def catching_up(self) -> bool:
-        return self.sync_request is not None
-
+    def waited_ms(self) -> int:
+        """How long the current height has taken (or the next one has been held back)."""
+        return self.io.now_ms() - self.height_started_ms

@@ -3,7 +3,7 @@
 Every node of a real network decodes and verifies each message it receives. In one process
 that is the same pure computation N times over: decoding a vote is a function of its bytes,
 verifying a commit a function of the commit and the set. The memo runs the real function
-(`decode_vote`, `decode_proposal`, `decode_transaction`, `verify_commit`, and Ed25519 through
+(`decode_vote`, `decode_proposal`, `verify_commit`, and Ed25519 through
 `VerifiedSignatures`) once per distinct input and answers the same thing afterwards, so the
 simulator spends its time on consensus and the ledger rather than on repeated signature
 checks. Each table is bounded: when full it is emptied (a miss only costs a recomputation).
@@ -17,7 +17,6 @@ from bakong.consensus.commit import CommitStatus, verify_commit
 from bakong.consensus.messages import Proposal, Vote, decode_proposal, decode_vote
 from bakong.errors import RemoteError
 from bakong.ledger.commit import Commit
-from bakong.ledger.transaction import Transaction, decode_transaction, transaction_hash
 from bakong.ledger.validators import ValidatorSet
 from bakong.wire.codec import encode
 from bakong.wire.keys import VerifiedSignatures
@@ -37,7 +36,6 @@ class Memo:
         self.signatures = VerifiedSignatures(entries_max=entries_max)
         self._votes: dict[bytes, Vote | None] = {}
         self._proposals: dict[bytes, Proposal | None] = {}
-        self._transactions: dict[bytes, tuple[Transaction, bytes] | None] = {}
         self._commits: dict[tuple[bytes, bytes, int, bytes], CommitStatus] = {}
         self._set_bytes: dict[int, tuple[ValidatorSet, bytes]] = {}
 
@@ -66,21 +64,6 @@ class Memo:
             proposal = None
         _bounded(self._proposals)[data] = proposal
         return proposal
-
-    def transaction(self, data: bytes) -> tuple[Transaction, bytes] | None:
-        """`decode_transaction` and the transaction's hash, or None where it raises."""
-        if data in self._transactions:
-            return self._transactions[data]
-        try:
-            transaction = decode_transaction(data)
-            found: tuple[Transaction, bytes] | None = (
-                transaction,
-                transaction_hash(transaction.payload),
-            )
-        except RemoteError:
-            found = None
-        _bounded(self._transactions)[data] = found
-        return found
 
     def commit_status(
         self, commit: Commit, validator_set: ValidatorSet, height: int, block_hash: bytes

@@ -1,12 +1,12 @@
 """A node's mempool: signed transactions waiting for a block, oldest first, bounded.
 
-Admission (`Host.admit`) has already decoded the transaction, checked its chain and
-signatures and that its hash is not in the committed replay window. The mempool keeps
-arrival order (a dict is insertion-ordered), refuses duplicates and anything past its count
-or byte bound (a full mempool answers "busy", it never grows), and forgets a transaction once
-a block that holds it is committed, or once it has aged out of the replay window (those it
-remembers, bounded, so that a status query can say so). It lives in memory only: a crash
-empties it, and gateways resubmit what they have not seen committed.
+Admission (`bakong.node.admission`) has already decoded the transaction, checked its chain,
+its `created_ms` and signatures and that its hash is not in the committed replay window. The
+mempool keeps arrival order (a dict is insertion-ordered), refuses duplicates and anything
+past its count or byte bound (a full mempool answers "busy", it never grows), and forgets a
+transaction once a block that holds it is committed, or once it has aged out of the replay
+window (those it remembers, bounded, so that a status query can say so). It lives in memory
+only: a crash empties it, and gateways resubmit what they have not seen committed.
 """
 
 from __future__ import annotations

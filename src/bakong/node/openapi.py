@@ -4,8 +4,8 @@ Rules:
 1. Every route of the app has an operation here; a test compares the two.
 2. Shapes are JSON Schema 2020-12 (OpenAPI 3.1) and describe the JSON form: byte strings are
    lower-case hex. The msgpack form has the same fields with bytes as bin.
-3. Signed operations require all three `X-Bakong-*` headers (one security requirement naming
-   the three schemes); status, health, metrics and this document are unsigned.
+3. Signed operations require all four `X-Bakong-*` headers (one security requirement naming
+   the four schemes); status, health, metrics and this document are unsigned.
 4. The commit stream is a WebSocket; OpenAPI has no WebSocket operation, so it is described as
    the GET that opens it (101) with the message schema under `x-websocket-message`.
 5. Enumerations are taken from the ledger's own enum types, so the document cannot drift from
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bakong import limits
 from bakong.ledger.records import AccountKind, AccountStatus, KycTier
 from bakong.ledger.result import ResultCode
 from bakong.node.service import AdmissionStatus, TxState
@@ -143,9 +144,20 @@ _block_message = _object(
         "transactions": _array(_proven_transaction),
     }
 )
+_alias_lookup = _object(
+    {
+        "sequence": _int,
+        "time_ms": _int,
+        "participant": _str,
+        "public_key": _hex32,
+        "alias": _hex32,
+        "account_id": _nullable(_str),
+    }
+)
 _status = _object(
     {
         "chain_id": _str,
+        "node_key": _hex32,
         "height": _int,
         "app_hash": _hex32,
         "block_time_ms": _int,
@@ -168,6 +180,7 @@ def _schemas(batch_txs_max: int) -> Doc:
         "ResultCode": _enum([code.name for code in ResultCode]),
         "Account": _account,
         "Alias": _object({"alias": _hex32, "account_id": _str}),
+        "AliasLookups": _object({"lookups": _array(_alias_lookup), "next_after": _nullable(_int)}),
         "Block": _block,
         "BlockMessage": _block_message,
         "Status": _status,
@@ -192,11 +205,15 @@ def _schemas(batch_txs_max: int) -> Doc:
 
 
 _both_forms = ("application/json", "application/msgpack")
-_signed: list[Doc] = [{"BakongKey": [], "BakongTime": [], "BakongSignature": []}]
+_signed: list[Doc] = [
+    {"BakongKey": [], "BakongNode": [], "BakongTime": [], "BakongSignature": []}
+]
 _auth_errors = {
-    "401": "not signed, bad signature, expired, replayed, or unknown caller",
+    "401": "not signed, signed for another node, bad signature, expired, replayed, or unknown"
+    " caller",
     "403": "the caller may not do this (or its participant is suspended)",
     "413": "the body is larger than the limit",
+    "503": "the replay window cannot take the request yet: retry later, signed afresh",
 }
 
 
@@ -213,7 +230,7 @@ def _operation(
     """An operation; `answers` maps a status to (description, schema). Signed ones also
     document the authentication refusals (rule 3)."""
     refusals = {status: (text, _ref("Error")) for status, text in _auth_errors.items()}
-    every = {**answers, **refusals} if signed else answers
+    every = {**refusals, **answers} if signed else answers  # the operation's own 503 first
     responses = {status: _answer(text, schema) for status, (text, schema) in every.items()}
     operation: Doc = {"operationId": op_id, "summary": summary, "responses": responses}
     if signed:
@@ -253,7 +270,10 @@ def _paths() -> Doc:
             ("tx_hash", _hex32),
             {
                 "200": ("pending, committed or rejected", _ref("TxStatus")),
-                "404": ("unknown to this node", _ref("TxStatus")),
+                "404": (
+                    "unknown to this node, or not the caller's to know (the same answer)",
+                    _ref("TxStatus"),
+                ),
             },
         ),
         "/v1/accounts/{account_id}": _read(
@@ -270,14 +290,45 @@ def _paths() -> Doc:
         ),
         "/v1/aliases/{alias}": _read(
             "getAlias",
-            "The account a phone-alias HMAC resolves to",
+            "The account a phone-alias HMAC resolves to (rate-limited, audited)",
             ("alias", _hex32),
-            {"200": ("the account", _ref("Alias")), "404": ("alias_not_found", error)},
+            {
+                "200": ("the account", _ref("Alias")),
+                "404": ("alias_not_found", error),
+                "429": ("rate_limited: the participant's lookups are used up for now", error),
+            },
         ),
+        "/v1/audit/alias-lookups": {"get": _alias_audit_operation()},
         "/v1/stream": {"get": _stream_operation()},
         **_snapshot_paths(),
         **_unsigned_paths(),
     }
+
+
+def _alias_audit_operation() -> Doc:
+    error = _ref("Error")
+    operation = _operation(
+        "listAliasLookups",
+        "The alias lookups this node answered, oldest first (the central bank only)",
+        {"200": ("a page of the audit trail", _ref("AliasLookups")), "400": ("bad query", error)},
+    )
+    operation["parameters"] = [
+        {
+            "name": "after",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 0},
+            "description": "the last sequence already read; default 0",
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": limits.alias_lookups_page_max},
+            "description": "entries in the page; default the maximum",
+        },
+    ]
+    return operation
 
 
 def _snapshot_paths() -> Doc:
@@ -367,10 +418,12 @@ def _security_schemes() -> Doc:
 
     return {
         "BakongKey": header("X-Bakong-Key", "the caller's Ed25519 public key, 64 hex digits"),
+        "BakongNode": header("X-Bakong-Node", "the node's key (status node_key), 64 hex digits"),
         "BakongTime": header("X-Bakong-Time", "the caller's clock, Unix milliseconds"),
         "BakongSignature": header(
             "X-Bakong-Signature",
-            "Ed25519 over digest(api-request, chain_id, [METHOD, target, sha256(body), time])",
+            "Ed25519 over digest(api-request, chain_id,"
+            " [node_key, METHOD, target, sha256(body), time])",
         ),
     }
 

@@ -185,10 +185,14 @@ class _Peer:
         self.chain_id = chain_id
         self.key = key
         self.received = 0
+        self.node_key: bytes | None = None  # whom the requests are signed for: the peer's key
 
-    def get(self, target: str) -> bytes:
-        headers = sign_request(self.chain_id, self.key, "GET", target, b"", time.time_ns() // 10**6)
-        headers["accept"] = "application/msgpack"
+    def get(self, target: str, *, signed: bool = True) -> bytes:
+        headers = {"accept": "application/msgpack"}
+        if signed:
+            node_key = self.node_key or self._learn_node_key()
+            now_ms = time.time_ns() // 10**6
+            headers |= sign_request(self.chain_id, node_key, self.key, "GET", target, b"", now_ms)
         try:
             response = self.client.get(target, headers=headers)
         except httpx.HTTPError as error:
@@ -198,6 +202,17 @@ class _Peer:
             raise RestoreError("peer_refused", f"GET {target}: {answer}")
         self.received += len(response.content)
         return response.content
+
+    def _learn_node_key(self) -> bytes:
+        """The peer's key from its unsigned status (a peer that lies only refuses itself)."""
+        import msgspec
+
+        status = msgspec.msgpack.decode(self.get("/v1/status", signed=False))
+        node_key = status.get("node_key") if isinstance(status, dict) else None
+        if not isinstance(node_key, bytes) or len(node_key) != 32:
+            raise RestoreError("malformed", "the peer's status has no node_key")
+        self.node_key = node_key
+        return node_key
 
     def close(self) -> None:
         self.client.close()

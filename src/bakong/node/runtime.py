@@ -1,19 +1,21 @@
 """The validator runtime: one asyncio loop performs everything the consensus host decides.
 
-`Validator` gives the host (`bakong.node.host`) its I/O: the LMDB store as chain store and
-consensus log, the event loop's clock and timers, and the peer transport. It also is the
-node's `NodeService` for the HTTP API. Everything runs on one event loop (uvloop), so the
-driver and the ledger are only ever called from one place; the only work done elsewhere is
-signature verification of submitted transactions (worker processes, `bakong.node.verifier`).
+`Validator` gives the host (`bakong.node.host`) and its replica (`bakong.node.replica`) their
+I/O: the LMDB store as chain store and consensus log, the event loop's clock and timers, and
+the peer transport. It also is the node's `NodeService` for the HTTP API. Everything runs on
+one event loop (uvloop), so the driver and the ledger are only ever called from one place; the
+only work done elsewhere is signature verification of submitted transactions (worker
+processes, `bakong.node.verifier`).
 
 Rules:
-1. Peer payloads are one kind byte and the message (`proposal`, `vote`, `tx`, `sync`, or
-   `txs`: a msgpack array of transactions, which is how gossip leaves, one frame per peer per
-   loop iteration). A payload the host cannot decode lowers the peer's score in the transport.
-2. Admission (`submit`, and transactions gossiped by peers): bounded size, canonical decode,
-   this chain, within the replay window, not committed, not pooled, room in the mempool
-   (else "busy"), then every signature verified in the worker pool, then `Host.admit`.
-   Verdicts of refused transactions are remembered (bounded) for status queries.
+1. Peer payloads are framed by `bakong.node.envelope` (a kind byte and the message); a
+   transaction gossip leaves as `txs` (a msgpack array of transactions), one frame per peer
+   per loop iteration. A payload that does not decode lowers the peer's score in the
+   transport.
+2. Admission (`submit`, and transactions gossiped by peers) follows `bakong.node.admission`:
+   its prechecks here, the signatures in the worker pool, then its conclusion, and a
+   transaction it pooled just now is gossiped. The calls go one way: runtime → admission →
+   mempool, and runtime → verifier.
    Gossiped transactions are gathered into one batch per loop iteration; while as many are
    being verified as the mempool holds, more gossip is dropped (the transaction still reaches
    every node in the block that carries it), so a flooding peer cannot grow the queue.
@@ -28,31 +30,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 import msgspec
 
 from bakong import limits
 from bakong.consensus.driver import TimeoutElapsed, ValueReady
-from bakong.errors import DecodeError
 from bakong.ledger.block import BlockOutcome
 from bakong.ledger.result import ResultCode
-from bakong.ledger.state import seen_key
-from bakong.ledger.transaction import (
-    Transaction,
-    decode_transaction,
-    signing_message,
-    transaction_hash,
-)
+from bakong.node.admission import Admitter, Candidate
+from bakong.node.envelope import MessageKind, frame, unframe
 from bakong.node.home import Home, parse_address
 from bakong.node.host import Host, HostLimits
 from bakong.node.memo import Memo
+from bakong.node.replica import Replica
 from bakong.node.service import (
     Admission,
     AdmissionStatus,
+    AliasLookup,
     Metric,
     NodeStatus,
     PeerInfo,
@@ -63,34 +59,20 @@ from bakong.node.service import (
 )
 from bakong.node.store import LmdbChain
 from bakong.node.transport import Transport
-from bakong.node.verifier import SignatureCheck, VerifierPool
+from bakong.node.verifier import VerifierPool
 from bakong.wire.codec import encode
 
 __all__ = ["Validator"]
 
 log = logging.getLogger(__name__)
 
-_kinds = ("proposal", "vote", "tx", "sync", "txs")
 #: Gossip leaves in batches: one frame per peer per loop iteration, up to this many bytes.
 gossip_batch_bytes_max = 2**20
 _gossip_batch = msgspec.msgpack.Decoder(list[bytes])
-_kind_bytes = {kind: bytes([index + 1]) for index, kind in enumerate(_kinds)}
 status_interval_ms = 500
-rejected_remembered_max = 100_000
 
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """A submitted transaction that passed every check but its signatures."""
-
-    index: int  # in the submitted batch
-    raw: bytes
-    transaction: Transaction
-    tx_hash: bytes
-    checks: list[SignatureCheck]
 
 
 def _now_ms() -> int:
@@ -137,25 +119,24 @@ class Validator:
             log=self.store,
             io=self,
         )
+        self.replica = Replica(self.host, self)
+        self.admitter = Admitter(
+            self.chain_id, self.host.mempool, committed=self.host.is_committed, clock_ms=_now_ms
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resume_at: asyncio.Handle | None = None
         self._resume_due = 0.0  # loop time at which _resume_at fires
         self._height_changed = asyncio.Event()
-        self._in_flight: set[bytes] = set()
         self._gossiped: list[bytes] = []  # peers' transactions for the next admission batch
         self._outgoing: list[bytes] = []  # admitted transactions for the next gossip frame
         self._outgoing_bytes = 0
         self._relays = 0
-        self._rejected: OrderedDict[bytes, str] = OrderedDict()
         self._ticker: asyncio.Task[None] | None = None
         self._started_monotonic = time.monotonic()
         self.counters: dict[str, int] = {
             "blocks_committed": 0,
             "txs_committed": 0,
             "txs_failed": 0,
-            "txs_accepted": 0,
-            "txs_rejected": 0,
-            "txs_busy": 0,
             "txs_gossip_dropped": 0,
             "txs_verified_before": 0,  # admitted without a check: a block verified them first
             "peer_messages_bad": 0,
@@ -185,7 +166,7 @@ class Validator:
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(status_interval_ms / 1000)
-            self._guarded(self.host.tick)
+            self._guarded(self.replica.tick)
 
     def _guarded(self, action: Callable[..., _T], *args: object) -> _T | None:
         """Run a host step from a loop callback: an assertion failure is a bug that must
@@ -214,11 +195,8 @@ class Validator:
         assert self._loop is not None
         self._loop.call_soon(self._guarded, self.host.on_value, ready)
 
-    def broadcast(self, kind: str, data: bytes) -> None:
-        if kind == "tx":
-            self._gossip_out(data)
-            return
-        self.transport.broadcast(_kind_bytes[kind] + data)
+    def broadcast(self, kind: MessageKind, data: bytes) -> None:
+        self.transport.broadcast(frame(kind, data))
 
     def _gossip_out(self, data: bytes) -> None:
         """Rule 1: admitted transactions leave in one `txs` frame per loop iteration."""
@@ -232,10 +210,10 @@ class Validator:
     def _flush_gossip(self) -> None:
         if self._outgoing:
             batch, self._outgoing, self._outgoing_bytes = self._outgoing, [], 0
-            self.transport.broadcast(_kind_bytes["txs"] + msgspec.msgpack.encode(batch))
+            self.transport.broadcast(frame(MessageKind.TXS, msgspec.msgpack.encode(batch)))
 
-    def send(self, peer: bytes, kind: str, data: bytes) -> None:
-        self.transport.send(peer, _kind_bytes[kind] + data)
+    def send(self, peer: bytes, kind: MessageKind, data: bytes) -> None:
+        self.transport.send(peer, frame(kind, data))
 
     def relay_peer(self) -> bytes | None:
         connected = self.transport.connected()
@@ -295,14 +273,15 @@ class Validator:
     # Peers.
 
     def _on_message(self, peer: bytes, payload: bytes) -> None:
-        if not payload or not 1 <= payload[0] <= len(_kinds):
+        unframed = unframe(payload)
+        if unframed is None:
             self._bad_peer(peer, "unknown message kind")
             return
-        kind, data = _kinds[payload[0] - 1], payload[1:]
-        if kind == "tx":
+        kind, data = unframed
+        if kind is MessageKind.TX:
             self._gossip_in(data)
             return
-        if kind == "txs":
+        if kind is MessageKind.TXS:
             try:
                 batch = _gossip_batch.decode(data)
             except (msgspec.DecodeError, msgspec.ValidationError):
@@ -311,12 +290,13 @@ class Validator:
             for raw in batch:
                 self._gossip_in(raw)
             return
-        if self._guarded(self.host.receive, peer, kind, data) is False:
+        if self._guarded(self.replica.receive, peer, kind, data) is False:
             self._bad_peer(peer, f"undecodable {kind}")
 
     def _gossip_in(self, data: bytes) -> None:
         """Rule 2: batch, and drop beyond the bound."""
-        if len(self._gossiped) + len(self._in_flight) >= self.host.limits.mempool_txs_max:
+        in_flight = len(self.admitter.in_flight)
+        if len(self._gossiped) + in_flight >= self.host.limits.mempool_txs_max:
             self.counters["txs_gossip_dropped"] += 1
             return
         if not self._gossiped:
@@ -333,89 +313,46 @@ class Validator:
 
     # Admission (rule 2).
 
-    def _is_committed(self, tx_hash: bytes) -> bool:
-        return self.host.state.store.get(seen_key(tx_hash)) is not None
-
-    def _refuse(self, tx_hash: bytes | None, code: str, message: str) -> Admission:
-        self.counters["txs_rejected"] += 1
-        if tx_hash is not None:
-            self._rejected[tx_hash] = code
-            if len(self._rejected) > rejected_remembered_max:
-                self._rejected.popitem(last=False)
-        return Admission(tx_hash, AdmissionStatus.REJECTED, code, message)
-
-    def _precheck(self, index: int, raw: bytes) -> Admission | _Pending:
-        """Everything but the signatures: a verdict, or the checks still to run."""
-        try:
-            transaction = decode_transaction(raw)
-        except DecodeError as error:
-            return self._refuse(None, error.code, error.message)
-        payload = transaction.payload
-        tx_hash = transaction_hash(payload)
-        if payload.chain_id != self.chain_id:
-            return self._refuse(tx_hash, "chain_id_mismatch", f"this is {self.chain_id}")
-        now_ms = _now_ms()
-        if payload.created_ms > now_ms + limits.tx_future_ms_max:
-            return self._refuse(tx_hash, "created_in_future", "created_ms is ahead of the clock")
-        if payload.created_ms < now_ms - limits.tx_past_ms_max:
-            return self._refuse(tx_hash, "expired", "created_ms is outside the replay window")
-        if not transaction.signatures:
-            return self._refuse(tx_hash, "signature_missing", "the transaction is not signed")
-        if self._is_committed(tx_hash):
-            return Admission(tx_hash, AdmissionStatus.COMMITTED, "ok", "already committed")
-        if tx_hash in self.host.mempool or tx_hash in self._in_flight:
-            return Admission(tx_hash, AdmissionStatus.ACCEPTED, "ok", "already pending")
-        if self.host.mempool.full(len(raw)):
-            self.counters["txs_busy"] += 1
-            return Admission(tx_hash, AdmissionStatus.BUSY, "busy", "the mempool is full")
-        message = signing_message(self.chain_id, tx_hash)
-        checks = [(e.public_key, message, e.signature) for e in transaction.signatures]
-        return _Pending(index, raw, transaction, tx_hash, checks)
-
     async def _admit_many(self, raws: Sequence[bytes], gossip: bool) -> list[Admission]:
+        admitter = self.admitter
         verdicts: list[Admission | None] = []
-        waiting: list[_Pending] = []
+        waiting: list[tuple[int, Candidate]] = []
         known = self.memo.signatures
         for index, raw in enumerate(raws):
-            checked = self._precheck(index, raw)
+            checked = admitter.precheck(raw)
             if isinstance(checked, Admission):
                 verdicts.append(checked)
-                continue
-            if all(check in known for check in checked.checks):
+            elif all(check in known for check in checked.checks):
                 # Verified already: its block reached us before its gossip did.
                 self.counters["txs_verified_before"] += 1
-                verdicts.append(self._pool(checked, True, gossip))
-                continue
-            verdicts.append(None)
-            self._in_flight.add(checked.tx_hash)
-            waiting.append(checked)
+                verdicts.append(self._conclude(checked, True, gossip))
+            else:
+                verdicts.append(None)
+                waiting.append((index, checked))
         try:
-            results = await self.verifier.verify([c for p in waiting for c in p.checks])
-        finally:
-            for pending in waiting:
-                self._in_flight.discard(pending.tx_hash)
+            results = await self.verifier.verify([c for _, p in waiting for c in p.checks])
+        except BaseException:
+            for _, candidate in waiting:
+                admitter.release(candidate)
+            raise
         position = 0
-        for pending in waiting:
-            ok = all(results[position : position + len(pending.checks)])
-            position += len(pending.checks)
-            verdicts[pending.index] = self._pool(pending, ok, gossip)
+        for index, candidate in waiting:
+            ok = all(results[position : position + len(candidate.checks)])
+            position += len(candidate.checks)
+            verdicts[index] = self._conclude(candidate, ok, gossip)
         if waiting:
             self._transactions_arrived()
         return [verdict for verdict in verdicts if verdict is not None]
 
-    def _pool(self, pending: _Pending, ok: bool, gossip: bool) -> Admission:
-        tx_hash = pending.tx_hash
-        if not ok:
-            return self._refuse(tx_hash, "bad_signature", "a signature does not verify")
-        for check in pending.checks:
-            self.memo.signatures.remember(*check)
-        if self.host.admit(pending.transaction, tx_hash, pending.raw, gossip=gossip):
-            self.counters["txs_accepted"] += 1
-            return Admission(tx_hash, AdmissionStatus.ACCEPTED, "ok", "accepted")
-        if self._is_committed(tx_hash):
-            return Admission(tx_hash, AdmissionStatus.COMMITTED, "ok", "already committed")
-        self.counters["txs_busy"] += 1
-        return Admission(tx_hash, AdmissionStatus.BUSY, "busy", "the mempool is full")
+    def _conclude(self, candidate: Candidate, ok: bool, gossip: bool) -> Admission:
+        """Admission's verdict; a transaction pooled just now is gossiped (rule 2)."""
+        if ok:
+            for check in candidate.checks:
+                self.memo.signatures.remember(*check)
+        verdict = self.admitter.conclude(candidate, ok)
+        if gossip and verdict.status is AdmissionStatus.ACCEPTED:
+            self._gossip_out(candidate.raw)
+        return verdict
 
     # NodeService.
 
@@ -438,7 +375,7 @@ class Validator:
                 PeerInfo(key, stat.address, stat.connected) for key, stat in sorted(stats.items())
             ),
             mempool_txs=len(host.mempool),
-            catching_up=host.catching_up,
+            catching_up=self.replica.catchup.catching_up,
         )
 
     def transaction_status(self, tx_hash: bytes) -> TxStatus:
@@ -451,9 +388,9 @@ class Validator:
             return TxStatus(
                 tx_hash, TxState.COMMITTED, height, index, result.code, result.command_index
             )
-        if tx_hash in self.host.mempool or tx_hash in self._in_flight:
+        if self.admitter.pending(tx_hash):
             return TxStatus(tx_hash, TxState.PENDING)
-        reason = self._rejected.get(tx_hash)
+        reason = self.admitter.rejected(tx_hash)
         if reason is not None:
             return TxStatus(tx_hash, TxState.REJECTED, reason=reason)
         if self.host.mempool.expired(tx_hash):
@@ -494,6 +431,12 @@ class Validator:
                 break
         return self.host.height
 
+    def record_alias_lookup(self, lookup: AliasLookup) -> int:
+        return self.store.append_alias_lookup(lookup)
+
+    def alias_lookups(self, after: int, count: int) -> list[tuple[int, AliasLookup]]:
+        return self.store.alias_lookups(after, count)
+
     def metrics(self) -> list[Metric]:
         host = self.host
         round = host.driver.round if host.driver else 0
@@ -509,6 +452,6 @@ class Validator:
         ]
         samples += [
             (f"{name}_total", "counter", name.replace("_", " "), value)
-            for name, value in sorted(self.counters.items())
+            for name, value in sorted({**self.counters, **self.admitter.counts}.items())
         ]
         return [Metric(f"bakong_{name}", kind, text, value) for name, kind, text, value in samples]

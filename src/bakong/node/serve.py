@@ -1,9 +1,11 @@
 """`bakong node run`: one validator process, its peer links and its HTTP API on one loop.
 
 The process runs uvloop. It starts the validator (store, transport, consensus), then serves
-the API with uvicorn on the same loop, and runs until SIGTERM or SIGINT; then it stops the
-API, closes the links and the store, and exits 0. A failure of the consensus host stops the
-loop and the process exits non-zero: an invariant broken is never run past.
+the API with uvicorn on the same loop: requests signed for the node's key, the replay window
+kept in `DIR/seen_requests/` (`bakong.node.seen_requests`). It runs until SIGTERM or SIGINT;
+then it stops the API, closes the links and the store, and exits 0. A failure of the
+consensus host stops the loop and the process exits non-zero: an invariant broken is never
+run past.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import uvloop
 from bakong.node.api import create_app
 from bakong.node.home import load_home, parse_address
 from bakong.node.runtime import Validator
+from bakong.node.seen_requests import PersistedSeenRequests, this_boot
 
 __all__ = ["run_node"]
 
@@ -45,9 +48,11 @@ async def _serve(home_path: Path) -> int:
     home = load_home(home_path)
     validator = Validator(home)
     await validator.start()
+    seen = PersistedSeenRequests(home.path / "seen_requests", _clock_ms(), this_boot())
     host, port = parse_address(home.config.node.api_listen)
+    app = create_app(validator, clock_ms=_clock_ms, node_key=home.key.public_key, seen=seen)
     config = uvicorn.Config(
-        create_app(validator, clock_ms=_clock_ms),
+        app,
         host=host,
         port=port,
         log_level="warning",
@@ -69,6 +74,7 @@ async def _serve(home_path: Path) -> int:
     log.info("stopping")
     server.should_exit = True
     await api
+    seen.close()
     await validator.close()
     return 0 if stop.is_set() else 1
 

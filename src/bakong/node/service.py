@@ -10,7 +10,9 @@ Records here are what the runtime stores and serves:
   it, each transaction's result, the app hash after it);
 - `Admission`: the mempool's verdict on one submitted transaction;
 - `TxStatus`: where a transaction is (pending, committed with height, index and result code,
-  rejected on admission with a reason, or unknown).
+  rejected on admission with a reason, or unknown);
+- `AliasLookup`: one phone-alias resolution the API answered, kept in the node's store for the
+  central bank's audit (`bakong.node.alias_lookups`), numbered from 1 in the order answered.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bakong.wire.codec import Record
 
 __all__ = [
     "Admission",
+    "AliasLookup",
     "AdmissionStatus",
     "Metric",
     "NodeService",
@@ -46,6 +49,14 @@ class StoredBlock(Record, frozen=True):
     results: tuple[TxResult, ...]  # one per transaction, in block order
     app_hash: bytes  # state commitment after this block (equals the header's)
     validators: tuple[Validator, ...]  # the set that decided this height (header.validators_hash)
+
+
+class AliasLookup(Record, frozen=True):
+    time_ms: int  # the node's clock when it answered
+    participant: str  # who asked
+    public_key: bytes  # the key that signed the request
+    alias: bytes  # the HMAC asked about
+    account_id: str  # what it resolved to; empty when no account has the alias
 
 
 class AdmissionStatus(enum.Enum):
@@ -150,3 +161,11 @@ class NodeService(Protocol):
         ...
 
     def metrics(self) -> list[Metric]: ...
+
+    def record_alias_lookup(self, lookup: AliasLookup) -> int:
+        """Keep `lookup` in the audit trail, surviving a restart; its sequence number."""
+        ...
+
+    def alias_lookups(self, after: int, count: int) -> list[tuple[int, AliasLookup]]:
+        """Up to `count` audited lookups numbered above `after`, oldest first."""
+        ...

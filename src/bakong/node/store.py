@@ -10,6 +10,7 @@ Design section 5. One LMDB environment holds named databases:
 | `meta` | `tip`, `genesis`, `signed` | the committed tip, the genesis hash, the last signed step |
 | `wal` | height + sequence | one consensus input of that height (`bakong.node.host` rule 1) |
 | `own` | height + sequence | one proposal or vote this validator signed at that height |
+| `aliases` | sequence, 8 bytes big-endian | one alias lookup the API answered (`AliasLookup`) |
 
 Beside them, `snapshots/` holds the state snapshots (`bakong.node.snapshot_files`).
 
@@ -33,6 +34,10 @@ Rules:
    in batches of write transactions under a `restoring` mark, then the snapshot height's
    block and the tip in one last transaction that removes the mark. A store opened with the
    mark still set refuses to start: the restore was interrupted and must be run again.
+7. Alias lookups (the central bank's audit trail) are numbered from 1, one write transaction
+   each, not synced (rule 2: a killed process keeps them; a power loss may lose the last
+   ones). The newest `alias_lookups_retained_max` are kept: each append past that deletes the
+   oldest. The trail is the node's own, not the chain's: a restored store starts a new one.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from typing import Any, cast
 import lmdb
 import msgspec
 
+from bakong import limits
 from bakong.consensus.driver import (
     DriverInput,
     ProposalReceived,
@@ -60,8 +66,9 @@ from bakong.ledger.block import BlockHeader, LedgerState, block_hash, decode_blo
 from bakong.ledger.genesis import GenesisFile, genesis_hash, genesis_state
 from bakong.ledger.state import DecodedRecords, WriteSet, WrittenRecords, decode_value
 from bakong.ledger.validators import ValidatorSet
+from bakong.node.envelope import MessageKind
 from bakong.node.host import CommittedTip, LogImage
-from bakong.node.service import StoredBlock
+from bakong.node.service import AliasLookup, StoredBlock
 from bakong.node.signer import SignedStep, SignStep
 from bakong.node.snapshot import Manifest, chain_config, is_snapshot_height, manifest_root
 from bakong.node.snapshot_files import SnapshotFiles
@@ -72,7 +79,7 @@ __all__ = ["LmdbChain", "StateReadTxn", "map_bytes_default"]
 
 #: LMDB reserves address space, not disk: the file grows as it fills.
 map_bytes_default = 64 * 2**30
-_dbs = (b"state", b"blocks", b"txs", b"meta", b"wal", b"own")
+_dbs = (b"state", b"blocks", b"txs", b"meta", b"wal", b"own", b"aliases")
 _tip_key, _genesis_key, _signed_key = b"tip", b"genesis", b"signed"
 _restoring_key = b"restoring"
 _log = logging.getLogger(__name__)
@@ -99,6 +106,15 @@ def _height_key(height: int) -> bytes:
 
 def _log_key(height: int, sequence: int) -> bytes:
     return struct.pack(">QQ", height, sequence)
+
+
+def _lookup_key(sequence: int) -> bytes:
+    return struct.pack(">Q", sequence)
+
+
+def _sequence(key: bytes) -> int:
+    sequence: int = struct.unpack(">Q", key)[0]
+    return sequence
 
 
 class StateReadTxn:
@@ -157,6 +173,8 @@ class LmdbChain:
         self._digests: dict[int, Future[Manifest | None]] = {}
         with self.env.begin() as txn:
             tip = self._tip(txn)
+            lookups = txn.cursor(db=self._db["aliases"])
+            self._lookups_next = _sequence(lookups.key()) + 1 if lookups.last() else 1
         if is_snapshot_height(self._config, tip.height):
             if self.snapshots.manifest(tip.height) is None:
                 self._start_digest(tip.height, tip.block_hash, tip.app_hash)
@@ -331,6 +349,37 @@ class LmdbChain:
         """A consistent reader of the committed state (rule 4); close it when done."""
         return self._open_reader()
 
+    # The alias-lookup audit trail (rule 7).
+
+    def append_alias_lookup(
+        self, lookup: AliasLookup, retained_max: int = limits.alias_lookups_retained_max
+    ) -> int:
+        """Keep `lookup`, dropping the oldest beyond `retained_max`; its sequence number."""
+        sequence = self._lookups_next
+        with self.env.begin(write=True) as txn:
+            db = self._db["aliases"]
+            txn.put(_lookup_key(sequence), encode(lookup), db=db)
+            if sequence > retained_max:
+                txn.delete(_lookup_key(sequence - retained_max), db=db)
+        self._lookups_next = sequence + 1
+        return sequence
+
+    def alias_lookups(self, after: int, count: int) -> list[tuple[int, AliasLookup]]:
+        """Up to `count` kept lookups numbered above `after`, oldest first."""
+        found: list[tuple[int, AliasLookup]] = []
+        with self.env.begin() as txn:
+            cursor = txn.cursor(db=self._db["aliases"])
+            if not cursor.set_range(_lookup_key(after + 1)):
+                return found
+            bytes_max = limits.alias_lookup_bytes_max
+            for key, value in cursor:
+                if len(found) == count:
+                    break
+                found.append(
+                    (_sequence(key), decode_canonical(value, AliasLookup, bytes_max=bytes_max))
+                )
+        return found
+
     # ConsensusLog.
 
     def put_signed(self, signed: SignedStep) -> None:
@@ -342,7 +391,7 @@ class LmdbChain:
         tag = _event_types.index(type(event))
         self._append("wal", height, bytes([tag]) + msgspec.msgpack.encode(event))
 
-    def append_own(self, height: int, kind: str, message: bytes) -> None:
+    def append_own(self, height: int, kind: MessageKind, message: bytes) -> None:
         self._append("own", height, encode([kind, message]))
 
     def _append(self, db_name: str, height: int, value: bytes) -> None:
@@ -377,7 +426,7 @@ class LmdbChain:
                 height, _ = struct.unpack(">QQ", key)
                 image.own_height = height
                 kind, message = msgspec.msgpack.decode(value)
-                image.own.append((kind, message))
+                image.own.append((MessageKind(kind), message))
         self._log_next = {
             "wal": (image.wal_height, len(image.wal)),
             "own": (image.own_height, len(image.own)),

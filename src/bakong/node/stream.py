@@ -9,16 +9,16 @@ participant's `GET /v1/blocks/{height}`:
                        "result": {"code", "result", "command_index"}, "result_proof": [hash...]}]}
 
 Rules:
-1. The central bank gets every transaction of every block; a participant only those that touch
-   it (`bakong.node.visibility`), but always the header and commit, so it follows the chain
-   and sees how many transactions it was not shown.
+1. The central bank gets every transaction of every block; a participant only those every
+   command of which touches it, or that it created (`bakong.node.visibility`), but always the
+   header and commit, so it follows the chain and sees how many transactions it was not shown.
 2. `tx_proof` is the RFC 9162 inclusion proof of the transaction's hash (of its payload) at
    `index` in a tree of `tx_count` leaves under `header.tx_root`; `result_proof` that of
    `result_leaf(chain_id, TxResult(tx_hash, code, command_index))` under `header.result_root`.
 3. `validators` is the set that decided the height, as the block store keeps it
    (`StoredBlock.validators`); its hash is `header.validators_hash` (asserted), so a gateway
    checks the commit against the header it already trusts.
-4. A decoded block with its trees and its per-transaction visibility is computed once and kept
+4. A decoded block with its trees and who may see each transaction is computed once and kept
    in a small cache (`BlockCache`), because every subscriber needs the same block.
 5. The feed is pull-based: it reads each block from the service's block store when it is due,
    so nothing is queued for a subscriber beyond the one message being sent. A subscriber that
@@ -45,7 +45,7 @@ from bakong.ledger.validators import validator_set_hash
 from bakong.node.auth import Caller
 from bakong.node.service import NodeService, StoredBlock
 from bakong.node.views import Tree, header_view, result_name, result_view, validators_view
-from bakong.node.visibility import HoldParties, participants_touched
+from bakong.node.visibility import HoldParties, viewers
 from bakong.types import Hash
 from bakong.wire import merkle
 from bakong.wire.codec import encode
@@ -79,14 +79,14 @@ class StreamClosed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class DecodedBlock:
-    """A stored block decoded once, with its Merkle trees and who each transaction touches."""
+    """A stored block decoded once, with its Merkle trees and who may see each transaction."""
 
     stored: StoredBlock
     block: Block
     tx_bytes: list[bytes]
     tx_levels: list[list[Hash]]
     result_levels: list[list[Hash]]
-    touched: list[frozenset[str]]  # the participants each transaction touches
+    viewers: list[frozenset[str]]  # the participants that may see each transaction
 
     @property
     def header(self) -> BlockHeader:
@@ -94,7 +94,7 @@ class DecodedBlock:
 
 
 def decode_stored(stored: StoredBlock, hold_parties: HoldParties) -> DecodedBlock:
-    """Decode a stored block and compute its trees and who each transaction touches."""
+    """Decode a stored block and compute its trees and who may see each transaction."""
     block = decode_block(stored.block)
     chain_id = block.header.chain_id
     transactions = block.transactions
@@ -109,7 +109,7 @@ def decode_stored(stored: StoredBlock, hold_parties: HoldParties) -> DecodedBloc
         tx_bytes=[encode(tx) for tx in transactions],
         tx_levels=merkle.levels(hashes) if hashes else [],
         result_levels=merkle.levels(leaves) if leaves else [],
-        touched=[participants_touched(tx.payload, hold_parties) for tx in transactions],
+        viewers=[viewers(tx.payload, hold_parties) for tx in transactions],
     )
 
 
@@ -168,7 +168,7 @@ class BlockReader:
             return None
         indices = [
             i
-            for i, codes in enumerate(entry.touched)
+            for i, codes in enumerate(entry.viewers)
             if caller.is_central_bank or caller.participant in codes
         ]
         return {
@@ -179,6 +179,13 @@ class BlockReader:
             "validators": validators_view(entry.stored.validators),
             "transactions": [_transaction_view(entry, i) for i in indices],
         }
+
+    def may_see(self, caller: Caller, height: int, index: int) -> bool:
+        """Whether `caller` is shown transaction `index` of committed block `height` (rule 1)."""
+        if caller.is_central_bank:
+            return True
+        entry = self.decoded(height)
+        return entry is not None and caller.participant in entry.viewers[index]
 
     def full_block(self, height: int) -> Tree | None:
         """Block `height` complete and decoded (the central bank's `GET /v1/blocks`)."""

@@ -27,7 +27,7 @@ from bakong.ledger.commit import Commit
 from bakong.ledger.records import Account
 from bakong.ledger.result import ResultCode
 from bakong.ledger.validators import Validator
-from bakong.node.service import Admission, Metric, NodeStatus, TxStatus
+from bakong.node.service import Admission, AliasLookup, Metric, NodeStatus, TxStatus
 
 __all__ = [
     "ApiCounters",
@@ -35,6 +35,7 @@ __all__ = [
     "Tree",
     "account_view",
     "admission_view",
+    "alias_lookup_view",
     "commit_view",
     "encode_tree",
     "error_tree",
@@ -139,6 +140,17 @@ def tx_status_view(status: TxStatus) -> Tree:
     }
 
 
+def alias_lookup_view(sequence: int, lookup: AliasLookup) -> Tree:
+    return {
+        "sequence": sequence,
+        "time_ms": lookup.time_ms,
+        "participant": lookup.participant,
+        "public_key": lookup.public_key,
+        "alias": lookup.alias,
+        "account_id": lookup.account_id or None,
+    }
+
+
 def _per_asset(pair: tuple[int, int]) -> dict[str, int]:
     return {asset.value: pair[asset.index] for asset in ASSETS}
 
@@ -203,6 +215,7 @@ class ApiCounters:
         self.requests: Counter[tuple[str, str, int]] = Counter()  # (route, method, status)
         self.auth_failures: Counter[str] = Counter()  # by code
         self.stream_closes: Counter[str] = Counter()  # by close reason
+        self.alias_lookups: Counter[tuple[str, str]] = Counter()  # (participant, outcome)
         self.streams_open = 0
         self.stream_messages = 0
 
@@ -214,10 +227,15 @@ class ApiCounters:
         ]
         failures = [(_labels(code=c), float(n)) for c, n in sorted(self.auth_failures.items())]
         closes = [(_labels(reason=c), float(n)) for c, n in sorted(self.stream_closes.items())]
+        lookups = [
+            (_labels(participant=p, outcome=o), float(n))
+            for (p, o), n in sorted(self.alias_lookups.items())
+        ]
         return [
             ("bakong_api_requests_total", "counter", "API requests answered", requests),
             ("bakong_api_auth_failures_total", "counter", "Refused signed requests", failures),
             ("bakong_api_stream_closes_total", "counter", "Commit streams closed", closes),
+            ("bakong_api_alias_lookups_total", "counter", "Phone-alias lookups", lookups),
             (
                 "bakong_api_streams",
                 "gauge",

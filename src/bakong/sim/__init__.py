@@ -5,8 +5,9 @@ milliseconds. N validators run the real consensus driver (`bakong.consensus`) an
 ledger (`bakong.ledger`) behind simulated hosts; simulated gateways submit a steady flow of
 signed transfers; a packet simulator delays, drops, duplicates, reorders and partitions their
 messages; validators crash and lose the writes they had not synced; up to f of them are
-Byzantine. After every step a checker asserts agreement, identical app hashes, conservation,
-no negative balance, exactly-once execution of acknowledged transactions and, once the faults
+Byzantine, and attack the ledger too. After every step a checker asserts agreement, quorum
+commits, identical app hashes, conservation, no negative balance, expired holds voided,
+exactly-once execution of acknowledged transactions, refused attacks and, once the faults
 stop, liveness. A failing run names its seed; the seed replays it byte for byte (the trace
 hash covers every event in order).
 
@@ -19,12 +20,13 @@ hash covers every event in order).
 | `network.py` | the packet simulator: delay, loss, duplication, reordering, partitions |
 | `disk.py` | a node's simulated disk: ordered writes, `sync`, a crash keeps a random prefix |
 | `chain.py` | the simulated chain's genesis, keys and constants |
-| (shared) | `bakong.node`: `host`, `signer`, `validity`, `catchup`, `mempool`, `memo` |
+| (shared) | `bakong.node`: `host`, `replica`, `catchup`, `relay`, `admission`, `mempool`, ... |
 | `byzantine.py` | Byzantine behaviours: equivocation, double votes, invalid blocks, silence |
+| `attacks.py` | Byzantine attacks on the ledger: bad transactions in proposals, false catch-up |
 | `workload.py` | simulated gateways submitting transfers and resubmitting until committed |
 | `checker.py` | the invariants, checked after every step |
 | `faults.py` | the fault plan drawn from each seed |
-| `mutants.py` | deliberately broken consensus rules, to prove the checkers can fail |
+| `mutants.py` | deliberately broken rules, one per checker, to prove each can fail |
 | `run.py` | one seed to one run, and many seeds to a summary |
 
 Rules:

@@ -9,7 +9,11 @@ driver and ledger, so its lies are well-formed and timely) but corrupts what it 
 - `invalid`: as proposer, it sends a correctly signed proposal for a block that breaks a rule
   of `valid(v)` (app hash, time, previous hash, last commit, proposer, result root);
 - `double_vote`: per vote, it sends the vote to some of its peers and a conflicting vote (nil,
-  another proposal's block, or a block nobody proposed) to the rest.
+  another proposal's block, or a block nobody proposed) to the rest;
+- `ledger`: as proposer, it sends its block with a forged, replayed, expired or over-limit
+  transaction added (of the kinds in `attacks`), under a true or a lying header
+  (`bakong.sim.attacks`);
+- `lie_sync`: the share of its catch-up answers whose first block or commit is false.
 
 The lies are coordinated within a round, as in the classic attack on locking: when it
 equivocates as proposer, only the next round's proposer is shown the second block (so that it
@@ -40,13 +44,15 @@ from bakong.consensus.messages import (
     sign_vote,
 )
 from bakong.ledger.block import Block, block_hash, build_block, decode_block
+from bakong.node.envelope import MessageKind
 from bakong.sandbox import sandbox_key
+from bakong.sim.attacks import ATTACKS, LYING, SYNC_LIES, attack_block, false_answer
 from bakong.wire.codec import encode
 
 if TYPE_CHECKING:
     from bakong.sim.node import Node
 
-__all__ = ["Behaviour", "Memory", "choose_behaviour", "send_proposal", "send_vote"]
+__all__ = ["Behaviour", "Memory", "choose_behaviour", "send_proposal", "send_sync", "send_vote"]
 
 _invalid_kinds = ("app_hash", "time", "previous_hash", "last_commit", "proposer", "result_root")
 
@@ -67,6 +73,8 @@ class Memory:
     height: int = 0
     silent: bool = False
     splits: dict[int, Split] = field(default_factory=dict)
+    ledger_attacks: int = 0  # proposals sent with an attack transaction
+    sync_lies: int = 0  # catch-up answers sent false
 
 
 @dataclass(frozen=True)
@@ -75,11 +83,16 @@ class Behaviour:
     equivocate: float
     invalid: float
     double_vote: float
+    ledger: float = 0.0
+    lie_sync: float = 0.0
+    attacks: tuple[str, ...] = ATTACKS
 
     def __post_init__(self) -> None:
-        for share in (self.silence, self.equivocate, self.invalid, self.double_vote):
+        shares = (self.silence, self.equivocate, self.invalid, self.double_vote, self.ledger)
+        for share in (*shares, self.lie_sync):
             assert 0.0 <= share <= 1.0
-        assert self.equivocate + self.invalid <= 1.0
+        assert self.equivocate + self.invalid + self.ledger <= 1.0
+        assert self.attacks and set(self.attacks) <= set(ATTACKS)
 
 
 def choose_behaviour(rng: random.Random) -> Behaviour:
@@ -88,7 +101,9 @@ def choose_behaviour(rng: random.Random) -> Behaviour:
     equivocate = rng.choice((0.0, 0.3, 0.6))
     invalid = rng.choice((0.0, 0.2, 0.4))
     double_vote = rng.choice((0.0, 0.3, 0.7))
-    return Behaviour(silence, equivocate, invalid, double_vote)
+    ledger = min(rng.choice((0.0, 0.3, 0.6)), round(1.0 - equivocate - invalid, 4))
+    lie_sync = rng.choice((0.0, 0.5, 1.0))
+    return Behaviour(silence, equivocate, invalid, double_vote, ledger, lie_sync)
 
 
 def _memory(node: Node, height: int) -> Memory:
@@ -131,17 +146,23 @@ def send_proposal(node: Node, proposal: Proposal) -> None:
     roll = world.rng.random()
     if roll < behaviour.invalid:
         kind = world.rng.choice(_invalid_kinds)
-        world.network.broadcast(node.index, "proposal", _invalid(node, proposal, kind))
+        world.network.broadcast(node.index, MessageKind.PROPOSAL, _invalid(node, proposal, kind))
         world.record(f"byzantine {node.index} invalid {kind}")
-    elif roll < behaviour.invalid + behaviour.equivocate:
+    elif roll >= behaviour.invalid + behaviour.equivocate + behaviour.ledger:
+        world.network.broadcast(node.index, MessageKind.PROPOSAL, encode(proposal))
+    elif roll >= behaviour.invalid + behaviour.equivocate:
+        attack = world.rng.choice(behaviour.attacks)
+        lying = attack in LYING and world.rng.random() < 0.5
+        attacked = attack_block(node, decode_block(proposal.value), attack, lying)
+        sent = encode(proposal) if attacked is None else _signed(node, proposal, attacked.block, -1)
+        world.network.broadcast(node.index, MessageKind.PROPOSAL, sent)
+    else:
         first, second = _target_next_proposer(node, proposal.round)
         other_id, other = _another(node, proposal)
         memory.splits[proposal.round] = Split(first, second, other_id)
-        world.network.broadcast(node.index, "proposal", encode(proposal), first)
-        world.network.broadcast(node.index, "proposal", other, second)
+        world.network.broadcast(node.index, MessageKind.PROPOSAL, encode(proposal), first)
+        world.network.broadcast(node.index, MessageKind.PROPOSAL, other, second)
         world.record(f"byzantine {node.index} equivocates")
-    else:
-        world.network.broadcast(node.index, "proposal", encode(proposal))
 
 
 def send_vote(node: Node, vote: Vote) -> None:
@@ -152,7 +173,7 @@ def send_vote(node: Node, vote: Vote) -> None:
     if memory.silent:
         return
     if world.rng.random() >= behaviour.double_vote:
-        world.network.broadcast(node.index, "vote", encode(vote))
+        world.network.broadcast(node.index, MessageKind.VOTE, encode(vote))
         return
     split = memory.splits.get(vote.round)
     if split is None:
@@ -164,9 +185,19 @@ def send_vote(node: Node, vote: Vote) -> None:
         first, second, other = split.first[:1], split.first[1:] + split.second, split.other
     body = VoteBody(vote.type, vote.height, vote.round, other)
     conflicting = sign_vote(node.world.chain.chain_id, node.key, body)
-    world.network.broadcast(node.index, "vote", encode(vote), first)
-    world.network.broadcast(node.index, "vote", encode(conflicting), second)
+    world.network.broadcast(node.index, MessageKind.VOTE, encode(vote), first)
+    world.network.broadcast(node.index, MessageKind.VOTE, encode(conflicting), second)
     world.record(f"byzantine {node.index} double votes")
+
+
+def send_sync(node: Node, data: bytes) -> bytes:
+    """A catch-up message the node sends to one peer, made false as often as the behaviour
+    says (`bakong.sim.attacks.false_answer`: only answers with blocks change)."""
+    behaviour = node.behaviour
+    assert behaviour is not None
+    if behaviour.lie_sync and node.world.rng.random() < behaviour.lie_sync:
+        return false_answer(node, data, node.world.rng.choice(SYNC_LIES))
+    return data
 
 
 def _conflicting_id(node: Node, vote: Vote) -> bytes | None:

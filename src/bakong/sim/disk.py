@@ -23,6 +23,7 @@ from typing import cast
 
 from bakong.consensus.driver import DriverInput
 from bakong.ledger.state import WriteSet
+from bakong.node.envelope import MessageKind
 from bakong.node.host import LogImage
 from bakong.node.service import StoredBlock
 from bakong.node.signer import SignedStep
@@ -62,7 +63,7 @@ class Disk:
     def append_wal(self, height: int, event: DriverInput) -> None:
         self._write(("wal", height, event))
 
-    def append_own(self, height: int, kind: str, message: bytes) -> None:
+    def append_own(self, height: int, kind: MessageKind, message: bytes) -> None:
         self._write(("own", height, (kind, message)))
 
     def sync(self) -> None:

@@ -19,6 +19,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bakong.node.envelope import MessageKind
+
 __all__ = ["LinkFaults", "Network", "Packet"]
 
 
@@ -28,7 +30,7 @@ class Packet:
 
     source: int
     target: int
-    kind: str
+    kind: MessageKind
     data: bytes
     digest: str
 
@@ -87,7 +89,9 @@ class Network:
         self.faults = LinkFaults(faults.delay_ms_min, faults.delay_ms_max, 0.0, 0.0, 0.0, 0)
         self.heal()
 
-    def send(self, source: int, target: int, kind: str, data: bytes, digest: str = "") -> None:
+    def send(
+        self, source: int, target: int, kind: MessageKind, data: bytes, digest: str = ""
+    ) -> None:
         """Put one packet on the link from `source` to `target` (module rules)."""
         assert source != target, "a node feeds its own messages back itself"
         assert 0 <= target < self.size
@@ -106,7 +110,7 @@ class Network:
             self._deliver_after(delay, packet)
 
     def broadcast(
-        self, source: int, kind: str, data: bytes, targets: Sequence[int] | None = None
+        self, source: int, kind: MessageKind, data: bytes, targets: Sequence[int] | None = None
     ) -> None:
         """Send one message to every other node (or to `targets`), in index order."""
         digest = packet_digest(kind, data)
@@ -116,6 +120,6 @@ class Network:
                 self.send(source, target, kind, data, digest)
 
 
-def packet_digest(kind: str, data: bytes) -> str:
+def packet_digest(kind: MessageKind, data: bytes) -> str:
     """A short name for a message in the trace: its kind and the start of its SHA-256."""
     return kind + ":" + hashlib.sha256(data).hexdigest()[:16]

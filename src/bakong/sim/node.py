@@ -1,6 +1,8 @@
 """A simulated validator: the real consensus host (`bakong.node.host`) in a simulated process.
 
-The host is the same code the real validator runs; the simulation supplies its I/O:
+The host, its replica (`bakong.node.replica`: routing, catch-up, relays) and its admission
+(`bakong.node.admission`) are the same code the real validator runs; the simulation supplies
+their I/O:
 
 - its chain store is a `MemoryChain` journalled to a simulated `Disk`, and its consensus log
   is that disk too: a crash loses the unsynced writes, a restart rebuilds the host from what
@@ -8,7 +10,11 @@ The host is the same code the real validator runs; the simulation supplies its I
 - its clock is the simulated clock plus the node's skew; timers and block builds are events
   on the world's scheduler, tagged with the node's epoch so a crash cancels them;
 - its network is the world's simulated network, peers named by their keys;
-- a Byzantine node sends its own proposals and votes through `bakong.sim.byzantine`.
+- a gateway's transaction reaches it through `submit` (its API) and a peer's through `receive`:
+  both are admitted by the real admission rules against the node's own clock, verifying
+  signatures inline; a transaction pooled from `submit` is gossiped to every peer;
+- a Byzantine node sends its own proposals and votes, and its catch-up answers, through
+  `bakong.sim.byzantine`.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ from bakong.consensus.driver import TimeoutElapsed, ValueReady
 from bakong.consensus.messages import Proposal, Vote
 from bakong.ledger.block import BlockOutcome
 from bakong.ledger.state import MemoryStore
+from bakong.node.admission import Admitter
+from bakong.node.envelope import MessageKind
 from bakong.node.host import Host, HostLimits
 from bakong.node.memory_chain import MemoryChain
-from bakong.node.service import StoredBlock
+from bakong.node.replica import Replica
+from bakong.node.service import Admission, AdmissionStatus, StoredBlock
 from bakong.sim import byzantine
 from bakong.sim.byzantine import Behaviour
 from bakong.sim.chain import (
@@ -84,6 +93,10 @@ class Node(Host):
             io=self,
         )
         self.refused, self.evidence = refused, evidence
+        self.replica = Replica(self, self)
+        self.admitter = Admitter(
+            setup.chain_id, self.mempool, committed=self.is_committed, clock_ms=self.clock_ms
+        )
 
     @property
     def honest(self) -> bool:
@@ -136,10 +149,12 @@ class Node(Host):
         delay_ms = self.world.rng.randint(1, block_build_ms_max)
         self.world.after(delay_ms, ValueBuilt(self.index, self.epoch, ready))
 
-    def broadcast(self, kind: str, data: bytes) -> None:
+    def broadcast(self, kind: MessageKind, data: bytes) -> None:
         self.world.network.broadcast(self.index, kind, data)
 
-    def send(self, peer: bytes, kind: str, data: bytes) -> None:
+    def send(self, peer: bytes, kind: MessageKind, data: bytes) -> None:
+        if self.behaviour is not None and kind is MessageKind.SYNC:
+            data = byzantine.send_sync(self, data)
         self.world.network.send(self.index, self.world.index_of[peer], kind, data)
 
     def defer_height(self) -> bool:
@@ -161,6 +176,31 @@ class Node(Host):
     def record(self, line: str) -> None:
         self.world.record(f"node {self.index} {line}")
 
+    # Peers and gateways.
+
+    def receive(self, source: bytes, kind: MessageKind, data: bytes) -> bool:
+        """A peer's message; False when it does not decode (a real node scores the peer)."""
+        if kind is MessageKind.TX:
+            self._admit(data, gossip=False)
+            return True
+        return self.replica.receive(source, kind, data)
+
+    def submit(self, data: bytes) -> Admission:
+        """A gateway's transaction at the node's API."""
+        return self._admit(data, gossip=True)
+
+    def _admit(self, data: bytes, gossip: bool) -> Admission:
+        """Admission with the signatures verified inline; a transaction pooled just now is
+        gossiped if it came from a gateway (as the runtime does)."""
+        checked = self.admitter.precheck(data)
+        if isinstance(checked, Admission):
+            return checked
+        verify = self.world.memo.verify
+        verdict = self.admitter.conclude(checked, all(verify(*c) for c in checked.checks))
+        if gossip and verdict.status is AdmissionStatus.ACCEPTED:
+            self.broadcast(MessageKind.TX, data)
+        return verdict
+
     # Byzantine senders, and the simulation's chores.
 
     def send_proposal(self, proposal: Proposal, data: bytes) -> None:
@@ -176,7 +216,8 @@ class Node(Host):
             byzantine.send_vote(self, vote)
 
     def tick(self) -> None:
-        """Every `status_interval_ms`: sync the disk (a periodic fsync), then the host's tick."""
+        """Every `status_interval_ms`: sync the disk (a periodic fsync), then the replica's
+        chores (height announcement, catch-up, relays)."""
         assert self.up
         self.disk.sync()
-        super().tick()
+        self.replica.tick()

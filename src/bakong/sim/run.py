@@ -19,11 +19,13 @@ from __future__ import annotations
 import hashlib
 import random
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from bakong.node.service import AdmissionStatus
 from bakong.sim import mutants
 from bakong.sim.chain import status_interval_ms
 from bakong.sim.checker import Violation
@@ -69,6 +71,7 @@ class RunResult:
             "transactions": self.transactions,
             "violations": len(self.violations),
             "first_failing_seed": self.seed if self.violations else None,
+            "violation_kinds": dict(Counter(violation.kind for violation in self.violations)),
             "seed": self.seed,
             "trace_hash": self.trace_hash,
             "violation": [violation.as_json() for violation in self.violations],
@@ -134,7 +137,7 @@ class Run:
     def finish(self) -> None:
         world = self.world
         honest = [node.height for node in world.nodes if node.honest]
-        world.checker.finish(world.now_ms, honest, self.settled)
+        world.checker.finish(world.now_ms, honest, self.target_height, self.settled)
 
     def _dispatch(self, event: Event) -> None:
         world = self.world
@@ -159,7 +162,9 @@ class Run:
                 self.workload.tick(world.now_ms, world.checker.is_committed, self._submit)
                 world.after(world.plan.transfer_every_ms, event)
             case Submit(node=index, tx_hash=tx_hash, data=data):
-                if nodes[index].up and nodes[index].check_tx(data) and nodes[index].honest:
+                node = nodes[index]  # a Byzantine node admits too, but acknowledges nothing
+                accepted = node.up and node.submit(data).status is AdmissionStatus.ACCEPTED
+                if accepted and node.honest:
                     world.checker.acknowledge(world.now_ms, tx_hash)
             case FaultTick():
                 if not self.calm:
@@ -242,7 +247,7 @@ def _where(error: AssertionError) -> str:
 
 
 def _stats(world: World, run: Run) -> dict[str, int]:
-    nodes = world.nodes
+    nodes, checker = world.nodes, world.checker
     return {
         "events": world.scheduler.events,
         "sim_ms": world.now_ms,
@@ -253,9 +258,14 @@ def _stats(world: World, run: Run) -> dict[str, int]:
         "crashes": sum(node.crashes for node in nodes),
         "signatures_refused": sum(node.refused for node in nodes),
         "evidence": sum(node.evidence for node in nodes),
+        "ledger_attacks": sum(node.byzantine.ledger_attacks for node in nodes),
+        "attack_transactions_refused": world.checker.attacks_refused,
+        "sync_lies": sum(node.byzantine.sync_lies for node in nodes),
+        "sync_refused": world.sync_refused,
         "transactions_signed": run.workload.signed,
         "transactions_acknowledged": len(world.checker.acknowledged),
-        "transactions_executed": len(world.checker.executed),
+        # The gateways' (a Byzantine over-limit transfer executes too, refused by a limit).
+        "transactions_executed": sum(1 for tx in checker.executed if tx not in checker.attacks),
     }
 
 
@@ -290,6 +300,7 @@ class Summary:
     heights: int = 0
     transactions: int = 0
     violations: int = 0
+    violation_kinds: Counter[str] = field(default_factory=Counter)  # failing seeds by kind
     first_failing_seed: int | None = None
     failures: list[tuple[int, Violation]] = field(default_factory=list)
     traces: Any = field(default_factory=hashlib.sha256)
@@ -301,6 +312,7 @@ class Summary:
         self.transactions += result.transactions
         if result.violations:
             self.violations += 1
+            self.violation_kinds[result.violations[0].kind] += 1
             if self.first_failing_seed is None:
                 self.first_failing_seed = result.seed
             self.failures.append((result.seed, result.violations[0]))
@@ -312,6 +324,7 @@ class Summary:
             "transactions": self.transactions,
             "violations": self.violations,
             "first_failing_seed": self.first_failing_seed,
+            "violation_kinds": dict(sorted(self.violation_kinds.items())),
             "trace_hash": self.traces.hexdigest(),
             "failures": [
                 {"seed": seed, **violation.as_json()} for seed, violation in self.failures[:20]

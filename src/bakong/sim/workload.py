@@ -2,13 +2,17 @@
 
 The workload first sets the chain up through consensus, one stage at a time (each waits
 until the previous one is committed, as a real onboarding would): the central bank issues
-riel and dollars to every participant's settlement account; each participant opens
-`accounts_per_participant` wallets; each funds its wallets from its settlement account.
+riel and dollars to each participant's settlement account (one transaction per participant:
+the ledger refuses a transaction whose commands touch different participants); each
+participant opens `accounts_per_participant` wallets; each funds its wallets from its
+settlement account.
 
 Then, every `transfer_every_ms` of the seed's plan, each participant's gateway signs one
 transfer from one of its own wallets to any other wallet of any participant, in riel or
-dollars, and a small share of them ask for more than the balance (refused with
-`insufficient_funds`, which is still a committed, executed transaction).
+dollars. A small share of them ask for more than the wallet's daily limit (refused with
+`daily_limit_exceeded`, which is still a committed, executed transaction), and a small share
+are holds instead, for the participant's settlement account to post, which it never does:
+each expires a few simulated seconds later, and the ledger must void it then.
 
 A gateway sends each transaction to one node chosen at random (its API), and keeps it until it
 sees it committed (`Checker.is_committed`, standing in for its commit stream); one not seen
@@ -24,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bakong.ledger.assets import Asset
-from bakong.ledger.commands import Command, Issue
+from bakong.ledger.commands import Command, Issue, PlaceHold
 from bakong.ledger.transaction import TransactionPayload, sign_transaction, transaction_hash
 from bakong.sandbox import Sandbox, sandbox_key
 from bakong.sim.chain import CENTRAL_BANK, CHAIN_ID, PARTICIPANTS
@@ -44,6 +48,10 @@ issue_amounts = {Asset.KHR: 10_000_000_000, Asset.USD: 100_000_000}
 fund_amounts = {Asset.KHR: 100_000_000, Asset.USD: 500_000}
 transfer_amounts_max = {Asset.KHR: 50_000, Asset.USD: 2_000}
 overdraft_share = 0.03
+hold_share = 0.05
+#: A hold's lifetime from its signing; the ledger accepts 1 s to 7 days from its block's time.
+hold_lifetime_ms_min = 3_000
+hold_lifetime_ms_max = 15_000
 
 assert accounts_per_participant * len(fund_amounts) <= 32  # one funding transaction each
 for _asset, _amount in fund_amounts.items():
@@ -100,13 +108,18 @@ class Workload:
     def _setup(self, stage: int) -> list[tuple[str, str, list[Command]]]:
         """(creator, signing key name, commands) of each setup transaction of `stage`."""
         if stage == 0:
-            issues: list[Command] = [
-                Issue(account=f"settlement@{code}", asset=asset, amount=amount,
-                      reserve_ref=f"sim-{code}-{asset.name.lower()}")
+            return [
+                (
+                    CENTRAL_BANK,
+                    f"{CENTRAL_BANK}/admin",
+                    [
+                        Issue(account=f"settlement@{code}", asset=asset, amount=amount,
+                              reserve_ref=f"sim-{code}-{asset.name.lower()}")
+                        for asset, amount in issue_amounts.items()
+                    ],
+                )
                 for code in PARTICIPANTS
-                for asset, amount in issue_amounts.items()
             ]
-            return [(CENTRAL_BANK, f"{CENTRAL_BANK}/admin", issues)]
         if stage == 1:
             return [
                 (code, f"{code}/admin", [Sandbox.open_account(w) for w in self.wallets[code]])
@@ -136,7 +149,20 @@ class Workload:
         amount = rng.randint(1, transfer_amounts_max[asset])
         if rng.random() < overdraft_share:
             amount = fund_amounts[asset] * 1_000
-        command = Sandbox.transfer(source, target, asset, amount)
+        command: Command = Sandbox.transfer(source, target, asset, amount)
+        if rng.random() < hold_share:
+            lifetime_ms = rng.randint(hold_lifetime_ms_min, hold_lifetime_ms_max)
+            command = PlaceHold(
+                hold_id=rng.randbytes(16),
+                source=source,
+                target=target,
+                poster=f"settlement@{code}",
+                asset=asset,
+                amount=amount,
+                expires_ms=self.wall_ms() + lifetime_ms,
+                memo="",
+                reference="",
+            )
         self._sign_and_submit(now_ms, source, source, [command], submit)
 
     def _key(self, name: str) -> SigningKey:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from bakong.consensus.commit import CommitStatus
 from bakong.ledger.block import BlockOutcome
 from bakong.node.memo import Memo
 from bakong.node.service import StoredBlock
@@ -46,9 +45,10 @@ class World:
         self.memo = Memo(self.chain.chain_id)
         self.network = Network(options.validators, plan.links, rng, self._deliver_after)
         honest = [index not in plan.byzantine for index in range(options.validators)]
-        self.checker = Checker(honest, liveness_ms)
+        self.checker = Checker(honest, liveness_ms, self.chain.chain_id, self.memo.verify)
         self.checker.sets[1] = self.chain.validator_set
         self.nodes: list[Node] = []
+        self.sync_refused = 0  # catch-up answers honest nodes refused
 
     @property
     def now_ms(self) -> int:
@@ -73,20 +73,14 @@ class World:
         height, checker = stored.height, self.checker
         self.record(f"commit {node.index} {height} {stored.commit.block_hash.hex()}")
         if not node.honest:
-            validator_set = checker.sets.get(height)
-            if validator_set is None:
-                return  # the honest chain has not reached the height before: nothing to judge
-            commit, block_hash = stored.commit, stored.commit.block_hash
-            status = self.memo.commit_status(commit, validator_set, height, block_hash)
-            if status is CommitStatus.OK:
-                checker.certify(self.now_ms, node.index, height, stored.commit.block_hash)
+            checker.certify(self.now_ms, node.index, stored.commit)
             return
         checker.sets.setdefault(height + 1, node.sets[height + 1])
         checker.commit(
             self.now_ms,
             node.index,
-            height,
-            (stored.commit.block_hash, stored.app_hash),
+            stored.commit,
+            stored.app_hash,
             outcome.results,
             outcome.write_set,
             node.store,
@@ -95,6 +89,7 @@ class World:
     def refused_block(self, node: Node, height: int, reason: str | None) -> None:
         """A block that arrived with a valid-looking commit did not check out."""
         self.record(f"sync-refused {node.index} {height} {reason}")
+        self.sync_refused += node.honest
         if node.honest and reason == "header":
             detail = f"height {height}: a block with a valid commit does not re-execute"
             self.checker.violate("app_hash", self.now_ms, node.index, detail)

@@ -3,7 +3,8 @@
 One Node process runs `sdk_oracle.js`, which reads JSON requests line by line and answers each
 on its own line; `Oracle.ask` sends a whole batch through one process, so thousands of cases cost
 one Node start-up. The SDK is looked for in `$BAKONG_KHQR_SDK`, else in `.cache/khqr-sdk` at the
-repository root (where `make test` installs it with `npm install --prefix .cache/khqr-sdk`).
+checkout's root (where `make test` installs it with `npm install --prefix .cache/khqr-sdk`);
+`bakong bench qr` checks the folder and its version the same way (`bakong.bench.qr.sdk_folder`).
 """
 
 from __future__ import annotations
@@ -15,30 +16,19 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from bakong.bench.qr import SDK_ENV, SDK_VERSION, sdk_folder
 from bakong.errors import ConfigError
+from tools import ROOT
 
 __all__ = ["SDK_VERSION", "ask", "sdk_dir"]
 
-SDK_VERSION = "1.0.20"
 SCRIPT = Path(__file__).resolve().parent / "sdk_oracle.js"
 ask_timeout_s_max = 600
 
 
 def sdk_dir() -> Path:
     """The folder holding `node_modules/bakong-khqr` at version 1.0.20; `ConfigError` if none."""
-    configured = os.environ.get("BAKONG_KHQR_SDK")
-    base = Path(configured) if configured else Path(__file__).resolve().parents[3] / ".cache"
-    folder = base if configured else base / "khqr-sdk"
-    package = folder / "node_modules" / "bakong-khqr" / "package.json"
-    if not package.is_file():
-        raise ConfigError(
-            f"the KHQR SDK is not installed in {folder}: run "
-            f"`npm install --prefix {folder} bakong-khqr@{SDK_VERSION}` (make test does)"
-        )
-    version = json.loads(package.read_text(encoding="utf-8")).get("version")
-    if version != SDK_VERSION:
-        raise ConfigError(f"{folder} holds bakong-khqr {version}, not {SDK_VERSION}")
-    return folder
+    return sdk_folder(os.environ.get(SDK_ENV) or ROOT / ".cache" / "khqr-sdk")
 
 
 def ask(requests: list[dict[str, Any]], limit_ms: int = 250) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from bakong.errors import QRDecodeError
 from bakong.khqr.crc import crc_hex
 from bakong.khqr.decode import decode
 from bakong.khqr.ecmascript import units
+from bakong.khqr.tags import KNOWN_SET, SUBFIELDS
 
 __all__ = ["generate_input", "mutate", "now_for", "random_text", "reseal", "valid_input"]
 
@@ -407,6 +408,102 @@ def _m_insert(rng: random.Random, body: str) -> str:
     return "".join(fields)
 
 
+# Tags the SDK does not read at the top level, and sub-tags each template does not name.
+_UNKNOWN_TOP = [f"{n:02d}" for n in range(100) if f"{n:02d}" not in KNOWN_SET]
+_NAMED_SUBS = {tag: tuple(names) for tag, names in SUBFIELDS.items()}
+_NAMED_SUBS["30"] = _NAMED_SUBS["29"]
+_ODD_TAGS = ["ab", "6 ", " 6", "-1", "1e", "០១"]
+
+
+def _lookalike(rng: random.Random, body: str, sub_tags: tuple[str, ...] = ()) -> str:
+    """A value for an unknown tag that looks like something else: a whole field of `body` (or
+    one of its sub-fields), another field's value, a TLV of a named sub-tag, several TLVs, the
+    CRC field, a template of known sub-tags, or plain text."""
+    spans = _nested(body)
+    roll = rng.random()
+    if roll < 0.2 and spans:
+        start, _, stop = rng.choice(spans)
+        return body[start:stop]
+    if roll < 0.3 and spans:
+        _, value_start, stop = rng.choice(spans)
+        return body[value_start:stop]
+    if roll < 0.5:
+        tags = sub_tags or ("00", "01", "02", "03", "07", "08", "59", "99")
+        parts = [_tlv(rng.choice(tags), random_text(rng, rng.randint(0, 12)))]
+        if rng.random() < 0.4:
+            parts.append(_tlv(rng.choice(tags + ("05", "50")), rng.choice(["", "x", "12"])))
+        return "".join(parts)
+    if roll < 0.6:
+        return "6304" + rng.choice(["ABCD", "0000", "a1b2"])
+    if roll < 0.7:
+        return rng.choice(["0009khqr@aclb", "00020101021229", "0102km0104ចន", "0113" + str(NOW_MS)])
+    if roll < 0.8:
+        return ""
+    return random_text(rng, rng.randint(1, 30))
+
+
+def _m_unknown_top(rng: random.Random, body: str) -> str:
+    """Unknown top-level tags: inserted anywhere, sometimes twice in a row or right after a
+    field with the same tag, with look-alike values."""
+    fields = _fields(body)
+    roll = rng.random()
+    tag = rng.choice(_UNKNOWN_TOP) if roll < 0.9 else rng.choice(_ODD_TAGS)
+    extra = _tlv(tag, _lookalike(rng, body)) if tag[0] in "0123456789" else tag + "03abc"
+    if units(extra) - 4 > 99:
+        return body
+    index = rng.randint(0, len(fields))
+    if rng.random() < 0.15:  # the same unknown tag twice in a row: the SDK stops reading there
+        fields.insert(index, _tlv(tag[:2], rng.choice(["", "x", "0102ab"])))
+    fields.insert(index, extra)
+    return "".join(fields)
+
+
+def _template_spans(body: str) -> list[tuple[int, int, int]]:
+    return [span for span in _spans(body) if body[span[0] : span[0] + 2] in _NAMED_SUBS]
+
+
+def _m_unknown_sub(rng: random.Random, body: str) -> str:
+    """Sub-fields of templates 29/30, 62, 64 and 99: an unknown sub-tag inserted among them
+    (with a look-alike value), a named sub-tag repeated, a sub-tag named only in another
+    template, or every sub-field replaced by unknown ones (the raw-string case)."""
+    spans = _template_spans(body)
+    if not spans:
+        return _m_new_template(rng, body)
+    span = rng.choice(spans)
+    tag = body[span[0] : span[0] + 2]
+    subs = _fields(body[span[1] : span[2]])
+    named = _NAMED_SUBS[tag]
+    unknown = [f"{n:02d}" for n in range(100) if f"{n:02d}" not in named]
+    roll = rng.random()
+    if roll < 0.5:
+        sub = rng.choice(unknown) if rng.random() < 0.8 else rng.choice(_ODD_TAGS)
+        subs.insert(rng.randint(0, len(subs)), _tlv(sub[:2], _lookalike(rng, body, named)))
+    elif roll < 0.7 and subs:
+        subs.insert(rng.randint(0, len(subs)), rng.choice(subs))
+    elif roll < 0.85:
+        others = [sub for other in _NAMED_SUBS.values() for sub in other if sub not in named]
+        choice = rng.choice(others or unknown)
+        subs.insert(rng.randint(0, len(subs)), _tlv(choice, random_text(rng, rng.randint(0, 9))))
+    else:
+        count = max(1, len(subs))
+        subs = [_tlv(rng.choice(unknown), _lookalike(rng, body, named)) for _ in range(count)]
+    value = "".join(subs)
+    return body if units(value) > 99 else _replace_value(body, span, value)
+
+
+def _m_new_template(rng: random.Random, body: str) -> str:
+    """A template the code did not have, of named and unknown sub-fields, anywhere."""
+    fields = _fields(body)
+    tag = rng.choice(list(_NAMED_SUBS))
+    named = _NAMED_SUBS[tag]
+    subs = []
+    for _ in range(rng.randint(0, 3)):
+        sub = rng.choice(named) if rng.random() < 0.5 else f"{rng.randrange(100):02d}"
+        subs.append(_tlv(sub, _lookalike(rng, body, named)[:20]))
+    fields.insert(rng.randint(0, len(fields)), _tlv(tag, "".join(subs)[:99]))
+    return "".join(fields)
+
+
 def _m_char(rng: random.Random, body: str) -> str:
     if not body:
         return body
@@ -427,6 +524,12 @@ _MUTATORS = [
     _m_poi,
     _m_insert,
     _m_char,
+    _m_unknown_top,
+    _m_unknown_top,
+    _m_unknown_sub,
+    _m_unknown_sub,
+    _m_unknown_sub,
+    _m_new_template,
 ]
 
 

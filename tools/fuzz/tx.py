@@ -1,4 +1,4 @@
-"""`bakong fuzz tx`: random and mutated transactions against the decoder and the ledger.
+"""`python -m tools.fuzz tx`: random and mutated transactions against the decoder and the ledger.
 
 Inputs are drawn from one seeded PRNG: random byte strings, and mutations of valid signed
 transactions (bit flips, byte replacement, truncation, insertion, deletion, splices of two

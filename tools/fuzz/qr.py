@@ -1,8 +1,9 @@
-"""`bakong fuzz qr`: random and mutated strings against every QR decoder; only typed errors.
+"""`python -m tools.fuzz qr`: random and mutated strings against every QR decoder, which may
+raise only typed errors.
 
 Inputs come from one seeded PRNG: random text (ASCII, digits, Khmer, CJK, emoji, lone
 surrogates, control characters), and mutations of valid codes (the published KHQR and foreign
-vectors, codes from our generator, PromptPay and VietQR codes) by `bakong.qrdiff.cases.mutate`:
+vectors, codes from our generator, PromptPay and VietQR codes) by `tools.qrdiff.cases.mutate`:
 truncation, length fields, CRC, tag order, duplicated and dropped tags, field lengths, Khmer
 text, timestamps, unknown tags and random characters. Each input goes through `verify`,
 `decode`, `md5`, `parse` and the strict TLV reader. `verify` must return a `Verdict` (an invalid
@@ -17,7 +18,6 @@ import json
 import random
 import time
 from collections import Counter
-from pathlib import Path
 
 import click
 import msgspec
@@ -28,12 +28,13 @@ from bakong.khqr.codes import MESSAGES
 from bakong.khqr.promptpay import generate_promptpay
 from bakong.khqr.tlv import tree
 from bakong.khqr.vietqr import generate_vietqr
-from bakong.qrdiff import cases
-from bakong.qrdiff.run import _seed_codes
+from tools import ROOT
+from tools.qrdiff import cases
+from tools.qrdiff.run import _seed_codes
 
 __all__ = ["FuzzReport", "command", "run"]
 
-FOREIGN = Path(__file__).resolve().parents[3] / "tests" / "vectors" / "foreign-qr.json"
+FOREIGN = ROOT / "tests" / "vectors" / "foreign-qr.json"
 _ALPHABET = "0123456789" * 4 + "ABCDEFabcdef@. -+x\t\n" + "ចនស្មីនភ្នំពេញ" + "文山" + "\U0001f600"
 
 

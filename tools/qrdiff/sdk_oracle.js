@@ -13,9 +13,6 @@
 //   {"op": "js", "fn": "parseInt"|"Number"|"String"|"toFixed", "arg": X}
 //      -> {"outcome": "ok", "value": parseInt(X) | Number(X) | String(X) | X.toFixed(2)},
 //         NaN and infinities as the strings "NaN", "Infinity", "-Infinity"
-//   {"op": "bench", "qrs": [S...], "seconds": T}
-//      -> {"outcome": "ok", "count": N, "seconds": T2}: verify+decode of each string in turn
-//         for about T seconds (not under the time limit)
 // Any call that runs longer than the time limit is stopped: {"outcome": "hang"}. The SDK's
 // clock (Date.now) is fixed to `now` for the call.
 "use strict";
@@ -56,21 +53,6 @@ function safeMd5(text) {
 function plain(value) {
     if (typeof value === "number" && !Number.isFinite(value)) return String(value);
     return value;
-}
-
-function bench(request) {
-    const started = process.hrtime.bigint();
-    const limit = BigInt(Math.round(request.seconds * 1e9));
-    let count = 0;
-    for (;;) {
-        for (const qr of request.qrs) {
-            BakongKHQR.verify(qr);
-            BakongKHQR.decode(qr);
-        }
-        count += request.qrs.length;
-        const spent = process.hrtime.bigint() - started;
-        if (spent >= limit) return { outcome: "ok", count, seconds: Number(spent) / 1e9 };
-    }
 }
 
 const ops = {
@@ -131,7 +113,7 @@ const out = [];
 lines.on("line", (line) => {
     if (!line) return;
     const request = JSON.parse(line);
-    out.push(JSON.stringify(request.op === "bench" ? bench(request) : answer(request)));
+    out.push(JSON.stringify(answer(request)));
     if (out.length >= 256) process.stdout.write(out.splice(0).join("\n") + "\n");
 });
 lines.on("close", () => {

@@ -9,22 +9,20 @@ that disagrees is reported with its full input.
 
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from bakong import vectors
 from bakong.errors import QRDecodeError
 from bakong.khqr.decode import decode
-from bakong.qrdiff import cases, compare, oracle
+from tools.qrdiff import cases, compare, oracle
 
 __all__ = ["Report", "run"]
 
 _QUICK_MS = 25  # a call takes well under 1 ms; the SDK's endless loops are stopped after this
 _SLOW_MS = 2_000
-VECTORS = Path(__file__).resolve().parents[3] / "tests" / "vectors" / "khqr-published.json"
 
 
 class Report(msgspec.Struct):
@@ -37,9 +35,7 @@ class Report(msgspec.Struct):
 
 def _seed_codes(rng: random.Random, count: int) -> list[str]:
     """Valid codes to mutate: our generator's (checked against the SDK too) and the vectors."""
-    codes: list[str] = []
-    if VECTORS.is_file():
-        codes += [vector["qr"] for vector in json.loads(VECTORS.read_text(encoding="utf-8"))]
+    codes = [vector["qr"] for vector in vectors.load(vectors.KHQR_PUBLISHED)]
     for _ in range(count):
         request = cases.valid_input(rng)
         made = compare._ours_generate(request)

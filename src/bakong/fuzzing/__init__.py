@@ -1,1 +1,0 @@
-"""Fuzzers for the decoders of outside input: one module per decoder, each a click command."""

@@ -1,0 +1,80 @@
+"""One validator's consensus concerns wired together: peer messages routed, chores run.
+
+The runtime (`bakong.node.runtime`) and the simulator (`bakong.sim.node`) hand every
+consensus and catch-up message from a peer to `receive`, and call `tick` every status
+interval. Transactions do not pass here: each caller admits them through
+`bakong.node.admission` (the runtime in batches, verified in a worker pool).
+
+Calls go one way, downwards: replica → catch-up → host → relays, mempool. A concern that
+must act on another's behalf learns it from a return value or from state it reads, never from
+a call back up.
+
+Rules:
+1. `receive`: a proposal or vote goes to the host (`Host.accept`); its sender is asked for
+   blocks when the message is two or more heights past the one we decide (it committed at
+   least two more heights than we did). A catch-up message goes to `CatchUp`. Bytes that do not
+   decode, or a kind that is not consensus or catch-up, answer False: the caller scores the
+   peer.
+2. `tick`: announce our height; then, while a height has taken at least a status interval,
+   relay what the host keeps of it to one peer (`bakong.node.relay`), each peer in turn as
+   the I/O chooses.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bakong.consensus.messages import Proposal, Vote
+from bakong.node.catchup import CatchUp, CatchUpIO, decode_sync
+from bakong.node.envelope import MessageKind
+from bakong.node.host import Host
+
+__all__ = ["Replica", "ReplicaIO"]
+
+
+class ReplicaIO(CatchUpIO, Protocol):
+    def relay_peer(self) -> bytes | None:
+        """A peer to relay to (rule 2), or None when there is none."""
+        ...
+
+
+class Replica:
+    """The host and its catch-up, as the peers reach them (module rules)."""
+
+    def __init__(self, host: Host, io: ReplicaIO) -> None:
+        self.host = host
+        self.io = io
+        self.catchup = CatchUp(host, io)
+
+    def receive(self, source: bytes, kind: MessageKind, data: bytes) -> bool:
+        """Rule 1; False when the message is not even decodable (score the peer)."""
+        memo = self.host.memo
+        message: Proposal | Vote | None = None
+        if kind is MessageKind.PROPOSAL:
+            message = memo.proposal(data)
+        elif kind is MessageKind.VOTE:
+            message = memo.vote(data)
+        elif kind is MessageKind.SYNC:
+            sync = decode_sync(data)
+            if sync is None:
+                return False
+            self.catchup.receive(source, sync)
+            return True
+        if message is None:
+            return False
+        ahead = message.height > self.host.height + 2
+        self.host.accept(message)
+        if ahead:
+            self.catchup.ask(source)
+        return True
+
+    def tick(self) -> None:
+        """Rule 2."""
+        self.catchup.announce()
+        host = self.host
+        driver = host.driver
+        if driver is None or host.waited_ms() < host.limits.status_interval_ms:
+            return
+        peer = self.io.relay_peer()
+        if peer is not None:
+            host.relays.relay(driver, lambda kind, data: self.io.send(peer, kind, data))
