@@ -2,12 +2,34 @@
 
     BakongError                   everything we raise on purpose
     ├── LocalError                we misused our own API (a bug on our side or the caller's)
-    │   └── ConfigError           a genesis, key or configuration file is wrong
+    │   ├── ConfigError           a genesis, key or configuration file is wrong
+    │   ├── WaitTimeout           (client.errors) a wait for a commit ran out; it may still commit
+    │   └── PostgresError         (bench.postgres) the baseline's PostgreSQL cannot be run
+    │       └── PostgresNotInstalled  (bench.postgres) its binaries are not on this machine
     └── RemoteError               bytes from outside are bad; drop them, answer with a code
         ├── DecodeError           malformed, oversized or non-canonical encoding
         │   ├── KeyFileError      a key file is malformed or readable by others
         │   └── QRDecodeError     a QR string is oversized, not Unicode, or cannot be sliced
-        └── QRInputError          KHQR generation input breaks an SDK rule (`error_code` 1-53)
+        │       └── NeverEnds     (khqr.fields) the SDK's slicing would never end on it
+        ├── QRInputError          KHQR generation input breaks an SDK rule (`error_code` 1-53)
+        ├── NoiseError            (node.noise) a handshake or transport message fails
+        ├── LinkError             (node.transport) a peer broke the frame format
+        ├── RestoreError          (node.restore) a snapshot source sent what does not verify
+        ├── ApiProblem            (node.views) the node refuses a request: HTTP status and code
+        ├── StreamClosed          (node.stream) the node ends a block stream: close code, reason
+        ├── ApiError              (client.errors) the node answered with an error envelope
+        │   ├── Busy              (client.errors) 503 or 429: the same request may succeed later
+        │   └── NotFound          (client.errors) 404: no such account, alias, block or route
+        ├── TransactionRejected   (client.errors) the node will never commit it as sent
+        └── VerificationError     (client.errors) a stream message failed a check
+
+    AssertionError                one of our own invariants broke: a bug (assertions stay on)
+    └── InvariantViolation        (ledger.invariants) a block broke conservation or a sign
+
+A name with a module in brackets is defined there, next to the code that raises it; the rest
+are defined here. `tests/test_tidy.py` requires every exception class in the package to be
+drawn here under its real base, and every `raise` to name a drawn class (or `AssertionError`,
+`SystemExit`, `NotImplementedError`, or a click exception in the command line).
 
 `RemoteError` carries a stable `code` (a short snake_case string) and an HTTP status hint, so
 the API layer and the peer layer can answer or score without parsing messages.

@@ -1,7 +1,15 @@
 """Every bound in the system, in one place (TigerStyle: put a limit on everything).
 
+A bound is a maximum or a minimum, a timeout, an interval, a retry or a backoff, a cache or
+queue size, a retention. The sections: identifiers, money, transactions, blocks, governance,
+consensus, node (with the files it reads and its snapshots), peer transport, HTTP API, block
+stream, client SDK, QR images, simulator, benchmarks. Each value says why it is what it is.
+
 Names put the unit and qualifier last (`tx_bytes_max`, `memo_chars_max`). Relations between
 limits are asserted at import, so a change that breaks one fails at once, not in production.
+Importers write `limits.name`. Numbers a specification fixes (Ed25519 and Noise sizes, KHQR
+field lengths, a length prefix) stay with the code of that specification; `tests/test_tidy.py`
+fails on any other module that assigns a number to a name that reads as a bound.
 """
 
 from __future__ import annotations
@@ -65,6 +73,98 @@ __all__ = [
     "timeout_propose_ms_base",
     "vote_bytes_max",
     "votes_per_round_max",
+    # wire, files and node
+    "request_memory_ms",
+    "request_target_chars_max",
+    "later_messages_max",
+    "status_interval_ms",
+    "gossip_batch_bytes_max",
+    "rejected_txs_remembered_max",
+    "expired_txs_remembered_max",
+    "memo_entries_max",
+    "verify_batch_wait_ms",
+    "verify_batch_checks_max",
+    "lmdb_map_bytes_default",
+    "stored_block_bytes_max",
+    "config_bytes_max",
+    "genesis_bytes_max",
+    "key_file_bytes_max",
+    "snapshot_manifest_bytes_max",
+    "snapshot_chunk_bytes_max",
+    "snapshot_offer_bytes_max",
+    "localnet_start_timeout_s",
+    "localnet_stop_grace_s",
+    # peer transport
+    "handshake_message_bytes_max",
+    "frame_overhead_bytes_max",
+    "frame_bytes_max",
+    "reconnect_doublings_max",
+    # API and stream
+    "api_batch_txs_max",
+    "api_body_bytes_max",
+    "stream_close_timeout_s",
+    "decoded_blocks_cached_max",
+    "stream_send_timeout_s",
+    "stream_wait_s",
+    # client SDK
+    "client_header_bytes_max",
+    "client_commit_bytes_max",
+    "client_stream_message_bytes_max",
+    "client_reconnect_delay_s_min",
+    "client_reconnect_delay_s_max",
+    "client_request_timeout_s_default",
+    "client_wait_timeout_s_default",
+    "client_poll_delay_s_min",
+    "client_poll_delay_s_max",
+    "client_poll_backoff_factor",
+    "client_error_text_chars_max",
+    # QR images
+    "qr_image_pixels_max",
+    # simulator
+    "sim_validators_min",
+    "sim_validators_max",
+    "sim_block_txs_max",
+    "sim_mempool_txs_max",
+    "sim_snapshot_interval",
+    "sim_snapshot_lag",
+    "sim_block_build_ms_max",
+    "sim_submit_ms_max",
+    "sim_status_interval_ms",
+    "sim_sync_request_timeout_ms",
+    "sim_fault_tick_ms",
+    "sim_loss_max",
+    "sim_pending_writes_max",
+    "sim_wal_inputs_max",
+    "sim_drain_ms_max",
+    "sim_liveness_ms",
+    "sim_resubmit_ms",
+    "sim_resubmits_per_tick_max",
+    "sim_pending_txs_max",
+    "sim_hold_lifetime_ms_min",
+    "sim_hold_lifetime_ms_max",
+    "sim_replay_depth_max",
+    "sim_expired_offset_ms_max",
+    "sim_progress_interval_s",
+    # benchmarks
+    "bench_verify_ceiling_s",
+    "bench_transfer_amount_max",
+    "bench_state_batch_entries_max",
+    "bench_loadgen_slack_s",
+    "bench_monitor_interval_s",
+    "bench_restore_timeout_s",
+    "bench_qr_sdk_timeout_s_max",
+    "loadgen_backoff_s_min",
+    "loadgen_backoff_s_max",
+    "loadgen_tick_s",
+    "loadgen_request_timeout_s",
+    "loadgen_stream_reconnects_max",
+    "loadgen_stream_message_bytes_max",
+    "central_ledger_pool_size_default",
+    "central_ledger_retries_max",
+    "central_ledger_start_timeout_s",
+    "central_ledger_stop_timeout_s",
+    "postgres_start_timeout_s",
+    "postgres_log_tail_bytes",
 ]
 
 # Identifiers. Account IDs are printed in KHQR tag 29/30 sub-tag 00, whose limit is 32.
@@ -166,6 +266,181 @@ alias_lookup_bytes_max = 1_024  # one stored lookup record, at decoding
 # (more than a busy gateway sends in twice the skew; beyond it, 503 rather than forget one).
 request_skew_ms_max = 60_000
 seen_requests_max = 1_000_000
+# A remembered signature is forgotten once its time is this far behind the server's clock:
+# twice the skew, so that a server clock stepped back by up to the skew still refuses it.
+request_memory_ms = 2 * request_skew_ms_max
+# A signed request's target (path and query) is refused beyond this before it is hashed: far
+# beyond any route of the API with its query.
+request_target_chars_max = 2_048
+# Consensus messages a node keeps for heights it has not reached yet: the two votes of each of
+# `validators_max` validators for about 20 rounds, enough to follow a short lag without catch-up.
+later_messages_max = 4_096
+# A node announces its height this often; a peer behind it asks for blocks (catch-up), and a
+# node whose round waits this long relays what it has. Short against the block interval.
+status_interval_ms = 500
+# Gossip leaves in batches: one frame per peer per loop iteration, up to this many bytes
+# (a loaded network's votes and transactions of one iteration, well under a frame).
+gossip_batch_bytes_max = 2**20
+# Refused and expired transactions the node remembers for `GET /v1/transactions/{hash}`:
+# about 200 bytes each, so 20 MB each; a gateway polls within seconds of its submit.
+rejected_txs_remembered_max = 100_000
+expired_txs_remembered_max = 100_000
+# Each memo table of decoded messages and verified signatures (`bakong.node.memo`): many
+# rounds of votes of the largest network; when full it is emptied (a miss costs a recompute).
+memo_entries_max = 50_000
+# Signature checks are batched for the worker pool: a batch leaves after this wait, or as
+# soon as it holds this many checks (a fraction of a second of one core's Ed25519).
+verify_batch_wait_ms = 2
+verify_batch_checks_max = 4_096
+# LMDB reserves address space, not disk: the file grows as it fills, so the map is generous.
+lmdb_map_bytes_default = 64 * 2**30
+# A stored block is a block (`block_bytes_max`), its commit and its results, with ample room.
+stored_block_bytes_max = 64 * 2**20
+# Files a node reads before it trusts them: its config.toml, its genesis, a key file (JSON of a
+# hex seed and key, under 200 bytes). Each is refused beyond its bound before it is parsed.
+config_bytes_max = 2**20
+genesis_bytes_max = 4 * 2**20
+key_file_bytes_max = 1_024
+# A snapshot's manifest: its header and 34 bytes (a hash in msgpack) per chunk; a chunk is at
+# most the target plus one entry (a key and a record are far below 1 MiB each); an offer is a
+# manifest with the carrier block and its commit.
+snapshot_manifest_bytes_max = 64 + 34 * snapshot_chunks_max + 1_024
+snapshot_chunk_bytes_max = 2 * snapshot_chunk_bytes + 2**20
+snapshot_offer_bytes_max = snapshot_manifest_bytes_max + 2 * block_bytes_max + 2**20
+# A local network (`bakong localnet`) must commit its first block within this time of its
+# start (process start-up and a first round), and a stopped validator exits within the grace
+# before it is killed.
+localnet_start_timeout_s = 60.0
+localnet_stop_grace_s = 10.0
+
+# Peer transport (bakong.node.transport). The Noise XX messages here are 32, 128 and 96 bytes.
+handshake_message_bytes_max = 1_024
+# A frame carries the node's message envelope around at most one proposal (a block) or a
+# catch-up response (a block and its commit): the kind tag, the commit's signatures, the
+# proposer's signature. 64 KiB holds a commit of `validators_max` signatures many times over.
+frame_overhead_bytes_max = 64 * 1024
+frame_bytes_max = proposal_bytes_max + frame_overhead_bytes_max
+# Redial backoff doubles per failed attempt up to this exponent: 2**32 times the minimum delay
+# is past any maximum, so the delay is capped by the maximum, never by overflow.
+reconnect_doublings_max = 32
+
+# HTTP API (bakong.node.api). A batch may fill one block; a body holds a block's bytes doubled
+# for hex in JSON, plus room for the envelope.
+api_batch_txs_max = block_txs_max
+api_body_bytes_max = 2 * block_bytes_max + 64 * 1024
+# A stream that cannot even be closed within this time is abandoned.
+stream_close_timeout_s = 5.0
+
+# Block stream (bakong.node.stream). Subscribers read the same few heights at once: the
+# decoded blocks of the last few heights serve them all.
+decoded_blocks_cached_max = 16
+# A subscriber must take each message within this time, or it is closed (4408) rather than
+# holding the node's memory: a healthy subscriber takes one in milliseconds.
+stream_send_timeout_s = 30.0
+# How long the feed waits for the next height before it looks again (a heartbeat block comes
+# every few seconds, so this only bounds a wait on a stalled node).
+stream_wait_s = 10.0
+
+# Client SDK (bakong.client). A header carries the previous commit, and a commit at most
+# `validators_max` signatures of ~100 bytes.
+client_header_bytes_max = 64 * 1024
+client_commit_bytes_max = 64 * 1024
+# A stream message: a block doubled for hex, plus proofs and JSON punctuation.
+client_stream_message_bytes_max = 2 * block_bytes_max + 4 * 2**20
+# Stream reconnects back off from the minimum, doubling, to the maximum.
+client_reconnect_delay_s_min = 0.1
+client_reconnect_delay_s_max = 10.0
+# One HTTP request; a wait for a commit (a few blocks of a loaded network).
+client_request_timeout_s_default = 10.0
+client_wait_timeout_s_default = 30.0
+# Status polls while waiting back off from the minimum by the factor up to the maximum: the
+# first poll sees a fast commit, a slow one costs a poll a second.
+client_poll_delay_s_min = 0.05
+client_poll_delay_s_max = 1.0
+client_poll_backoff_factor = 1.5
+# A non-JSON error body is quoted in the exception up to this many characters.
+client_error_text_chars_max = 200
+
+# QR images (bakong.qrimage): a 40-megapixel photo; Pillow's bomb guard stops far larger.
+qr_image_pixels_max = 40_000_000
+
+# Simulator (bakong.sim). Small networks (n = 3f + 1 with f >= 1) and small blocks ("a few per
+# block" keeps Ed25519 cheap), so that 500 seeds run in minutes.
+sim_validators_min = 4
+sim_validators_max = 10
+sim_block_txs_max = 16
+sim_mempool_txs_max = 4_096
+# A simulated chain snapshots often and soon, so that restores happen within a seed's heights.
+sim_snapshot_interval = 20
+sim_snapshot_lag = 3
+# Simulated time a proposer takes to build and execute its block, and a gateway's request to
+# reach a node, at most.
+sim_block_build_ms_max = 5
+sim_submit_ms_max = 20
+# Each simulated node announces its height this often; an unanswered catch-up request may be
+# sent again (to another peer) after the timeout.
+sim_status_interval_ms = 500
+sim_sync_request_timeout_ms = 1_000
+# Partitions and crashes are drawn every tick; a link drops at most this share of packets.
+sim_fault_tick_ms = 250
+sim_loss_max = 0.3
+# A simulated disk syncs at once beyond this many unsynced writes (a bounded write-back cache);
+# a height's log longer than the maximum is a bug or an attack.
+sim_pending_writes_max = 4_096
+sim_wal_inputs_max = 50_000
+# After the target height a run must settle within the drain time; once the faults stop, a new
+# height must be committed at least every `sim_liveness_ms` (many rounds of timeouts).
+sim_drain_ms_max = 60_000
+sim_liveness_ms = 30_000
+# The simulated gateways: a transaction not seen committed is sent again after
+# `sim_resubmit_ms`, at most this many per tick; a gateway stops signing new ones beyond
+# `sim_pending_txs_max` waiting (backpressure).
+sim_resubmit_ms = 2_000
+sim_resubmits_per_tick_max = 16
+sim_pending_txs_max = 256
+# A simulated hold lives a few seconds: long enough to be posted, short enough to expire
+# within a seed's run (the ledger accepts `hold_expiry_ms_min` to `hold_expiry_ms_max`).
+sim_hold_lifetime_ms_min = 3_000
+sim_hold_lifetime_ms_max = 15_000
+# Byzantine proposers replay transactions of the last blocks, and date an expired attack up to
+# an hour outside the validity window.
+sim_replay_depth_max = 20
+sim_expired_offset_ms_max = 60 * 60 * 1000
+# `bakong sim` prints its progress this often.
+sim_progress_interval_s = 2.0
+
+# Benchmarks (bakong.bench). The Ed25519 ceiling is measured for this long on every core.
+bench_verify_ceiling_s = 2.0
+# Benchmark transfers move 1..max riel, so no funded account ever runs dry.
+bench_transfer_amount_max = 1_000
+# The bulk state builder writes LMDB transactions of at most this many entries (bounded dirty
+# memory per transaction).
+bench_state_batch_entries_max = 250_000
+# The load generator: its expected run time plus this slack before it is killed; the monitor
+# samples the validators this often.
+bench_loadgen_slack_s = 120.0
+bench_monitor_interval_s = 0.25
+# A validator restored from a snapshot must have caught up within this time.
+bench_restore_timeout_s = 120.0
+# The official KHQR SDK's run under Node (thousands of codes).
+bench_qr_sdk_timeout_s_max = 900.0
+# The load generator (bakong.bench.loadgen): a refused batch (429/503) is retried after a
+# backoff that doubles from the minimum to the maximum; paced submits go out every tick.
+loadgen_backoff_s_min = 0.01
+loadgen_backoff_s_max = 0.5
+loadgen_tick_s = 0.01
+loadgen_request_timeout_s = 30.0
+loadgen_stream_reconnects_max = 5
+loadgen_stream_message_bytes_max = 64 * 2**20
+# The PostgreSQL central ledger (bakong.bench.central_ledger): PostgreSQL groups the fsyncs of
+# concurrent commits, so the pool is wide; a deadlock or serialization failure is retried.
+central_ledger_pool_size_default = 32
+central_ledger_retries_max = 3
+central_ledger_start_timeout_s = 60.0
+central_ledger_stop_timeout_s = 10.0
+# The throwaway PostgreSQL cluster (bakong.bench.postgres), and how much of its log an error quotes.
+postgres_start_timeout_s = 60
+postgres_log_tail_bytes = 4_000
 
 assert account_name_chars_max + 1 + participant_code_chars_min == account_id_chars_max
 assert participant_code_chars_min <= participant_code_chars_max
@@ -187,3 +462,25 @@ assert 0 < block_time_drift_ms_max < tx_future_ms_max
 assert sync_blocks_max * block_bytes_max <= 2**31  # a catch-up response stays framable
 assert 0 < alias_lookups_per_s <= alias_lookup_burst
 assert alias_lookups_page_max <= alias_lookups_retained_max
+assert request_memory_ms >= 2 * request_skew_ms_max  # a clock stepped back still refuses
+assert api_submitters_remembered_max >= rejected_txs_remembered_max
+assert stored_block_bytes_max >= 2 * block_bytes_max  # a block with its commit and results
+assert snapshot_chunk_bytes_max > snapshot_chunk_bytes
+assert frame_bytes_max >= block_bytes_max + frame_overhead_bytes_max
+assert validators_max * 200 < frame_overhead_bytes_max  # a commit's signatures
+assert api_batch_txs_max <= block_txs_max
+assert api_body_bytes_max >= 2 * block_bytes_max
+assert client_header_bytes_max >= validators_max * 200  # a header carries the last commit
+assert client_commit_bytes_max >= validators_max * 200
+assert client_stream_message_bytes_max >= 2 * block_bytes_max
+assert 0 < client_reconnect_delay_s_min <= client_reconnect_delay_s_max
+assert 0 < client_poll_delay_s_min <= client_poll_delay_s_max and client_poll_backoff_factor > 1
+assert 4 <= sim_validators_min <= sim_validators_max <= validators_max  # n = 3f + 1, f >= 1
+assert sim_block_txs_max <= sim_mempool_txs_max
+assert 0 < sim_snapshot_lag < sim_snapshot_interval
+assert sim_sync_request_timeout_ms >= sim_status_interval_ms > 0
+assert hold_expiry_ms_min <= sim_hold_lifetime_ms_min <= sim_hold_lifetime_ms_max
+assert sim_hold_lifetime_ms_max <= hold_expiry_ms_max
+assert 0 <= sim_loss_max < 1
+assert 0 < loadgen_backoff_s_min <= loadgen_backoff_s_max
+assert loadgen_stream_message_bytes_max >= client_stream_message_bytes_max

@@ -24,13 +24,13 @@ from pathlib import Path
 import lmdb
 import msgspec
 
+from bakong import limits
 from bakong.client import SyncClient
 from bakong.ledger.block import Block, LedgerState, apply_block
 from bakong.ledger.genesis import GenesisFile, genesis_state
 from bakong.ledger.records import Account
 from bakong.ledger.state import account_key, decode_value
 from bakong.node.service import StoredBlock
-from bakong.node.store import map_bytes_default
 
 _dbs_max = 16  # at least the store's named databases
 
@@ -51,7 +51,11 @@ class OwnState:
 def read_store(data: Path) -> OwnState:
     """The node's own blocks' app hashes and state, from its store at `data` (module doc)."""
     env = lmdb.open(
-        str(data), readonly=True, max_dbs=_dbs_max, map_size=map_bytes_default, lock=True
+        str(data),
+        readonly=True,
+        max_dbs=_dbs_max,
+        map_size=limits.lmdb_map_bytes_default,
+        lock=True,
     )
     try:
         with env.begin() as txn:

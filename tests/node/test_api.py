@@ -15,6 +15,7 @@ import msgspec
 import pytest
 from starlette.routing import Route, WebSocketRoute
 
+from bakong import limits
 from bakong.consensus.commit import CommitStatus, verify_commit
 from bakong.ledger.assets import Asset
 from bakong.ledger.block import BlockHeader, block_hash, decode_block
@@ -23,12 +24,12 @@ from bakong.ledger.commit import Commit
 from bakong.ledger.records import ParticipantStatus
 from bakong.ledger.transaction import decode_transaction, sign_transaction, transaction_hash
 from bakong.ledger.validators import Validator, ValidatorSet
-from bakong.node.api import api_batch_txs_max, api_body_bytes_max, create_app
+from bakong.node.api import create_app
 from bakong.sandbox import sandbox_key
 from bakong.wire import merkle
 from bakong.wire.codec import decode_canonical, encode
 from bakong.wire.keys import SigningKey
-from bakong.wire.request import SeenRequests, request_memory_ms
+from bakong.wire.request import SeenRequests
 from tests.node.memory_service import (
     ALIAS,
     NODE_KEY,
@@ -321,18 +322,18 @@ def test_bad_submit_bodies_are_400(body: bytes, content_type: str | None, code: 
 
 def test_too_many_transactions_is_413() -> None:
     api = Api(payments_service())
-    response = api.submit([b"\x00"] * (api_batch_txs_max + 1))
+    response = api.submit([b"\x00"] * (limits.api_batch_txs_max + 1))
     assert response.status_code == 413
     assert _error(response) == "batch_too_large"
 
 
 def test_a_body_over_the_limit_is_413_before_any_signature_check(api: Api) -> None:
-    body = b" " * (api_body_bytes_max + 1)
+    body = b" " * (limits.api_body_bytes_max + 1)
     response = api.send("POST", "/v1/transactions", content=body)
     assert response.status_code == 413 and _error(response) == "body_too_large"
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while read
-        for _ in range(api_body_bytes_max // (1 << 20) + 1):
+        for _ in range(limits.api_body_bytes_max // (1 << 20) + 1):
             yield b" " * (1 << 20)
 
     response = api.send("POST", "/v1/transactions", content=chunks())
@@ -464,7 +465,7 @@ def test_a_full_replay_window_is_503_and_forgets_nothing_inside_it(chain: Memory
     assert replay.status_code == 401 and _error(replay) == "request_replayed"
     assert len(window) == 2
     # Once the remembered requests are older than the window, there is room again.
-    clock[0] = NOW_MS + request_memory_ms + 10
+    clock[0] = NOW_MS + limits.request_memory_ms + 10
     signer.time_ms = clock[0]
     assert api.call("GET", target, who="aclb").status_code == 200
     assert len(window) == 1

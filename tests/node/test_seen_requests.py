@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bakong import limits
 from bakong.node.seen_requests import Boot, PersistedSeenRequests, segment_ms, this_boot
-from bakong.wire.request import Seen, request_memory_ms
+from bakong.wire.request import Seen
 
 NOW_MS = 1_800_000_000_000
 BOOT = Boot("boot-1", NOW_MS - 86_400_000)  # a machine up for a day
@@ -109,7 +109,7 @@ def test_only_the_current_and_previous_segments_are_kept(tmp_path: Path) -> None
     # (a whole segment old, more than the window's memory) is not taken back.
     again = PersistedSeenRequests(tmp_path, start + 4 * segment_ms, BOOT)
     assert sorted(int(path.stem) for path in tmp_path.glob("*.log")) == [start // segment_ms + 3]
-    assert segment_ms > request_memory_ms and len(again) == 0
+    assert segment_ms > limits.request_memory_ms and len(again) == 0
     again.close()
 
 
@@ -121,7 +121,7 @@ def test_a_record_is_kept_as_long_as_the_window_needs_it(tmp_path: Path) -> None
     window = PersistedSeenRequests(tmp_path, appended, BOOT)
     assert window.add(_signature(7), time_ms, appended) is Seen.NEW
     window.close()
-    last_needed = time_ms + request_memory_ms
+    last_needed = time_ms + limits.request_memory_ms
     again = PersistedSeenRequests(tmp_path, last_needed, BOOT)
     assert again.add(_signature(7), time_ms, last_needed) is Seen.REPLAYED
     again.close()

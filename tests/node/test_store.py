@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bakong.consensus.driver import Start
+from bakong.errors import ConfigError
 from bakong.ledger.block import block_hash, build_block
 from bakong.ledger.commit import Commit
 from bakong.ledger.state import HEAD_KEY
@@ -65,7 +66,7 @@ def test_a_reopened_store_resumes_at_its_tip_with_the_same_state(tmp_path: Path)
 def test_a_store_refuses_another_chains_genesis(tmp_path: Path) -> None:
     LmdbChain(tmp_path, Sandbox().genesis).close()
     other = Sandbox(chain_id="another-chain").genesis
-    with pytest.raises(ValueError, match="another chain"):
+    with pytest.raises(ConfigError, match="another chain"):
         LmdbChain(tmp_path, other)
 
 

@@ -284,7 +284,7 @@ def test_a_consumer_that_takes_nothing_is_closed_not_buffered(service: MemorySer
     )
     with pytest.raises(StreamClosed) as closed:
         asyncio.run(stream_blocks(reader, caller, 1, stuck, send_timeout_s=0.01))
-    assert (closed.value.code, closed.value.reason) == (4408, "slow_consumer")
+    assert (closed.value.close_code, closed.value.reason) == (4408, "slow_consumer")
     assert len(sent) == 1  # nothing was prepared beyond the message being sent
 
 
@@ -303,7 +303,7 @@ def test_a_block_missing_from_the_store_closes_the_stream(service: MemoryService
     with pytest.raises(StreamClosed) as closed:
         caller = Caller("aclb", False, True, gateway_key("aclb").public_key)
         asyncio.run(stream_blocks(reader, caller, 1, send))
-    assert (closed.value.code, closed.value.reason) == (4404, "block_not_found")
+    assert (closed.value.close_code, closed.value.reason) == (4404, "block_not_found")
 
 
 def test_stream_metrics(client: TestClient, service: MemoryService) -> None:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from bakong import limits as system_limits
 from bakong.node import noise
 from bakong.node.noise import CipherState, HandshakeState, NoiseError
 from bakong.node.transport import (
@@ -24,7 +25,6 @@ from bakong.node.transport import (
     Transport,
     TransportLimits,
     chunk_plaintext_bytes_max,
-    frame_bytes_max,
     frame_ciphertext_bytes,
     open_frame,
     prologue,
@@ -222,7 +222,7 @@ def test_frames_round_trip_across_chunk_boundaries(size: int) -> None:
     assert length == len(frame) - 4 == frame_ciphertext_bytes(size)
     chunks = -(-length // noise.message_bytes_max)
     assert send.nonce == chunks  # full 65535-byte messages, then the rest
-    assert open_frame(receive, frame[4:], frame_bytes_max) == payload
+    assert open_frame(receive, frame[4:], system_limits.frame_bytes_max) == payload
     assert receive.nonce == send.nonce
 
 
@@ -232,33 +232,35 @@ def test_frames_that_are_oversized_malformed_split_or_tampered_are_refused() -> 
         open_frame(receive, seal_frame(send, b"x" * 101)[4:], 100)
     assert raised.value.code == "frame_oversized"
     with pytest.raises(LinkError) as raised:  # a last chunk too short to hold a tag
-        open_frame(receive, bytes(noise.message_bytes_max + 5), frame_bytes_max)
+        open_frame(receive, bytes(noise.message_bytes_max + 5), system_limits.frame_bytes_max)
     assert raised.value.code == "frame_malformed"
     with pytest.raises(LinkError) as raised:
-        open_frame(receive, bytes(3), frame_bytes_max)
+        open_frame(receive, bytes(3), system_limits.frame_bytes_max)
     assert raised.value.code == "frame_malformed"
 
     send, receive = _ciphers()
     body = seal_frame(send, os.urandom(chunk_plaintext_bytes_max + 100))[4:]
     first_chunk_alone = body[: noise.message_bytes_max]
     with pytest.raises(LinkError) as raised:  # decrypts, but the inner length says otherwise
-        open_frame(receive, first_chunk_alone, frame_bytes_max)
+        open_frame(receive, first_chunk_alone, system_limits.frame_bytes_max)
     assert raised.value.code == "frame_malformed"
 
     send, receive = _ciphers()
     body = bytearray(seal_frame(send, b"a vote")[4:])
     body[3] ^= 0x10
     with pytest.raises(NoiseError):
-        open_frame(receive, bytes(body), frame_bytes_max)
+        open_frame(receive, bytes(body), system_limits.frame_bytes_max)
 
 
 def test_the_frame_limit_covers_a_block_and_its_envelope() -> None:
-    from bakong import limits
-
-    assert frame_bytes_max > limits.proposal_bytes_max > limits.block_bytes_max
-    assert TransportLimits().frame_bytes_max == frame_bytes_max
+    assert (
+        system_limits.frame_bytes_max
+        > system_limits.proposal_bytes_max
+        > system_limits.block_bytes_max
+    )
+    assert TransportLimits().frame_bytes_max == system_limits.frame_bytes_max
     with pytest.raises(AssertionError):
-        TransportLimits(send_queue_bytes_max=frame_bytes_max - 1)
+        TransportLimits(send_queue_bytes_max=system_limits.frame_bytes_max - 1)
 
 
 def test_reconnect_delays_grow_exponentially_with_jitter_up_to_the_maximum() -> None:
@@ -312,7 +314,7 @@ def test_four_nodes_form_one_full_mesh_and_exchange_messages_both_ways() -> None
 
 def test_a_payload_at_the_frame_limit_round_trips() -> None:
     a, b = Node(_key(1)), Node(_key(2))
-    big = os.urandom(frame_bytes_max)
+    big = os.urandom(system_limits.frame_bytes_max)
 
     async def scenario() -> None:
         async with started(a, b):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bakong.errors import KeyFileError
+from bakong.errors import KeyFileError, LocalError
 from bakong.keystore import generate_key, read_key_file, write_key_file
 from bakong.wire.keys import SigningKey, format_key_file, parse_key_file, verify
 
@@ -37,7 +37,7 @@ def test_verify_never_raises(public_key: bytes, signature: bytes) -> None:
 
 
 def test_seed_must_be_32_bytes() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(LocalError):
         SigningKey(b"short")
 
 

@@ -15,7 +15,6 @@ from bakong.wire.request import (
     Seen,
     SeenRequests,
     check_request,
-    request_memory_ms,
     sign_request,
 )
 
@@ -96,7 +95,7 @@ def test_a_full_window_refuses_new_signatures_and_keeps_every_old_one() -> None:
     assert isinstance(problem, RequestProblem)
     assert (problem.status, problem.code) == (503, "replay_window_full")
     # Entries leave only once their time is a whole memory behind the clock.
-    later = NOW_MS + request_memory_ms
+    later = NOW_MS + limits.request_memory_ms
     assert seen.add(b"c" * 64, later, later) is Seen.FULL
     assert seen.add(b"c" * 64, later + 1, later + 1) is Seen.NEW
     assert seen.add(b"b" * 64, NOW_MS + 1, later + 1) is Seen.REPLAYED

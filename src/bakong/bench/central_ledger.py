@@ -16,13 +16,14 @@ Public interface (all the benchmark needs):
 Seed before starting the service: it loads the signatories into memory when it starts.
 
 The request: the same body as a validator's (JSON `{"transactions": [hex, ...]}` or msgpack
-with bin), the same limits (`api_body_bytes_max`, `api_batch_txs_max`), the same answer shape:
-`{"results": [{"tx_hash", "status", "code", "message"}, ...]}`, one per transaction in order,
-with status `committed` (code `ok`) or `rejected` (code: a decode error or a `ResultCode`
-name), HTTP 202 when at least one committed, 400 with the error envelope when none did. The
-difference: the answer comes after the transfers are committed, not on admission. The request
-signature headers (`X-Bakong-*`) are ignored: the baseline authenticates transactions, not
-callers, so it is not charged for the node's per-request signature check.
+with bin), the same limits (`limits.api_body_bytes_max`, `limits.api_batch_txs_max`), the
+same answer shape: `{"results": [{"tx_hash", "status", "code", "message"}, ...]}`, one per
+transaction in order, with status `committed` (code `ok`) or `rejected` (code: a decode error
+or a `ResultCode` name), HTTP 202 when at least one committed, 400 with the error envelope
+when none did. The difference: the answer comes after the transfers are committed, not on
+admission. The request signature headers (`X-Bakong-*`) are ignored: the baseline
+authenticates transactions, not callers, so it is not charged for the node's per-request
+signature check.
 
 Per transaction, in the ledger's order: canonical decode (`decode_transaction`), then the
 ledger's own functions for every rung that reads no state: `ladder.check_window` (chain id,
@@ -102,12 +103,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Connections in the service's pool (PostgreSQL groups the fsyncs of concurrent commits).
-pool_size_default = 32
-#: A failed deadlock or serialization is retried this many times before it is reported.
-_retries_max = 3
-_startup_timeout_s = 60.0
-_stop_timeout_s = 10.0
 _ASSET_CODES = frozenset(asset.value for asset in ASSETS)
 _MSGPACK_TYPES = frozenset({"application/msgpack", "application/x-msgpack"})
 
@@ -408,7 +403,7 @@ class _Ledger:
     async def _apply(self, connection: psycopg.AsyncConnection[TupleRow], job: _Job) -> None:
         params, future = job
         tx_hash = params[0]
-        for attempt in range(_retries_max + 1):
+        for attempt in range(limits.central_ledger_retries_max + 1):
             try:
                 cursor = await connection.execute(_APPLY, params)
                 row = await cursor.fetchone()
@@ -527,7 +522,7 @@ async def _serve(options: argparse.Namespace) -> int:
         kwargs={"autocommit": True},
         open=False,
     )
-    await pool.open(wait=True, timeout=_startup_timeout_s)
+    await pool.open(wait=True, timeout=limits.central_ledger_start_timeout_s)
     try:
         await verifier.warm_up()
         ledger = _Ledger(options.chain_id, await _load_signers(pool), pool, verifier)
@@ -555,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--chain-id", required=True)
     parser.add_argument("--listen-fd", type=int, required=True, help="a listening TCP socket")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--pool-size", type=int, default=pool_size_default)
+    parser.add_argument("--pool-size", type=int, default=limits.central_ledger_pool_size_default)
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     return uvloop.run(_serve(options))
@@ -578,7 +573,7 @@ class CentralLedgerHandle:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(_stop_timeout_s)
+                self.process.wait(limits.central_ledger_stop_timeout_s)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -602,7 +597,7 @@ def start_central_ledger(
     chain_id: str,
     workdir: Path,
     workers: int | None = None,
-    pool_size: int = pool_size_default,
+    pool_size: int = limits.central_ledger_pool_size_default,
 ) -> CentralLedgerHandle:
     """Start the service in its own process on a free port of 127.0.0.1; wait until it answers.
 
@@ -640,7 +635,7 @@ def start_central_ledger(
 
 
 def _wait_ready(handle: CentralLedgerHandle) -> None:
-    deadline = time.monotonic() + _startup_timeout_s
+    deadline = time.monotonic() + limits.central_ledger_start_timeout_s
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
             if handle.process.poll() is not None:
@@ -654,7 +649,9 @@ def _wait_ready(handle: CentralLedgerHandle) -> None:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-    raise LocalError(f"the central ledger did not answer within {_startup_timeout_s} s")
+    raise LocalError(
+        f"the central ledger did not answer within {limits.central_ledger_start_timeout_s} s"
+    )
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ import msgspec
 import websockets.asyncio.client
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from bakong import limits
+from bakong.errors import LocalError, RemoteError
 from bakong.keystore import read_key_file
 from bakong.wire.keys import SigningKey
 from bakong.wire.request import sign_request
@@ -71,12 +73,6 @@ __all__ = [
 
 SUBMIT_PATH = "/v1/transactions"
 MSGPACK = "application/msgpack"
-backoff_s_min = 0.01
-backoff_s_max = 0.5
-tick_s = 0.01
-request_timeout_s = 30.0
-stream_reconnects_max = 5
-stream_message_bytes_max = 64 * 2**20
 #: The code recorded for a transfer whose POST answered a failure (mode "response").
 response_failed_code = 10_000
 
@@ -245,8 +241,8 @@ class _Sender:
         self.tracker = tracker
         self.last_ms = 0
         self.node_keys: dict[str, bytes] = {}  # url -> the node's key, which requests name
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        self.http = httpx.AsyncClient(timeout=request_timeout_s, limits=limits)
+        pool = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        self.http = httpx.AsyncClient(timeout=limits.loadgen_request_timeout_s, limits=pool)
 
     async def node_key(self, url: str) -> bytes:
         if url not in self.node_keys:
@@ -284,7 +280,7 @@ class _Sender:
                 return batch
             if response.status_code >= 500:
                 return self._failed(batch, sent, f"http_{response.status_code}")
-            raise RuntimeError(f"{url}: HTTP {response.status_code}: {response.text[:200]}")
+            raise RemoteError(f"http_{response.status_code}", f"{url}: {response.text[:200]}")
         return self._record(batch, verdicts, sent, answered)
 
     def _failed(self, batch: list[int], sent: float, what: str) -> list[int]:
@@ -334,13 +330,15 @@ async def _observe_stream(config: LoadConfig, key: SigningKey, tracker: _Tracker
     next_height = height + 1
     ws_base = "ws" + base.removeprefix("http")
     last_ms = 0
-    for _ in range(stream_reconnects_max):
+    for _ in range(limits.loadgen_stream_reconnects_max):
         target = f"/v1/stream?from_height={next_height}&format=msgpack"
         last_ms = max(time.time_ns() // 1_000_000, last_ms + 1)
         headers = sign_request(config.chain_id, node_key, key, "GET", target, b"", last_ms)
         try:
             async with websockets.asyncio.client.connect(
-                ws_base + target, additional_headers=headers, max_size=stream_message_bytes_max
+                ws_base + target,
+                additional_headers=headers,
+                max_size=limits.loadgen_stream_message_bytes_max,
             ) as socket:
                 async for data in socket:
                     arrived = time.monotonic()
@@ -354,7 +352,7 @@ async def _observe_stream(config: LoadConfig, key: SigningKey, tracker: _Tracker
                     next_height = message.height + 1
         except (ConnectionClosed, InvalidHandshake, OSError):
             await asyncio.sleep(0.2)
-    raise RuntimeError("the commit stream closed too many times")
+    raise RemoteError("stream_lost", "the commit stream closed too many times")
 
 
 @dataclass
@@ -379,7 +377,7 @@ async def _saturate(sender: _Sender, run: _PhaseRun) -> None:
     config = sender.config
 
     async def worker(url: str) -> None:
-        backoff = backoff_s_min
+        backoff = limits.loadgen_backoff_s_min
         while run.queue and time.monotonic() < run.ends:
             batch = run.take(config.batch_txs)
             busy = await sender.post(url, batch)
@@ -387,9 +385,9 @@ async def _saturate(sender: _Sender, run: _PhaseRun) -> None:
             if busy:
                 run.queue.extendleft(reversed(busy))
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, backoff_s_max)
+                backoff = min(backoff * 2, limits.loadgen_backoff_s_max)
             else:
-                backoff = backoff_s_min
+                backoff = limits.loadgen_backoff_s_min
 
     urls = [url for url in config.urls for _ in range(config.concurrency)]
     await asyncio.gather(*(worker(url) for url in urls))
@@ -418,7 +416,7 @@ async def _paced(sender: _Sender, run: _PhaseRun) -> None:
             turn += 1
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
-        await asyncio.sleep(tick_s)
+        await asyncio.sleep(limits.loadgen_tick_s)
     if in_flight:
         await asyncio.gather(*in_flight)
 
@@ -514,7 +512,7 @@ async def _run_phase(
     else:
         run.rate = phase.rate or done[phase.rate_of].tps * phase.rate_factor
         if run.rate <= 0:
-            raise RuntimeError(f"phase {phase.name}: no rate to submit at")
+            raise LocalError(f"phase {phase.name}: no rate to submit at")
         await _paced(sender, run)
     await _drain(sender.tracker, time.monotonic() + sender.config.drain_s)
     return _figures(sender.tracker, run)

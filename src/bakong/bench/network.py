@@ -62,6 +62,7 @@ import click
 import msgspec
 import psutil
 
+from bakong import limits
 from bakong.bench import workload
 from bakong.bench.loadgen import LoadConfig, LoadResult, Phase, PhaseFigures
 from bakong.keystore import read_key_file
@@ -70,10 +71,6 @@ from bakong.node.localnet import CENTRAL_BANK, LOCAL_BLOCKS, PARTICIPANTS, Local
 
 __all__ = ["Monitor", "Options", "Progress", "command", "machine_info", "run", "run_loadgen"]
 
-verify_seconds = 2.0
-start_timeout_s = 60.0
-loadgen_slack_s = 120.0
-monitor_interval_s = 0.25
 #: The pool: the saturation phase's share is 1, the half-load phase's 0.55 (a little slack).
 pool_phases = 1.55
 #: ... times this margin, in case `verify_per_s` was measured low on a busy machine.
@@ -176,7 +173,7 @@ class Monitor:
 
     def start(self) -> None:
         def loop() -> None:
-            while not self.stopping.wait(monitor_interval_s):
+            while not self.stopping.wait(limits.bench_monitor_interval_s):
                 self.sample()
 
         self.sample()
@@ -207,7 +204,7 @@ def run_loadgen(
         )
     try:
         began = time.monotonic()
-        deadline = began + expected_s + loadgen_slack_s
+        deadline = began + expected_s + limits.bench_loadgen_slack_s
         while process.poll() is None and time.monotonic() < deadline:
             progress.update((time.monotonic() - began) / max(expected_s, 1.0))
             time.sleep(0.1)
@@ -249,7 +246,7 @@ def _prepare(run: _Run, executor: ProcessPoolExecutor, chain_id: str) -> None:
     """Steps 1 and 3: the verification ceiling, keys, setup transactions and the pool."""
     options, progress = run.options, run.progress
     progress.begin("verify ceiling (all cores)")
-    run.verify_per_s, run.cores = workload.verify_ceiling(verify_seconds, executor)
+    run.verify_per_s, run.cores = workload.verify_ceiling(limits.bench_verify_ceiling_s, executor)
     progress.begin(f"account keys ({options.accounts:,})")
     chunks = math.ceil(options.accounts / 10_000)
     ticks = iter(range(1, chunks + 1))
@@ -345,7 +342,7 @@ def _network(run: _Run) -> Iterator[Localnet]:
     net = Localnet(net_dir)
     try:
         net.start()
-        if not net.wait_for_height(1, start_timeout_s):
+        if not net.wait_for_height(1, limits.localnet_start_timeout_s):
             raise click.ClickException("the local network did not commit a block in time")
         yield net
     finally:
@@ -519,7 +516,7 @@ def run(
             _postgres(state, chain_id)
         bar.begin("verify ceiling again")
         with workload.new_executor() as executor:
-            again, _ = workload.verify_ceiling(verify_seconds, executor)
+            again, _ = workload.verify_ceiling(limits.bench_verify_ceiling_s, executor)
         state.figures["verify_per_s_samples"] = [round(state.verify_per_s, 1), round(again, 1)]
         state.verify_per_s = max(state.verify_per_s, again)
         figures = _assemble(state)

@@ -35,6 +35,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from bakong import limits
 from bakong.errors import LocalError
 
 __all__ = ["PostgresError", "PostgresNotInstalled", "PostgresServer", "find_postgres_bin"]
@@ -42,8 +43,6 @@ __all__ = ["PostgresError", "PostgresNotInstalled", "PostgresServer", "find_post
 _BINARIES = ("initdb", "pg_ctl", "postgres")
 _SUPERUSER = "bakong"
 _DATABASE = "postgres"
-_START_TIMEOUT_S = 60
-_LOG_TAIL_BYTES = 4_000
 
 
 class PostgresError(LocalError):
@@ -154,14 +153,14 @@ class PostgresServer:
         if result.returncode != 0:
             raise PostgresError(
                 f"{Path(arguments[0]).name} failed ({result.returncode}): "
-                f"{(result.stderr or result.stdout).strip()[-_LOG_TAIL_BYTES:]}"
+                f"{(result.stderr or result.stdout).strip()[-limits.postgres_log_tail_bytes:]}"
                 f"{self._log_tail()}"
             )
 
     def _log_tail(self) -> str:
         if self.directory is None or not self.log_path.exists():
             return ""
-        text = self.log_path.read_text(errors="replace")[-_LOG_TAIL_BYTES:]
+        text = self.log_path.read_text(errors="replace")[-limits.postgres_log_tail_bytes:]
         return f"\nserver log ({self.log_path}):\n{text}"
 
     def _make_directory(self) -> Path:
@@ -211,7 +210,7 @@ class PostgresServer:
                 "--pgdata", str(self.data_dir),
                 "--log", str(self.log_path),
                 "--wait",
-                "--timeout", str(_START_TIMEOUT_S),
+                "--timeout", str(limits.postgres_start_timeout_s),
                 "start",
             )  # fmt: skip
         except BaseException:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import click
 
-from bakong import vectors
+from bakong import limits, vectors
 from bakong.errors import ConfigError
 from bakong.khqr.decode import decode
 from bakong.khqr.generate import Options, generate_individual, generate_merchant
@@ -40,7 +40,6 @@ SDK_VERSION = "1.0.20"
 SDK_ENV = "BAKONG_KHQR_SDK"
 SDK_DEFAULT = Path(".cache") / "khqr-sdk"
 NOW_MS = 1_763_700_000_000  # 2025-11-21: the clock of every verify, and of the generated codes
-sdk_timeout_s_max = 900
 
 _NAMES = ["John Smith", "Coffee Shop", "ចន ស្មីន", "文山", "ACLEDA Café"]
 _CITIES = ["Phnom Penh", "Siem Reap", "សៀមរាប", None]
@@ -120,7 +119,7 @@ def measure_sdk(codes: list[str], seconds: float, sdk: Path) -> float:
             [node, str(path), str(sdk), str(seconds)],
             input=json.dumps(codes).encode("utf-8", "surrogatepass"),
             capture_output=True,
-            timeout=sdk_timeout_s_max,
+            timeout=limits.bench_qr_sdk_timeout_s_max,
             check=False,
         )
     if done.returncode != 0:

@@ -79,6 +79,7 @@ import httpx
 import msgspec
 import psutil
 
+from bakong import limits
 from bakong.bench import workload
 from bakong.bench.chain_builder import build_chain
 from bakong.bench.loadgen import LoadConfig, LoadResult, Phase, PhaseFigures
@@ -93,9 +94,6 @@ from bakong.wire.keys import SigningKey
 
 __all__ = ["Options", "command", "run"]
 
-start_timeout_s = 60.0
-restore_timeout_s = 120.0
-verify_seconds = 2.0
 #: Pool headroom: a phase never runs dry unless the network verifies at the machine's ceiling.
 pool_factor_saturation = 1.3
 pool_factor_half = 0.65
@@ -120,7 +118,7 @@ class Options:
     seed: int = 1
     mempool_txs: int = 10_000
     batch_txs: int = 256
-    verify_s: float = verify_seconds
+    verify_s: float = limits.bench_verify_ceiling_s
 
 
 QUICK = Options(
@@ -374,7 +372,7 @@ def _measure(
     """Run `phases` of the load generator against the running network; memory at the end,
     and the MB the machine's disks wrote meanwhile."""
     with _running(net, list(range(len(net.children)))):
-        if not net.wait_for_height(1, start_timeout_s):
+        if not net.wait_for_height(1, limits.localnet_start_timeout_s):
             raise click.ClickException("the local network did not commit a block in time")
         pids = {c.name: c.process.pid for c in net.children if c.process is not None}
         monitor = Monitor(pids)
@@ -519,7 +517,10 @@ def _restore_process(net: Localnet) -> tuple[dict[str, Any], float]:
     began = time.monotonic()
     try:
         done = subprocess.run(
-            command, capture_output=True, timeout=restore_timeout_s, stdin=subprocess.DEVNULL
+            command,
+            capture_output=True,
+            timeout=limits.bench_restore_timeout_s,
+            stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
         raise click.ClickException("bakong node restore did not finish in time") from None
@@ -569,7 +570,7 @@ def _restore(ctx: _Context) -> dict[str, Any]:
         state_s, chain_s = _restore_state(ctx, net)
         ctx.bar.begin("restore: bakong node restore")
         with _running(net, list(range(size - 1))):
-            if not net.wait_for_height(blocks, start_timeout_s, count=1):
+            if not net.wait_for_height(blocks, limits.localnet_start_timeout_s, count=1):
                 raise click.ClickException("the restore network did not answer in time")
             report, wall = _restore_process(net)
             net.start_validator(size - 1)
@@ -577,7 +578,12 @@ def _restore(ctx: _Context) -> dict[str, Any]:
             with httpx.Client(timeout=2.0) as client:
                 target = _poll_height(client, net.children[0].api_url) or blocks
             rejoin = _wait_height(
-                net.children[-1].api_url, target, start_timeout_s, [], began, lambda _: None
+                net.children[-1].api_url,
+                target,
+                limits.localnet_start_timeout_s,
+                [],
+                began,
+                lambda _: None,
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)

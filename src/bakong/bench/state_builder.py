@@ -12,7 +12,8 @@ accounts per second); what the benchmark needs is the *state* a validator would 
    spread over the sample participants). Every record is the ledger's own canonical bytes
    (`bakong.ledger.accounts.new_account`, encoded as the ledger encodes it); LMDB takes them
    with `cursor.putmulti(append=True)`, which only appends to the rightmost page, in write
-   transactions of at most `batch_entries` entries (bounded dirty memory per transaction).
+   transactions of at most `limits.bench_state_batch_entries_max` entries (bounded dirty
+   memory per transaction).
 3. Money, and the conservation invariant: only the accounts named in `funded` (the sources of
    the pre-signed transfers the load will submit, with their real signing key) hold
    `funding_khr` riel each; the `Supply` record says that exactly that much was issued, so
@@ -42,12 +43,13 @@ from pathlib import Path
 import lmdb
 import msgspec
 
+from bakong import limits
 from bakong.bench.workload import account_name, funding_khr
 from bakong.ledger.accounts import new_account
 from bakong.ledger.genesis import GenesisFile
 from bakong.ledger.records import Account, AccountKind, KycTier, Supply
 from bakong.ledger.state import SUPPLY_KEY, decode_value
-from bakong.node.store import LmdbChain, map_bytes_default
+from bakong.node.store import LmdbChain
 from bakong.wire import keys
 from bakong.wire.codec import encode
 
@@ -59,7 +61,6 @@ __all__ = [
     "placeholder_signatory",
 ]
 
-batch_entries = 250_000
 #: The signatory of every unfunded bulk account (no one spends from them).
 placeholder_signatory = keys.SigningKey(
     hashlib.sha256(b"bakong-bench-scale/placeholder").digest()
@@ -178,7 +179,9 @@ def build_state(
     assert all(0 <= i < accounts for i in funded)
     started = time.perf_counter()
     LmdbChain(path, genesis).close()
-    env = lmdb.open(str(path), map_size=map_bytes_default, max_dbs=8, sync=False, metasync=False)
+    env = lmdb.open(
+        str(path), map_size=limits.lmdb_map_bytes_default, max_dbs=8, sync=False, metasync=False
+    )
     try:
         state_db = env.open_db(b"state")
         with env.begin() as txn:
@@ -188,7 +191,7 @@ def build_state(
             txn.drop(state_db, delete=False)
         written = 0
         stream = _merged(genesis_entries, bulk_entries(accounts, funded))
-        for batch in _batches(stream, batch_entries):
+        for batch in _batches(stream, limits.bench_state_batch_entries_max):
             with env.begin(write=True) as txn:
                 consumed, added = txn.cursor(db=state_db).putmulti(batch, append=True)
                 assert consumed == added == len(batch), "keys arrive in strictly increasing order"

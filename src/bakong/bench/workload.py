@@ -46,9 +46,8 @@ __all__ = [
     "verify_ceiling",
 ]
 
-#: Riel each account is funded with; transfers move 1..`transfer_amount_max` riel.
+#: Riel each account is funded with; transfers move 1..`limits.bench_transfer_amount_max` riel.
 funding_khr = 1_000_000
-transfer_amount_max = 1_000
 _chunk_size = 2_000
 _verify_messages = 256
 
@@ -122,7 +121,7 @@ def _plan(accounts: int, count: int, seed: int) -> list[tuple[int, int, int]]:
         source = rng.randrange(accounts)
         target = rng.randrange(accounts - 1)
         target += target >= source
-        plan.append((source, target, rng.randint(1, transfer_amount_max)))
+        plan.append((source, target, rng.randint(1, limits.bench_transfer_amount_max)))
     return plan
 
 

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from bakong import limits
+
 if TYPE_CHECKING:
     from bakong.node.localnet import Localnet
 
 __all__ = ["localnet"]
-
-start_timeout_s = 60.0
 
 
 @click.group()
@@ -70,9 +70,12 @@ def run_network(home: Path, validators: int, up: Callable[[Localnet], None]) -> 
     network.start()
     try:
         click.echo(f"starting {len(network.children)} validators in {home} ...", err=True)
-        if not network.wait_for_height(1, start_timeout_s):
-            click.echo(f"error: no block committed within {start_timeout_s:.0f} s; see "
-                       f"{home}/validator-*/stdout.log", err=True)
+        if not network.wait_for_height(1, limits.localnet_start_timeout_s):
+            click.echo(
+                f"error: no block committed within {limits.localnet_start_timeout_s:.0f} s; see "
+                f"{home}/validator-*/stdout.log",
+                err=True,
+            )
             sys.exit(1)
         network.write_description()
         up(network)

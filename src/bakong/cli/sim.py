@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from bakong import limits
+
 if TYPE_CHECKING:
     from bakong.sim.faults import Options
     from bakong.sim.run import RunResult, Summary
 
 __all__ = ["sim"]
-
-progress_interval_s = 2.0
 
 
 class _MutantName(click.Choice[str]):
@@ -145,7 +145,9 @@ def _swarm(
             violation = result.violations[0]
             click.echo(f"seed {result.seed}: {violation.kind}: {violation.detail}", err=True)
             click.echo(f"  replay: {_replay_command(result.seed, options)}", err=True)
-        if show and (now - shown[0] >= progress_interval_s or summary.seeds == len(seeds)):
+        if show and (
+            now - shown[0] >= limits.sim_progress_interval_s or summary.seeds == len(seeds)
+        ):
             shown[0] = now
             click.echo(
                 f"seeds {summary.seeds}/{len(seeds)}  heights {summary.heights}  "

@@ -84,13 +84,6 @@ __all__ = [
     "verify_message",
 ]
 
-#: A header carries the previous commit: at most validators_max signatures of ~100 bytes.
-header_bytes_max = 64 * 1024
-commit_bytes_max = 64 * 1024
-#: Hex doubles a block; proofs and JSON punctuation are a small fraction on top.
-stream_message_bytes_max = 2 * limits.block_bytes_max + 4 * 1024 * 1024
-reconnect_delay_s_min = 0.1
-reconnect_delay_s_max = 10.0
 _hex_chars = Annotated[str, Meta(max_length=2 * limits.tx_bytes_max)]
 _proof = Annotated[
     tuple[Annotated[str, Meta(max_length=64)], ...], Meta(max_length=limits.merkle_proof_hashes_max)
@@ -123,8 +116,8 @@ class StreamTransaction(msgspec.Struct, frozen=True):
 
 class StreamMessage(msgspec.Struct, frozen=True):
     height: _int64
-    header: Annotated[str, Meta(max_length=2 * header_bytes_max)]
-    commit: Annotated[str, Meta(max_length=2 * commit_bytes_max)]
+    header: Annotated[str, Meta(max_length=2 * limits.client_header_bytes_max)]
+    commit: Annotated[str, Meta(max_length=2 * limits.client_commit_bytes_max)]
     tx_count: _int64
     validators: Annotated[tuple[StreamValidator, ...], Meta(max_length=limits.validators_max)]
     transactions: Annotated[
@@ -137,7 +130,7 @@ _message_decoder = msgspec.json.Decoder(StreamMessage)
 
 def decode_stream_message(data: str | bytes, height: int) -> StreamMessage:
     """Parse one stream message expected at `height`; `VerificationError` if malformed."""
-    if len(data) > stream_message_bytes_max:
+    if len(data) > limits.client_stream_message_bytes_max:
         raise VerificationError(height, "malformed", "the message is larger than any block")
     try:
         return _message_decoder.decode(data)
@@ -188,11 +181,12 @@ class VerifiedBlock(msgspec.Struct, frozen=True):
 
 def _hex(text: str, height: int, what: str) -> bytes:
     try:
-        if text != text.lower():
-            raise ValueError
-        return bytes.fromhex(text)
+        value = bytes.fromhex(text)
     except ValueError:
-        raise VerificationError(height, "malformed", f"{what} is not lower-case hex") from None
+        value = None
+    if value is None or text != text.lower():
+        raise VerificationError(height, "malformed", f"{what} is not lower-case hex")
+    return value
 
 
 def _header(trust: TrustState, message: StreamMessage, height: int) -> BlockHeader:
@@ -200,7 +194,7 @@ def _header(trust: TrustState, message: StreamMessage, height: int) -> BlockHead
         raise VerificationError(height, "height", f"the node sent height {message.height}")
     try:
         raw = _hex(message.header, height, "header")
-        header = decode_canonical(raw, BlockHeader, bytes_max=header_bytes_max)
+        header = decode_canonical(raw, BlockHeader, bytes_max=limits.client_header_bytes_max)
     except DecodeError as error:
         raise VerificationError(height, "malformed", f"header: {error}") from None
     if header.chain_id != trust.chain_id:
@@ -248,7 +242,7 @@ def _commit(
 ) -> tuple[Commit, bytes]:
     try:
         raw = _hex(message.commit, height, "commit")
-        commit = decode_canonical(raw, Commit, bytes_max=commit_bytes_max)
+        commit = decode_canonical(raw, Commit, bytes_max=limits.client_commit_bytes_max)
     except DecodeError as error:
         raise VerificationError(height, "malformed", f"commit: {error}") from None
     header_hash = block_hash(header)
@@ -350,7 +344,7 @@ async def websocket_connect(url: str, headers: Mapping[str, str]) -> AsyncIterat
     """The default `Connect`: a websockets client; a refused handshake becomes an `ApiError`."""
     try:
         connection = await websockets.asyncio.client.connect(
-            url, additional_headers=dict(headers), max_size=stream_message_bytes_max
+            url, additional_headers=dict(headers), max_size=limits.client_stream_message_bytes_max
         )
     except InvalidStatus as error:
         status = error.response.status_code
@@ -426,7 +420,7 @@ class Follower:
 
     async def blocks(self) -> AsyncIterator[VerifiedBlock]:
         failures = 0
-        delay = reconnect_delay_s_min
+        delay = limits.client_reconnect_delay_s_min
         while True:
             try:
                 async with await self._open() as source:
@@ -437,7 +431,7 @@ class Follower:
                         self._trust, block = verify_message(
                             self._trust, message, complete=self._complete
                         )
-                        failures, delay = 0, reconnect_delay_s_min
+                        failures, delay = 0, limits.client_reconnect_delay_s_min
                         yield block
             except _transient as error:
                 refusal = _refusal(error)
@@ -447,7 +441,7 @@ class Follower:
                 if self._reconnects_max is not None and failures > self._reconnects_max:
                     raise
             await self._sleep(delay)
-            delay = min(2 * delay, reconnect_delay_s_max)
+            delay = min(2 * delay, limits.client_reconnect_delay_s_max)
 
     async def transactions(self) -> AsyncIterator[StreamItem]:
         async for block in self.blocks():

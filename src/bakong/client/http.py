@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from bakong import limits
 from bakong.client.builders import TransactionBuilder, transaction_bytes
 from bakong.client.errors import ApiError, Busy, NotFound, TransactionRejected, WaitTimeout
 from bakong.client.follower import Connect, Follower, TrustState
@@ -75,12 +76,6 @@ __all__ = [
 JSON = "application/json"
 MSGPACK = "application/msgpack"
 
-request_timeout_s_default = 10.0
-wait_timeout_s_default = 30.0
-poll_delay_s_min = 0.05
-poll_delay_s_max = 1.0
-_poll_backoff = 1.5
-_error_text_chars_max = 200
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -107,7 +102,7 @@ def _decode_body(response: httpx.Response) -> object:
 
 def _error(status: int, body: object, text: str) -> ApiError:
     envelope = body.get("error") if isinstance(body, dict) else None
-    code, message = f"http_{status}", text[:_error_text_chars_max]
+    code, message = f"http_{status}", text[:limits.client_error_text_chars_max]
     if isinstance(envelope, dict):
         if isinstance(envelope.get("code"), str) and isinstance(envelope.get("message"), str):
             code, message = envelope["code"], envelope["message"]
@@ -131,7 +126,7 @@ class Client:
         clock_ms: Callable[[], int] = system_clock_ms,
         nonces: Callable[[], int] = random_nonce,
         transport: httpx.AsyncBaseTransport | None = None,
-        timeout_s: float = request_timeout_s_default,
+        timeout_s: float = limits.client_request_timeout_s_default,
         msgpack: bool = False,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -310,7 +305,7 @@ class Client:
         return results
 
     async def submit_and_wait(
-        self, transaction: Transaction, timeout_s: float = wait_timeout_s_default
+        self, transaction: Transaction, timeout_s: float = limits.client_wait_timeout_s_default
     ) -> Committed:
         """Submit `transaction` and wait until it is in a committed block.
 
@@ -324,7 +319,7 @@ class Client:
         return await self._wait(transaction, tx_hash, deadline, timeout_s)
 
     async def wait_for(
-        self, tx_hash: bytes, timeout_s: float = wait_timeout_s_default
+        self, tx_hash: bytes, timeout_s: float = limits.client_wait_timeout_s_default
     ) -> Committed:
         """Wait for an already submitted transaction to commit (see `submit_and_wait`)."""
         deadline = asyncio.get_running_loop().time() + timeout_s
@@ -339,7 +334,7 @@ class Client:
         return True
 
     async def _admit(self, transaction: Transaction, tx_hash: bytes, deadline: float) -> None:
-        delay = poll_delay_s_min
+        delay = limits.client_poll_delay_s_min
         while True:
             try:
                 result = (await self.submit([transaction]))[0]
@@ -348,7 +343,9 @@ class Client:
             except httpx.TransportError:
                 if not await self._pause(delay, deadline):
                     raise
-                delay = min(delay * _poll_backoff, poll_delay_s_max)
+                delay = min(
+                    delay * limits.client_poll_backoff_factor, limits.client_poll_delay_s_max
+                )
                 continue
             if result.tx_hash is not None and result.tx_hash != tx_hash:
                 raise ApiError(200, "bad_response", "the node reports another transaction hash")
@@ -360,12 +357,12 @@ class Client:
                 raise ApiError(200, "bad_response", f"unknown admission status {result.status!r}")
             if not await self._pause(delay, deadline):
                 raise Busy(503, "busy", result.message or "the node stayed busy")
-            delay = min(delay * _poll_backoff, poll_delay_s_max)
+            delay = min(delay * limits.client_poll_backoff_factor, limits.client_poll_delay_s_max)
 
     async def _wait(
         self, transaction: Transaction | None, tx_hash: bytes, deadline: float, timeout_s: float
     ) -> Committed:
-        delay = poll_delay_s_min
+        delay = limits.client_poll_delay_s_min
         state = "unknown"
         while True:
             try:
@@ -383,7 +380,7 @@ class Client:
                 await self._admit(transaction, tx_hash, deadline)
             if not await self._pause(delay, deadline):
                 raise WaitTimeout(tx_hash, state, timeout_s)
-            delay = min(delay * _poll_backoff, poll_delay_s_max)
+            delay = min(delay * limits.client_poll_backoff_factor, limits.client_poll_delay_s_max)
 
     # -- the commit stream --------------------------------------------------------------------
 
@@ -466,11 +463,13 @@ class SyncClient:
         return self._run(self.client.submit(transactions))
 
     def submit_and_wait(
-        self, transaction: Transaction, timeout_s: float = wait_timeout_s_default
+        self, transaction: Transaction, timeout_s: float = limits.client_wait_timeout_s_default
     ) -> Committed:
         return self._run(self.client.submit_and_wait(transaction, timeout_s))
 
-    def wait_for(self, tx_hash: bytes, timeout_s: float = wait_timeout_s_default) -> Committed:
+    def wait_for(
+        self, tx_hash: bytes, timeout_s: float = limits.client_wait_timeout_s_default
+    ) -> Committed:
         return self._run(self.client.wait_for(tx_hash, timeout_s))
 
     def transaction(self, tx_hash: bytes) -> TransactionStatus:

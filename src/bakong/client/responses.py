@@ -53,8 +53,6 @@ __all__ = [
     "result_name",
 ]
 
-_commit_bytes_max = 64 * 1024
-_header_bytes_max = 64 * 1024
 T = TypeVar("T")
 
 
@@ -312,12 +310,11 @@ def _enum_field(fields: Fields, name: str, convert: Callable[[Any], T], status: 
 
 
 def _tier(value: object) -> KycTier:
-    # A tier is 0-3 on the wire; a server may also name it ("basic").
-    if isinstance(value, str):
-        return KycTier[value]
-    if type(value) is not int:
-        raise ValueError(value)
-    return KycTier(value)
+    # A tier is 0-3 on the wire; a server may also name it ("basic"). Anything else (a bool or
+    # a float equal to a tier's number, say) is looked up as the empty name, which is no tier.
+    if type(value) is int:
+        return KycTier(value)
+    return KycTier[value if isinstance(value, str) else ""]
 
 
 def _amounts(fields: Fields, name: str) -> dict[Asset, int]:
@@ -430,13 +427,13 @@ def parse_block(body: object, status: int) -> BlockInfo:
     """`GET /v1/blocks/{height}`: the central bank's full block (`header_bytes`,
     `transactions`, `results`) or a participant's stream-shaped message (docs/api.md)."""
     fields = Fields(body, status, "body")
-    commit = _decoded(fields, "commit", Commit, _commit_bytes_max)
+    commit = _decoded(fields, "commit", Commit, limits.client_commit_bytes_max)
     if fields.has("header_bytes"):
-        header = _decoded(fields, "header_bytes", BlockHeader, _header_bytes_max)
+        header = _decoded(fields, "header_bytes", BlockHeader, limits.client_header_bytes_max)
         transactions = _full_block_transactions(fields)
         tx_count, validators = len(transactions), None
     else:
-        header = _decoded(fields, "header", BlockHeader, _header_bytes_max)
+        header = _decoded(fields, "header", BlockHeader, limits.client_header_bytes_max)
         transactions = _visible_transactions(fields)
         tx_count, validators = fields.integer("tx_count"), _validators(fields, "validators")
     return BlockInfo(

@@ -8,23 +8,24 @@ the SDK names.
 Two slices make no progress and would spin the SDK forever: a sub-TLV whose length reads as NaN
 (or points back to its start), and the same at the top level on tag 30, because 30 is compared
 with the previous tag after being renamed 29, so the stop rule never fires (the SDK then also
-grows its tag list without bound). We raise `NeverEnds` instead, and the callers turn that into
-a verdict or a typed error.
+grows its tag list without bound). We raise `NeverEnds` (a `QRDecodeError`) instead: `verify`
+turns it into a verdict, `decode` names the loop it found.
 """
 
 from __future__ import annotations
 
+from bakong.errors import QRDecodeError
 from bakong.khqr.tags import KNOWN_SET, SUBFIELDS
 from bakong.khqr.tlv import sdk_cut
 
 __all__ = ["NeverEnds", "subfields", "top_level"]
 
 
-class NeverEnds(Exception):
+class NeverEnds(QRDecodeError):
     """The SDK's slicing loop would never end on this string (see the module docstring)."""
 
     def __init__(self, tag: str) -> None:
-        super().__init__(tag)
+        super().__init__("qr_template_loops", f"tag {tag}: the SDK's slicing never ends")
         self.tag = tag
 
 

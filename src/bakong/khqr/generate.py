@@ -74,10 +74,9 @@ class Generated(msgspec.Struct, frozen=True):
     md5: str
 
 
-class _Refused(Exception):
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
+def _refused(code: int) -> QRInputError:
+    """The refusal with the SDK's numeric `code`, named as the SDK names it."""
+    return QRInputError(NAMES[code].lower(), message(code), code)
 
 
 def generate_individual(
@@ -115,12 +114,7 @@ def _generate(
     options: Options | None,
     now_ms: int,
 ) -> Generated:
-    try:
-        qr = _write(account_id, name, city, merchant, _kept(options or Options()), now_ms)
-    except _Refused as refused:
-        raise QRInputError(
-            NAMES[refused.code].lower(), message(refused.code), refused.code
-        ) from None
+    qr = _write(account_id, name, city, merchant, _kept(options or Options()), now_ms)
     return Generated(qr, md5(qr))
 
 
@@ -155,12 +149,12 @@ def _write(
     dynamic = options.amount is not None
     upi = options.upi_merchant_account
     if upi and units(upi) > t.upi_account_chars_max:
-        raise _Refused(43)
+        raise _refused(43)
     account = _account(account_id, merchant, options)
     mcc = _mcc(options.merchant_category_code or t.DEFAULT_MCC)
     currency = _currency(options.currency)
     if upi and _loose_equals(currency, t.USD):
-        raise _Refused(44)
+        raise _refused(44)
     fields = [
         _tlv("00", "01"),
         _tlv("01", t.DYNAMIC if dynamic else t.STATIC),
@@ -183,11 +177,11 @@ def _write(
     payload = "".join(fields) + "6304"
     qr = payload + crc_hex(payload)
     if any("\ud800" <= char <= "\udfff" for char in qr):
-        raise _Refused(53)
+        raise _refused(53)
     if max(units(account), units(additional)) > t.template_chars_max:
-        raise _Refused(52)
+        raise _refused(52)
     if "e" in amount:
-        raise _Refused(4)
+        raise _refused(4)
     return qr
 
 
@@ -201,11 +195,11 @@ def _account(
 ) -> str:
     """Tag 29/30's value (SDK `GlobalUniqueIdentifier`)."""
     if not account_id:
-        raise _Refused(1)
+        raise _refused(1)
     if units(account_id) > t.account_id_chars_max:
-        raise _Refused(6)
+        raise _refused(6)
     if "@" not in account_id:
-        raise _Refused(3)
+        raise _refused(3)
     value = _tlv("00", account_id)
     if merchant is not None:
         merchant_id, bank = merchant
@@ -214,7 +208,7 @@ def _account(
     information = options.account_information
     if information is not None:
         if units(information) > t.account_information_chars_max:
-            raise _Refused(35)
+            raise _refused(35)
         value += _tlv("01", information)
     if options.acquiring_bank is not None:
         value += _tlv("02", _required(options.acquiring_bank, 31, t.acquiring_bank_chars_max, 33))
@@ -223,17 +217,17 @@ def _account(
 
 def _required(value: str | None, missing: int, chars_max: int, too_long: int) -> str:
     if not value:
-        raise _Refused(missing)
+        raise _refused(missing)
     if units(value) > chars_max:
-        raise _Refused(too_long)
+        raise _refused(too_long)
     return value
 
 
 def _mcc(value: str) -> str:
     if units(value) > t.mcc_chars_max:
-        raise _Refused(18)
+        raise _refused(18)
     if not value.isascii() or not value.isdigit():
-        raise _Refused(51)
+        raise _refused(51)
     return value
 
 
@@ -243,12 +237,12 @@ def _currency(value: int | str | None) -> int | str:
         return t.KHR
     if isinstance(value, str):
         if units(value) > t.currency_chars_max:
-            raise _Refused(19)
+            raise _refused(19)
         number = parse_int(value)
     else:
         number = value
     if number not in (t.KHR, t.USD):
-        raise _Refused(28)
+        raise _refused(28)
     return value
 
 
@@ -261,32 +255,32 @@ def _amount(amount: float, khr: bool) -> str:
     """Tag 54 (SDK rules, khqr.md §4): whole KHR; USD with at most 2 decimals, then exactly 2."""
     value = _js(amount)
     if not math.isfinite(value):
-        raise _Refused(4)
+        raise _refused(4)
     text = number_to_string(value)
     if khr:
         if math.fmod(value, 1) != 0:
-            raise _Refused(4)
+            raise _refused(4)
     elif "." in text:
         if len(text.split(".")[1]) > 2:
-            raise _Refused(4)
+            raise _refused(4)
         text = to_fixed(value, 2)
     if len(text) > t.amount_chars_max or "-" in text or not text:
-        raise _Refused(4)
+        raise _refused(4)
     return text
 
 
 def _name(value: str) -> str:
     if not value:
-        raise _Refused(2)
+        raise _refused(2)
     if units(value) > t.merchant_name_chars_max:
-        raise _Refused(7)
+        raise _refused(7)
     return value
 
 
 def _city(value: str | None) -> str:
     city = value or t.DEFAULT_CITY
     if units(city) > t.merchant_city_chars_max:
-        raise _Refused(21)
+        raise _refused(21)
     return city
 
 
@@ -306,7 +300,7 @@ def _additional(options: Options) -> str:
         text: str | None = getattr(options, field)
         if text is not None:
             if units(text) > t.additional_field_chars_max:
-                raise _Refused(code)
+                raise _refused(code)
             value += _tlv(sub, text)
     return value
 
@@ -317,17 +311,17 @@ def _language(options: Options) -> str:
     name = options.merchant_name_alternate_language
     city = options.merchant_city_alternate_language
     if preference and not name:
-        raise _Refused(39)
+        raise _refused(39)
     value = ""
     if name is not None:
         if preference is None or units(preference) > t.language_preference_chars_max:
-            raise _Refused(38)
+            raise _refused(38)
         if units(name) > t.alternate_name_chars_max:
-            raise _Refused(40)
+            raise _refused(40)
         value += _tlv("00", preference) + _tlv("01", name)
     if city is not None:
         if units(city) > t.alternate_city_chars_max:
-            raise _Refused(41)
+            raise _refused(41)
         value += _tlv("02", city)
     return value
 
@@ -335,12 +329,12 @@ def _language(options: Options) -> str:
 def _timestamps(expiration: int | None, now_ms: int) -> str:
     """Tag 99 of a dynamic code (SDK `TimeStamp`): creation `now_ms`, then the expiry."""
     if expiration is None:
-        raise _Refused(45)
+        raise _refused(45)
     value = _js(expiration)
     if len(number_to_string(value)) != t.timestamp_chars:
-        raise _Refused(49)
+        raise _refused(49)
     if not valid_time(value):
-        raise _Refused(47)
+        raise _refused(47)
     if value < now_ms:
-        raise _Refused(50)
+        raise _refused(50)
     return _tlv("00", number_to_string(float(now_ms))) + _tlv("01", number_to_string(value))

@@ -69,8 +69,6 @@ __all__ = [
     "genesis_validators",
 ]
 
-_genesis_bytes_max = 4 * 1024 * 1024
-
 
 class GenesisParticipant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     code: str
@@ -107,7 +105,7 @@ def encode_genesis(genesis: GenesisFile) -> bytes:
 
 
 def decode_genesis(data: bytes) -> GenesisFile:
-    if len(data) > _genesis_bytes_max:
+    if len(data) > limits.genesis_bytes_max:
         raise ConfigError("genesis file is too large")
     try:
         genesis = msgspec.json.decode(data, type=GenesisFile)

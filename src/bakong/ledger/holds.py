@@ -26,7 +26,7 @@ from bakong.ledger.state import HEAD_KEY, account_key, hold_expiry_key, hold_key
 
 __all__ = ["place_hold", "post_hold", "sweep_expired_holds", "void_hold"]
 
-_minute_ms = 60_000
+_ms_per_minute = 60_000
 _status_codes = {
     HoldStatus.posted: ResultCode.hold_already_posted,
     HoldStatus.voided: ResultCode.hold_already_voided,
@@ -94,7 +94,7 @@ def place_hold(context: Context, command: PlaceHold, creator: Creator) -> Result
         posted_amount=0,
     )
     context.view.write(hold_key(command.hold_id), hold)
-    _add_to_bucket(context, command.hold_id, command.expires_ms // _minute_ms)
+    _add_to_bucket(context, command.hold_id, command.expires_ms // _ms_per_minute)
     _count_pending(context, +1)
     return ResultCode.ok
 
@@ -181,12 +181,12 @@ def sweep_expired_holds(context: Context) -> None:
     Runs before the block's transactions, as its own atomic step.
     """
     head = _head(context)
-    now_minute = context.time_ms // _minute_ms
+    now_minute = context.time_ms // _ms_per_minute
     minute = head.hold_expiry_minute
     if head.holds_pending == 0:
         minute = now_minute
     # No pending hold can expire later than the longest lifetime after the previous block.
-    last = min(now_minute, minute + limits.hold_expiry_ms_max // _minute_ms + 1)
+    last = min(now_minute, minute + limits.hold_expiry_ms_max // _ms_per_minute + 1)
     while minute <= last:
         _sweep_bucket(context, minute)
         if minute == now_minute:

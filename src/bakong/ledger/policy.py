@@ -37,12 +37,12 @@ __all__ = [
 
 AmountPair = tuple[int, int]
 _phnom_penh_offset_ms = 7 * 60 * 60 * 1000
-_day_ms = 24 * 60 * 60 * 1000
+_ms_per_day = 24 * 60 * 60 * 1000
 
 
 def phnom_penh_day(time_ms: int) -> int:
     """The Asia/Phnom_Penh calendar day of `time_ms`, as days since 1970-01-01 there."""
-    return (time_ms + _phnom_penh_offset_ms) // _day_ms
+    return (time_ms + _phnom_penh_offset_ms) // _ms_per_day
 
 
 class ParticipantCap(Record, frozen=True):

@@ -20,7 +20,7 @@ which the caller runs inline (the simulator) or in a worker pool (the runtime,
 `bakong.node.verifier`) before it calls `conclude`. Calls go one way: the caller calls
 admission, admission fills the mempool; it never calls back. `conclude` answers ACCEPTED
 only for a transaction it pooled just now: that is the one the caller gossips, once, to every
-peer. Refused verdicts are remembered (the newest `rejected_remembered_max`) for status
+peer. Refused verdicts are remembered (the newest `limits.rejected_txs_remembered_max`) for status
 queries.
 """
 
@@ -43,8 +43,6 @@ from bakong.node.service import Admission, AdmissionStatus
 from bakong.node.verifier import SignatureCheck
 
 __all__ = ["Admitter", "Candidate"]
-
-rejected_remembered_max = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +137,6 @@ class Admitter:
         self.counts["txs_rejected"] += 1
         if tx_hash is not None:
             self._rejected[tx_hash] = code
-            if len(self._rejected) > rejected_remembered_max:
+            if len(self._rejected) > limits.rejected_txs_remembered_max:
                 self._rejected.popitem(last=False)
         return Admission(tx_hash, AdmissionStatus.REJECTED, code, message)

@@ -18,7 +18,7 @@ Rules:
 1. Every route but the four unsigned ones is a request signed for this node's key
    (`bakong.node.auth`), which `/v1/status` shows as `node_key`; the signed target is the
    request's path and query exactly as sent (`request_target`).
-2. A body is read only up to `api_body_bytes_max` (413 `body_too_large`), before the
+2. A body is read only up to `limits.api_body_bytes_max` (413 `body_too_large`), before the
    signature is checked, since the signature covers the body's hash.
 3. Bodies are JSON unless `Content-Type: application/msgpack`; answers are JSON unless the
    `Accept` header names `application/msgpack`. JSON writes byte strings as lower-case hex
@@ -85,21 +85,9 @@ from bakong.wire.codec import encode
 from bakong.wire.request import ReplayWindow, SeenRequests
 
 __all__ = [
-    "api_batch_txs_max",
-    "api_body_bytes_max",
     "create_app",
     "request_target",
 ]
-
-#: A batch holds at most a block's worth of transactions.
-api_batch_txs_max = limits.block_txs_max
-#: A block's bytes, doubled for hex in JSON, plus room for the envelope.
-api_body_bytes_max = 2 * limits.block_bytes_max + 64 * 1024
-#: A stream that cannot even be closed within this time is abandoned.
-stream_close_timeout_s = 5.0
-
-assert api_batch_txs_max <= limits.block_txs_max
-assert api_body_bytes_max >= 2 * limits.block_bytes_max
 
 JSON_TYPE = "application/json"
 MSGPACK_TYPES = frozenset({"application/msgpack", "application/x-msgpack"})
@@ -148,19 +136,21 @@ def _body_is_msgpack(request: Request) -> bool:
 
 
 def _too_large() -> ApiProblem:
-    return ApiProblem(413, "body_too_large", f"a body holds at most {api_body_bytes_max} bytes")
+    return ApiProblem(
+        413, "body_too_large", f"a body holds at most {limits.api_body_bytes_max} bytes"
+    )
 
 
 async def read_body(request: Request) -> bytes:
-    """The whole body, refused as soon as it passes `api_body_bytes_max` (rule 2)."""
+    """The whole body, refused as soon as it passes `limits.api_body_bytes_max` (rule 2)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > api_body_bytes_max:
+    if declared.isdigit() and int(declared) > limits.api_body_bytes_max:
         raise _too_large()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > api_body_bytes_max:
+        if size > limits.api_body_bytes_max:
             raise _too_large()
         chunks.append(chunk)
     return b"".join(chunks)
@@ -212,8 +202,8 @@ def decode_submit(body: bytes, msgpack: bool) -> list[bytes]:
         ) from None
     if not raws:
         raise ApiProblem(400, "empty_batch", "send at least one transaction")
-    if len(raws) > api_batch_txs_max:
-        raise ApiProblem(413, "batch_too_large", f"at most {api_batch_txs_max} per batch")
+    if len(raws) > limits.api_batch_txs_max:
+        raise ApiProblem(413, "batch_too_large", f"at most {limits.api_batch_txs_max} per batch")
     return raws
 
 
@@ -251,7 +241,7 @@ class _Api:
         self.counters = ApiCounters()
         self.submitters = Submitters()
         self.lookup_limiter = LookupLimiter()
-        self.openapi = encode_tree(openapi_document(api_batch_txs_max), msgpack=False)
+        self.openapi = encode_tree(openapi_document(limits.api_batch_txs_max), msgpack=False)
 
     def endpoint(self, template: str, handler: Handler) -> Handler:
         """`handler` answering `ApiProblem` with the error envelope, counted (rule 4)."""
@@ -574,8 +564,8 @@ class _Api:
             return
         self.counters.stream_closes[closed.reason] += 1
         # A peer that takes nothing will not take the close frame either: give up on it.
-        with anyio.move_on_after(stream_close_timeout_s):
-            await websocket.close(closed.code, closed.reason)
+        with anyio.move_on_after(limits.stream_close_timeout_s):
+            await websocket.close(closed.close_code, closed.reason)
 
 
 async def _until_disconnect(websocket: WebSocket) -> None:

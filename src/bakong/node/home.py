@@ -40,8 +40,6 @@ from bakong.wire.keys import SigningKey
 
 __all__ = ["Home", "NodeConfig", "PeerConfig", "format_config", "load_home", "parse_address"]
 
-_config_bytes_max = 1 << 20
-
 
 class NodeSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
@@ -147,7 +145,7 @@ def load_home(path: Path) -> Home:
         genesis_raw = (path / "genesis.json").read_bytes()
     except OSError as error:
         raise ConfigError(f"{path}: {error.strerror}: {error.filename}") from None
-    if len(raw) > _config_bytes_max:
+    if len(raw) > limits.config_bytes_max:
         raise ConfigError("config.toml is too large")
     try:
         config = msgspec.convert(tomllib.loads(raw.decode()), NodeConfig)

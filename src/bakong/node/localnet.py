@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from bakong import limits
 from bakong.errors import ConfigError
 from bakong.keystore import generate_key, write_key_file
 from bakong.ledger.genesis import (
@@ -64,7 +65,6 @@ LOCAL_CONSENSUS = ConsensusSection(
     timeout_propose_ms=1_000, timeout_prevote_ms=500, timeout_precommit_ms=500, timeout_delta_ms=250
 )
 LOCAL_BLOCKS = BlocksSection(txs_max=2_000, interval_ms=50, heartbeat_ms=2_000)
-stop_grace_s = 10.0
 
 
 def _free_port() -> int:
@@ -243,7 +243,7 @@ class Localnet:
             return
         process.send_signal(sig)
         try:
-            process.wait(stop_grace_s)
+            process.wait(limits.localnet_stop_grace_s)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -252,7 +252,7 @@ class Localnet:
         for child in self.children:
             if child.process is not None and child.process.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + stop_grace_s
+        deadline = time.monotonic() + limits.localnet_stop_grace_s
         for child in self.children:
             if child.process is None:
                 continue

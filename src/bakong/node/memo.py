@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from bakong import limits
 from bakong.consensus.commit import CommitStatus, verify_commit
 from bakong.consensus.messages import Proposal, Vote, decode_proposal, decode_vote
 from bakong.errors import RemoteError
@@ -23,7 +24,6 @@ from bakong.wire.keys import VerifiedSignatures
 
 __all__ = ["Memo"]
 
-entries_max = 50_000
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
@@ -33,7 +33,7 @@ class Memo:
 
     def __init__(self, chain_id: str) -> None:
         self.chain_id = chain_id
-        self.signatures = VerifiedSignatures(entries_max=entries_max)
+        self.signatures = VerifiedSignatures(entries_max=limits.memo_entries_max)
         self._votes: dict[bytes, Vote | None] = {}
         self._proposals: dict[bytes, Proposal | None] = {}
         self._commits: dict[tuple[bytes, bytes, int, bytes], CommitStatus] = {}
@@ -88,6 +88,6 @@ class Memo:
 
 
 def _bounded(table: dict[_K, _V]) -> dict[_K, _V]:
-    if len(table) >= entries_max:
+    if len(table) >= limits.memo_entries_max:
         table.clear()
     return table

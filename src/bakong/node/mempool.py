@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
+from bakong import limits
 from bakong.ledger.transaction import Transaction
 
 __all__ = ["Mempool"]
-
-expired_remembered_max = 100_000
 
 
 class Mempool:
@@ -77,7 +76,7 @@ class Mempool:
             elif transaction.payload.created_ms < expired_before_ms:
                 stale.append(tx_hash)
                 self._expired[tx_hash] = None
-                if len(self._expired) > expired_remembered_max:
+                if len(self._expired) > limits.expired_txs_remembered_max:
                     self._expired.popitem(last=False)
             else:
                 chosen.append(transaction)

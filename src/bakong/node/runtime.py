@@ -66,10 +66,7 @@ __all__ = ["Validator"]
 
 log = logging.getLogger(__name__)
 
-#: Gossip leaves in batches: one frame per peer per loop iteration, up to this many bytes.
-gossip_batch_bytes_max = 2**20
 _gossip_batch = msgspec.msgpack.Decoder(list[bytes])
-status_interval_ms = 500
 
 
 _T = TypeVar("_T")
@@ -109,9 +106,9 @@ class Validator:
                 block_txs_max=config.blocks.txs_max,
                 mempool_txs_max=config.mempool.txs_max,
                 mempool_bytes_max=config.mempool.bytes_max,
-                later_messages_max=4_096,
-                status_interval_ms=status_interval_ms,
-                sync_request_timeout_ms=2 * status_interval_ms,
+                later_messages_max=limits.later_messages_max,
+                status_interval_ms=limits.status_interval_ms,
+                sync_request_timeout_ms=2 * limits.status_interval_ms,
                 gossip_per_round_max=4 * limits.validators_max + limits.proposals_per_round_max,
             ),
             memo=self.memo,
@@ -165,7 +162,7 @@ class Validator:
 
     async def _tick_forever(self) -> None:
         while True:
-            await asyncio.sleep(status_interval_ms / 1000)
+            await asyncio.sleep(limits.status_interval_ms / 1000)
             self._guarded(self.replica.tick)
 
     def _guarded(self, action: Callable[..., _T], *args: object) -> _T | None:
@@ -204,7 +201,7 @@ class Validator:
             asyncio.get_running_loop().call_soon(self._flush_gossip)
         self._outgoing.append(data)
         self._outgoing_bytes += len(data)
-        if self._outgoing_bytes >= gossip_batch_bytes_max:
+        if self._outgoing_bytes >= limits.gossip_batch_bytes_max:
             self._flush_gossip()
 
     def _flush_gossip(self) -> None:

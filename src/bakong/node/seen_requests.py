@@ -26,7 +26,7 @@ Rules:
    nothing new (a kill keeps the refusal `running` recorded). Where the boot time cannot be
    read, the node's own start stands in for it (later, so it refuses more, never less).
 3. The segment of a record is the server clock at its append divided by `segment_ms`. A
-   record is needed while its time is within `request_memory_ms` of the clock, at most
+   record is needed while its time is within `limits.request_memory_ms` of the clock, at most
    `request_skew_ms_max + request_memory_ms = segment_ms` after its append, so only the
    current and the previous segment are kept; older files are deleted as the clock moves on,
    and a segment is synced when the next one starts.
@@ -43,11 +43,11 @@ from pathlib import Path
 
 from bakong import limits
 from bakong.wire.keys import signature_size
-from bakong.wire.request import Seen, SeenRequests, request_memory_ms
+from bakong.wire.request import Seen, SeenRequests
 
 __all__ = ["Boot", "PersistedSeenRequests", "segment_ms", "this_boot"]
 
-segment_ms = limits.request_skew_ms_max + request_memory_ms
+segment_ms = limits.request_skew_ms_max + limits.request_memory_ms
 _time = struct.Struct(">Q")
 _record_bytes = signature_size + _time.size
 _suffix = ".log"
@@ -122,7 +122,7 @@ class PersistedSeenRequests:
                 continue
             loaded += _records(path.read_bytes())
         for signature, time_ms in sorted(loaded, key=lambda record: record[1]):
-            if time_ms >= now_ms - request_memory_ms:
+            if time_ms >= now_ms - limits.request_memory_ms:
                 self.window.remember(signature, time_ms)
         fd = os.open(self._running, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:

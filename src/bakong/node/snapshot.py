@@ -35,7 +35,7 @@ import msgspec
 from msgspec import Meta
 
 from bakong import limits
-from bakong.errors import DecodeError
+from bakong.errors import DecodeError, LocalError
 from bakong.ledger.records import ChainConfig
 from bakong.ledger.state import CHAIN_KEY, StateReader, decode_value
 from bakong.node.service import StoredBlock
@@ -60,10 +60,6 @@ __all__ = [
 ]
 
 _Hash32 = Annotated[bytes, Meta(min_length=32, max_length=32)]
-_manifest_bytes_max = 64 + 34 * limits.snapshot_chunks_max + 1024
-# A chunk is at most the target plus one entry (a key and a record are far below 1 MiB each).
-chunk_bytes_max = 2 * limits.snapshot_chunk_bytes + 2**20
-_offer_bytes_max = _manifest_bytes_max + 2 * limits.block_bytes_max + 2**20
 
 
 class Manifest(Record, frozen=True):
@@ -85,7 +81,7 @@ class SnapshotOffer(Record, frozen=True):
 
 
 def decode_offer(data: bytes) -> SnapshotOffer:
-    return decode_canonical(data, SnapshotOffer, bytes_max=_offer_bytes_max)
+    return decode_canonical(data, SnapshotOffer, bytes_max=limits.snapshot_offer_bytes_max)
 
 
 def manifest_root(manifest: Manifest) -> Hash:
@@ -93,7 +89,7 @@ def manifest_root(manifest: Manifest) -> Hash:
 
 
 def decode_manifest(data: bytes) -> Manifest:
-    return decode_canonical(data, Manifest, bytes_max=_manifest_bytes_max)
+    return decode_canonical(data, Manifest, bytes_max=limits.snapshot_manifest_bytes_max)
 
 
 def chunk_hash(chain_id: str, chunk: bytes) -> Hash:
@@ -131,7 +127,7 @@ def build_manifest(
     count = 0
     for index, (chunk, chunk_count) in enumerate(chunk_entries(entries)):
         if index >= limits.snapshot_chunks_max:
-            raise ValueError("the state is larger than a snapshot may be")
+            raise LocalError("the state is larger than a snapshot may be")
         hashes.append(chunk_hash(chain_id, chunk))
         count += chunk_count
         if sink is not None:
@@ -145,7 +141,7 @@ _chunk_decoder = msgspec.msgpack.Decoder(list[tuple[bytes, bytes]])
 def decode_chunk(data: bytes, after: bytes | None) -> list[tuple[bytes, bytes]]:
     """The entries of a chunk whose hash was already checked; keys must increase strictly
     from `after` (the last key of the previous chunk)."""
-    if len(data) > chunk_bytes_max:
+    if len(data) > limits.snapshot_chunk_bytes_max:
         raise DecodeError("oversized", "snapshot chunk is too large")
     try:
         entries = _chunk_decoder.decode(data)

@@ -14,8 +14,9 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from bakong import limits
 from bakong.errors import DecodeError
-from bakong.node.snapshot import Manifest, build_manifest, chunk_bytes_max, decode_manifest
+from bakong.node.snapshot import Manifest, build_manifest, decode_manifest
 from bakong.wire.codec import encode
 
 __all__ = ["SnapshotFiles"]
@@ -78,7 +79,7 @@ class SnapshotFiles:
             return None
         path = self._path(height) / f"chunk-{index}.bin"
         try:
-            if path.stat().st_size > chunk_bytes_max:
+            if path.stat().st_size > limits.snapshot_chunk_bytes_max:
                 return None
             return path.read_bytes()
         except FileNotFoundError:

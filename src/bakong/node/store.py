@@ -75,15 +75,12 @@ from bakong.node.snapshot_files import SnapshotFiles
 from bakong.types import Hash
 from bakong.wire.codec import decode_canonical, encode
 
-__all__ = ["LmdbChain", "StateReadTxn", "map_bytes_default"]
+__all__ = ["LmdbChain", "StateReadTxn"]
 
-#: LMDB reserves address space, not disk: the file grows as it fills.
-map_bytes_default = 64 * 2**30
 _dbs = (b"state", b"blocks", b"txs", b"meta", b"wal", b"own", b"aliases")
 _tip_key, _genesis_key, _signed_key = b"tip", b"genesis", b"signed"
 _restoring_key = b"restoring"
 _log = logging.getLogger(__name__)
-_stored_block_bytes_max = 64 * 2**20
 _event_types: tuple[type[DriverInput], ...] = (
     Start,
     ProposalReceived,
@@ -153,7 +150,9 @@ class StateReadTxn:
 class LmdbChain:
     """`ChainStore` and `ConsensusLog` over one LMDB environment (module rules)."""
 
-    def __init__(self, path: Path, genesis: GenesisFile, map_bytes: int = map_bytes_default):
+    def __init__(
+        self, path: Path, genesis: GenesisFile, map_bytes: int = limits.lmdb_map_bytes_default
+    ):
         path.mkdir(parents=True, exist_ok=True)
         self.env = lmdb.open(
             str(path), map_size=map_bytes, max_dbs=len(_dbs), sync=False, metasync=False
@@ -185,7 +184,7 @@ class LmdbChain:
             stored = txn.get(_genesis_key, db=self._db["meta"])
             if stored is not None:
                 if stored != expected:
-                    raise ValueError("this store holds another chain (genesis hash differs)")
+                    raise ConfigError("this store holds another chain (genesis hash differs)")
                 if txn.get(_restoring_key, db=self._db["meta"]) is not None:
                     raise ConfigError(
                         "a snapshot restore into this store was interrupted: "
@@ -334,7 +333,7 @@ class LmdbChain:
             raw = txn.get(_height_key(height), db=self._db["blocks"])
         if raw is None:
             return None
-        return decode_canonical(raw, StoredBlock, bytes_max=_stored_block_bytes_max)
+        return decode_canonical(raw, StoredBlock, bytes_max=limits.stored_block_bytes_max)
 
     def transaction_location(self, tx_hash: bytes) -> tuple[int, int] | None:
         """(height, index) of a committed transaction."""

@@ -22,7 +22,7 @@ Rules:
    in a small cache (`BlockCache`), because every subscriber needs the same block.
 5. The feed is pull-based: it reads each block from the service's block store when it is due,
    so nothing is queued for a subscriber beyond the one message being sent. A subscriber that
-   does not take a message within `stream_send_timeout_s` is closed with 4408
+   does not take a message within `limits.stream_send_timeout_s` is closed with 4408
    `slow_consumer`, never buffered.
 6. Authorisation is checked again before every message against committed state, so a
    participant suspended, or whose key is rotated out, mid-stream is closed with 4403
@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import anyio
 
+from bakong import limits
+from bakong.errors import RemoteError
 from bakong.ledger.block import Block, BlockHeader, TxResult, decode_block, result_leaf
 from bakong.ledger.records import Hold
 from bakong.ledger.state import decode_value, hold_key
@@ -56,24 +58,16 @@ __all__ = [
     "DecodedBlock",
     "StreamClosed",
     "stream_blocks",
-    "stream_send_timeout_s",
-    "stream_wait_s",
 ]
 
-#: Decoded blocks kept for subscribers that read the same heights (rule 4).
-decoded_blocks_cached_max = 16
-#: A subscriber must take each message within this time (rule 5).
-stream_send_timeout_s = 30.0
-#: How long the feed waits for the next height before it looks again.
-stream_wait_s = 10.0
 
+class StreamClosed(RemoteError):
+    """The feed ends: WebSocket `close_code` (4xxx mirror HTTP statuses) and `reason`, which is
+    also the error's `code`."""
 
-class StreamClosed(Exception):
-    """The feed ends: WebSocket close `code` (4xxx mirror HTTP statuses) and `reason`."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(f"{code} {reason}")
-        self.code = code
+    def __init__(self, close_code: int, reason: str) -> None:
+        super().__init__(reason, f"the stream closes with {close_code}")
+        self.close_code = close_code
         self.reason = reason
 
 
@@ -116,7 +110,7 @@ def decode_stored(stored: StoredBlock, hold_parties: HoldParties) -> DecodedBloc
 class BlockCache:
     """The last few decoded blocks by height (rule 4)."""
 
-    def __init__(self, entries_max: int = decoded_blocks_cached_max) -> None:
+    def __init__(self, entries_max: int = limits.decoded_blocks_cached_max) -> None:
         assert entries_max > 0
         self._entries: OrderedDict[int, DecodedBlock] = OrderedDict()
         self._entries_max = entries_max
@@ -230,8 +224,8 @@ async def stream_blocks(
     send: Send,
     *,
     recheck: Callable[[], Caller | None] | None = None,
-    send_timeout_s: float = stream_send_timeout_s,
-    wait_s: float = stream_wait_s,
+    send_timeout_s: float = limits.stream_send_timeout_s,
+    wait_s: float = limits.stream_wait_s,
 ) -> None:
     """Send every block from `from_height` on, in order, forever; raises `StreamClosed`.
 

@@ -4,10 +4,11 @@ Wire format (one TCP connection per link; all integers big-endian):
 - Handshake: `Noise_XX_25519_ChaChaPoly_SHA256` (`bakong.node.noise`) with prologue
   `b"bakong-p2p/1/" + chain_id`, so links never cross chains or protocol versions. Each of the
   three handshake messages travels as `u32 length || message` (at most
-  `handshake_message_bytes_max`). Message 1 has an empty payload; the payloads of messages 2
-  (responder) and 3 (initiator) are the sender's 32-byte Ed25519 public key, which must convert
-  to the Noise static key the handshake proved. The initiator checks it is the key it dialled;
-  the responder checks its `allowed` predicate (or that it dials that key itself).
+  `limits.handshake_message_bytes_max`). Message 1 has an empty payload; the payloads of
+  messages 2 (responder) and 3 (initiator) are the sender's 32-byte Ed25519 public key, which
+  must convert to the Noise static key the handshake proved. The initiator checks it is the
+  key it dialled; the responder checks its `allowed` predicate (or that it dials that key
+  itself).
 - Frames: `u32 L || c_1 || ... || c_k`. The c_i are Noise transport messages (empty associated
   data, one nonce each) whose plaintexts concatenate to `u32 n || payload` with `n` the payload
   length; every c_i but the last is exactly 65535 bytes. `n` is inside the encryption, so an
@@ -58,9 +59,7 @@ __all__ = [
     "TransportLimits",
     "TransportStats",
     "chunk_plaintext_bytes_max",
-    "frame_bytes_max",
     "frame_ciphertext_bytes",
-    "handshake_message_bytes_max",
     "length_prefix_bytes",
     "open_frame",
     "prologue",
@@ -71,19 +70,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 length_prefix_bytes = 4
-handshake_message_bytes_max = 1_024  # XX messages here are 32, 128 and 96 bytes
 chunk_plaintext_bytes_max = noise.message_bytes_max - noise.tag_bytes
-# A frame carries the node's message envelope around at most one proposal (a block) or a
-# catch-up response (a block and its commit): the kind tag, the commit's signatures, the
-# proposer's signature. 64 KiB holds a commit of `validators_max` signatures many times over.
-frame_overhead_bytes_max = 64 * 1024
-frame_bytes_max = system_limits.proposal_bytes_max + frame_overhead_bytes_max
-assert system_limits.proposal_bytes_max > system_limits.block_bytes_max
-assert frame_bytes_max >= system_limits.block_bytes_max + frame_overhead_bytes_max
-assert system_limits.validators_max * 200 < frame_overhead_bytes_max  # a commit's signatures
-assert frame_bytes_max < 2**32 - 2**20  # `u32 L` with the chunk tags still fits
-
-_attempts_max = 32  # backoff exponent cap: 2**32 times the minimum is past any maximum
+# The frame bound (`limits.frame_bytes_max`) with the chunk tags must fit the `u32 L` prefix.
+assert system_limits.frame_bytes_max < 2**32 - 2**20
 
 
 class LinkError(RemoteError):
@@ -92,7 +81,7 @@ class LinkError(RemoteError):
 
 @dataclass(frozen=True, slots=True)
 class TransportLimits:
-    frame_bytes_max: int = frame_bytes_max  # payload bytes of one frame
+    frame_bytes_max: int = system_limits.frame_bytes_max  # payload bytes of one frame
     handshake_ms_max: int = 5_000  # connect and the whole handshake
     send_queue_frames_max: int = 1_024  # per peer
     send_queue_bytes_max: int = 32 * 1024 * 1024  # per peer (payload bytes)
@@ -111,7 +100,7 @@ class TransportLimits:
     ban_ms: int = 60_000
 
     def __post_init__(self) -> None:
-        assert 0 < self.frame_bytes_max <= frame_bytes_max
+        assert 0 < self.frame_bytes_max <= system_limits.frame_bytes_max
         assert self.send_queue_frames_max > 0
         assert self.send_queue_bytes_max >= self.frame_bytes_max  # the largest frame fits
         assert 0 < self.reconnect_delay_ms_min <= self.reconnect_delay_ms_max
@@ -287,7 +276,7 @@ class _Peer:
 
 async def _read_handshake_message(reader: asyncio.StreamReader) -> bytes:
     length = int.from_bytes(await reader.readexactly(length_prefix_bytes), "big")
-    if length > handshake_message_bytes_max:
+    if length > system_limits.handshake_message_bytes_max:
         raise LinkError("handshake_oversized", f"a handshake message of {length} bytes")
     return await reader.readexactly(length)
 
@@ -589,7 +578,7 @@ class Transport:
                 confirmed = link.confirmed
             else:
                 confirmed = await self._dial_once(peer)
-            attempt = 0 if confirmed else min(attempt + 1, _attempts_max)
+            attempt = 0 if confirmed else min(attempt + 1, system_limits.reconnect_doublings_max)
             delay = reconnect_delay_ms(attempt, self.limits, self._rng)
             await asyncio.sleep(delay / 1000)
 

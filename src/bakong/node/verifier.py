@@ -3,7 +3,7 @@
 Ed25519 verification is the one cost a node cannot avoid (notes: about 10,000 per second per
 core), so admission must scale with cores: with `mempool.verify_workers` set to N, the event
 loop never verifies a submitted transaction itself. Requests are gathered for at most
-`batch_wait_ms`, split into one chunk per worker, and verified in parallel in separate
+`limits.verify_batch_wait_ms`, split into one chunk per worker, and verified in parallel in separate
 processes (spawned, so they share nothing with the event loop). Each signature is verified
 exactly once on admission; the node then remembers it (`VerifiedSignatures.remember`) so that
 executing the block does not verify it again. With `workers == 0` (the default: tests, and
@@ -17,6 +17,7 @@ import asyncio
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
+from bakong import limits
 from bakong.wire.keys import verify
 
 __all__ = ["SignatureCheck", "VerifierPool"]
@@ -24,9 +25,6 @@ __all__ = ["SignatureCheck", "VerifierPool"]
 SignatureCheck = tuple[bytes, bytes, bytes]  # (public key, message, signature)
 
 _Waiting = tuple[list[SignatureCheck], "asyncio.Future[list[bool]]"]
-
-batch_wait_ms = 2
-batch_checks_max = 4_096
 
 
 def verify_chunk(checks: list[SignatureCheck]) -> list[bool]:
@@ -67,10 +65,10 @@ class VerifierPool:
         future: asyncio.Future[list[bool]] = loop.create_future()
         self._queue.append((checks, future))
         queued = sum(len(item[0]) for item in self._queue)
-        if queued >= batch_checks_max:
+        if queued >= limits.verify_batch_checks_max:
             self._dispatch()
         elif self._flush is None:
-            self._flush = loop.call_later(batch_wait_ms / 1000, self._dispatch)
+            self._flush = loop.call_later(limits.verify_batch_wait_ms / 1000, self._dispatch)
         return await future
 
     def _dispatch(self) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from bakong.errors import RemoteError
 from bakong.ledger.assets import ASSETS
 from bakong.ledger.block import BlockHeader, TxResult
 from bakong.ledger.commit import Commit
@@ -52,15 +53,14 @@ __all__ = [
 Tree = Any  # dict / list / str / int / bool / None / bytes, nested (rule 1)
 
 
-class ApiProblem(Exception):
+class ApiProblem(RemoteError):
     """A request is refused: HTTP `status`, a stable snake_case `code`, a human `message`."""
 
     def __init__(self, status: int, code: str, message: str, extra: dict[str, Tree] | None = None):
-        super().__init__(f"{status} {code}: {message}")
+        super().__init__(code, message)
         assert 400 <= status <= 599
         self.status = status
-        self.code = code
-        self.message = message
+        self.http_status = status
         self.extra = extra or {}
 
 

@@ -12,17 +12,17 @@ from pathlib import Path
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
+from bakong import limits
 from bakong.errors import QRDecodeError
 
 __all__ = ["scan", "scan_image"]
 
 _QR = zxingcpp.barcode_formats_from_str("QRCode")
-image_pixels_max = 40_000_000  # a 40-megapixel photo; Pillow's bomb guard stops far larger
 
 
 def scan_image(image: Image.Image) -> list[str]:
     """The texts of the QR codes in `image`."""
-    if image.width * image.height > image_pixels_max:
+    if image.width * image.height > limits.qr_image_pixels_max:
         raise QRDecodeError("image_too_large", f"{image.width}x{image.height} pixels")
     found = zxingcpp.read_barcodes(image.convert("L"), formats=_QR)
     return [barcode.text for barcode in found if barcode.valid]

@@ -68,9 +68,6 @@ __all__ = ["ATTACKS", "LYING", "SYNC_LIES", "Attack", "attack_block", "false_ans
 ATTACKS = ("forged", "replayed", "expired", "over_limit")
 LYING = ("forged", "replayed", "over_limit")  # the attacks that can lie in the header
 SYNC_LIES = ("other_block", "other_height", "few_signatures", "forged_signatures")
-#: Committed blocks, counted back from the tip, whose transactions a replay picks from.
-replay_depth_max = 20
-_hour_ms = 3_600_000
 _wallets = [
     f"user{index}@{code}" for code in PARTICIPANTS for index in range(accounts_per_participant)
 ]
@@ -174,7 +171,7 @@ def _transaction(
         codes = {ResultCode.daily_limit_exceeded, ResultCode.duplicate_transaction}
     elif attack == "expired":
         future = rng.random() < 0.5
-        offset_ms = rng.randint(1, _hour_ms)
+        offset_ms = rng.randint(1, limits.sim_expired_offset_ms_max)
         if future:
             created_ms = time_ms + limits.tx_future_ms_max + offset_ms
         else:
@@ -202,7 +199,7 @@ def _committed_transaction(node: Node) -> Transaction | None:
     """A transaction of a recent committed block that the ledger remembered (so it is in the
     replay window), or None."""
     candidates: list[Transaction] = []
-    for stored in node.chain.blocks[-replay_depth_max:]:
+    for stored in node.chain.blocks[-limits.sim_replay_depth_max:]:
         remembered = {r.tx_hash for r in stored.results if r.code not in NOT_EXECUTED}
         for transaction in decode_block(stored.block).transactions:
             if transaction_hash(transaction.payload) in remembered:

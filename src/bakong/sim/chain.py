@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bakong import limits
 from bakong.consensus.round import Timeouts
 from bakong.ledger.genesis import GenesisFile, GenesisValidator, genesis_hash
 from bakong.ledger.validators import Validator, ValidatorSet
-from bakong.limits import block_time_drift_ms_max, sync_blocks_max
 from bakong.sandbox import sandbox_key, sandbox_participant
 from bakong.wire.keys import SigningKey
 
@@ -24,43 +24,20 @@ __all__ = [
     "GENESIS_TIME_MS",
     "PARTICIPANTS",
     "ChainSetup",
-    "block_build_ms_max",
-    "block_txs_max",
-    "block_time_drift_ms_max",
     "chain_setup",
-    "later_messages_max",
-    "status_interval_ms",
-    "sync_blocks_max",
-    "sync_request_timeout_ms",
-    "validators_max",
-    "validators_min",
 ]
 
 CHAIN_ID = "bakong-sim"
 CENTRAL_BANK = "nbc"
 PARTICIPANTS = ("aclb", "wing", "abaa")
 GENESIS_TIME_MS = 1_767_225_600_000  # 2026-01-01 07:00 in Phnom Penh
-SNAPSHOT_INTERVAL = 20
-SNAPSHOT_LAG = 3
 
-validators_min = 4
-validators_max = 10
 #: Consensus timeouts of the simulated network: timeout(r) = base + r * delta (ms).
 TIMEOUTS = Timeouts(propose_ms_base=600, prevote_ms_base=300, precommit_ms_base=300, delta_ms=150)
-#: Transactions a simulated proposer puts in one block ("a few per block" keeps Ed25519 cheap).
-block_txs_max = 16
-#: Simulated time a proposer takes to build and execute its block, at most.
-block_build_ms_max = 5
-#: Each node announces its height this often; peers behind it ask for blocks.
-status_interval_ms = 500
-#: A catch-up request unanswered for this long may be sent again (to another peer).
-sync_request_timeout_ms = 1_000
-#: Consensus messages kept for heights the node has not reached yet.
-later_messages_max = 4_096
 
-assert validators_min >= 4  # n = 3f + 1 with f >= 1
-assert block_time_drift_ms_max > 0
-assert sync_request_timeout_ms >= status_interval_ms
+assert limits.sim_validators_min >= 4  # n = 3f + 1 with f >= 1
+assert limits.block_time_drift_ms_max > 0
+assert limits.sim_sync_request_timeout_ms >= limits.sim_status_interval_ms
 
 
 @dataclass(frozen=True)
@@ -79,7 +56,7 @@ class ChainSetup:
 @lru_cache(maxsize=16)
 def chain_setup(validators: int) -> ChainSetup:
     """The genesis and keys for `validators` validators of equal power."""
-    assert validators_min <= validators <= validators_max
+    assert limits.sim_validators_min <= validators <= limits.sim_validators_max
     keys = tuple(sandbox_key(f"sim/validator-{index}") for index in range(validators))
     genesis = GenesisFile(
         chain_id=CHAIN_ID,
@@ -91,8 +68,8 @@ def chain_setup(validators: int) -> ChainSetup:
             for index, key in enumerate(keys)
         ],
         # Often, so that every seed takes snapshots and carries their roots through its faults.
-        snapshot_interval=SNAPSHOT_INTERVAL,
-        snapshot_lag=SNAPSHOT_LAG,
+        snapshot_interval=limits.sim_snapshot_interval,
+        snapshot_lag=limits.sim_snapshot_lag,
     )
     members = sorted(
         (Validator(f"validator-{index}", key.public_key, 1) for index, key in enumerate(keys)),

@@ -20,9 +20,9 @@ proves nothing). The first honest node to commit a height fixes the canonical bl
   backdated or pushed over a limit (`bakong.sim.byzantine`) got another result than the
   refusal its attack must get;
 - `not_committed` (end of run): an acknowledged transaction never executed;
-- `liveness` (every step once the faults stop): no new height for `liveness_ms`; or, at the
-  end of the run, an honest node never reached the target height or gateways' transactions
-  are still pending;
+- `liveness` (every step once the faults stop): no new height for `limits.sim_liveness_ms`;
+  or, at the end of the run, an honest node never reached the target height or gateways'
+  transactions are still pending;
 - `crash` (every step): an assertion or invariant inside the ledger or consensus fired.
 
 The quorum rule is the checker's own, not `bakong.consensus` code that a mutant may patch

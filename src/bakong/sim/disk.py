@@ -21,6 +21,7 @@ import random
 from dataclasses import dataclass, field
 from typing import cast
 
+from bakong import limits
 from bakong.consensus.driver import DriverInput
 from bakong.ledger.state import WriteSet
 from bakong.node.envelope import MessageKind
@@ -29,11 +30,6 @@ from bakong.node.service import StoredBlock
 from bakong.node.signer import SignedStep
 
 __all__ = ["Disk", "DiskImage"]
-
-#: Unsynced writes beyond this are synced at once (a bounded write-back cache).
-pending_writes_max = 4_096
-#: Inputs kept in one height's log; a height that needs more is a bug or an attack.
-wal_inputs_max = 50_000
 
 
 @dataclass(slots=True)
@@ -103,7 +99,7 @@ class Disk:
 
     def _write(self, write: Write) -> None:
         self._pending.append(write)
-        if len(self._pending) >= pending_writes_max:
+        if len(self._pending) >= limits.sim_pending_writes_max:
             self.sync()
 
 
@@ -121,12 +117,12 @@ def _apply(image: DiskImage, write: Write) -> None:
         if height != image.own_height:
             image.own_height = height
             image.own = []
-        assert len(image.own) < wal_inputs_max
+        assert len(image.own) < limits.sim_wal_inputs_max
         image.own.append(value)
     else:
         assert what == "wal"
         if height != image.wal_height:
             image.wal_height = height
             image.wal = []
-        assert len(image.wal) < wal_inputs_max
+        assert len(image.wal) < limits.sim_wal_inputs_max
         image.wal.append(cast(DriverInput, value))

@@ -15,15 +15,11 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass
 
+from bakong import limits
 from bakong.sim.byzantine import Behaviour, choose_behaviour
-from bakong.sim.chain import validators_max, validators_min
 from bakong.sim.network import LinkFaults
 
-__all__ = ["FaultPlan", "Options", "choose_plan", "fault_tick_ms"]
-
-#: Partitions and crashes are drawn every this many simulated milliseconds.
-fault_tick_ms = 250
-loss_max = 0.3
+__all__ = ["FaultPlan", "Options", "choose_plan"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +30,7 @@ class Options:
     mutant: str | None = None
 
     def __post_init__(self) -> None:
-        assert validators_min <= self.validators <= validators_max
+        assert limits.sim_validators_min <= self.validators <= limits.sim_validators_max
         assert 0 <= self.byzantine <= (self.validators - 1) // 3
         assert self.heights >= 10
 
@@ -73,7 +69,7 @@ def _links(rng: random.Random) -> LinkFaults:
     return LinkFaults(
         delay_ms_min=delay_ms_min,
         delay_ms_max=delay_ms_max,
-        loss=_maybe(rng, 0.3, 0.0, loss_max),
+        loss=_maybe(rng, 0.3, 0.0, limits.sim_loss_max),
         duplicate=_maybe(rng, 0.5, 0.0, 0.1),
         spike=_maybe(rng, 0.5, 0.0, 0.1),
         spike_ms_max=rng.randint(50, 1_000),

@@ -34,14 +34,6 @@ from bakong.node.replica import Replica
 from bakong.node.service import Admission, AdmissionStatus, StoredBlock
 from bakong.sim import byzantine
 from bakong.sim.byzantine import Behaviour
-from bakong.sim.chain import (
-    block_build_ms_max,
-    block_txs_max,
-    later_messages_max,
-    status_interval_ms,
-    sync_request_timeout_ms,
-    validators_max,
-)
 from bakong.sim.disk import Disk
 from bakong.sim.events import Timer, ValueBuilt
 
@@ -51,13 +43,13 @@ if TYPE_CHECKING:
 __all__ = ["Node"]
 
 SIM_LIMITS = HostLimits(
-    block_txs_max=block_txs_max,
-    mempool_txs_max=4_096,
-    mempool_bytes_max=4_096 * limits.tx_bytes_max,
-    later_messages_max=later_messages_max,
-    status_interval_ms=status_interval_ms,
-    sync_request_timeout_ms=sync_request_timeout_ms,
-    gossip_per_round_max=4 * validators_max + limits.proposals_per_round_max,
+    block_txs_max=limits.sim_block_txs_max,
+    mempool_txs_max=limits.sim_mempool_txs_max,
+    mempool_bytes_max=limits.sim_mempool_txs_max * limits.tx_bytes_max,
+    later_messages_max=limits.later_messages_max,
+    status_interval_ms=limits.sim_status_interval_ms,
+    sync_request_timeout_ms=limits.sim_sync_request_timeout_ms,
+    gossip_per_round_max=4 * limits.sim_validators_max + limits.proposals_per_round_max,
 )
 
 
@@ -146,7 +138,7 @@ class Node(Host):
         self.world.after(delay_ms, Timer(self.index, self.epoch, timeout))
 
     def value_built(self, ready: ValueReady) -> None:
-        delay_ms = self.world.rng.randint(1, block_build_ms_max)
+        delay_ms = self.world.rng.randint(1, limits.sim_block_build_ms_max)
         self.world.after(delay_ms, ValueBuilt(self.index, self.epoch, ready))
 
     def broadcast(self, kind: MessageKind, data: bytes) -> None:

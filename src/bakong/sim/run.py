@@ -9,7 +9,7 @@ A run, all from `random.Random(seed)`:
    restart, partitions heal, links stop losing packets; from then on liveness is checked;
 5. at the target height the gateways stop signing new transfers; the run is over when every
    transaction they signed is committed and every honest node has reached the target
-   height, or, failing that, after `drain_ms_max` (a liveness violation).
+   height, or, failing that, after `limits.sim_drain_ms_max` (a liveness violation).
 
 Every loop is bounded: events per run (`events_max`), simulated time (`sim_ms_max`).
 """
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from bakong import limits
 from bakong.node.service import AdmissionStatus
 from bakong.sim import mutants
-from bakong.sim.chain import status_interval_ms
 from bakong.sim.checker import Violation
 from bakong.sim.events import (
     Deliver,
@@ -42,16 +42,12 @@ from bakong.sim.events import (
     WorkloadTick,
     describe,
 )
-from bakong.sim.faults import FaultPlan, Options, choose_plan, fault_tick_ms
+from bakong.sim.faults import FaultPlan, Options, choose_plan
 from bakong.sim.node import Node
 from bakong.sim.workload import Workload
 from bakong.sim.world import World
 
 __all__ = ["RunResult", "Summary", "run_seed", "run_seeds"]
-
-#: After the target height, the run must settle within this much simulated time.
-drain_ms_max = 60_000
-submit_ms_max = 20  # a gateway's request reaching a node
 
 
 @dataclass(frozen=True)
@@ -103,9 +99,9 @@ class Run:
         world = self.world
         for node in world.nodes:
             node.boot()
-            world.after(world.rng.randint(1, status_interval_ms), Tick(node.index))
+            world.after(world.rng.randint(1, limits.sim_status_interval_ms), Tick(node.index))
         world.after(0, WorkloadTick())
-        world.after(fault_tick_ms, FaultTick())
+        world.after(limits.sim_fault_tick_ms, FaultTick())
 
     def step(self) -> bool:
         """Process one event and check; False once the run is over (module steps 3-5)."""
@@ -157,7 +153,7 @@ class Run:
             case Tick(node=index):
                 if nodes[index].up:
                     nodes[index].tick()
-                world.after(status_interval_ms, event)
+                world.after(limits.sim_status_interval_ms, event)
             case WorkloadTick():
                 self.workload.tick(world.now_ms, world.checker.is_committed, self._submit)
                 world.after(world.plan.transfer_every_ms, event)
@@ -169,7 +165,7 @@ class Run:
             case FaultTick():
                 if not self.calm:
                     self._faults()
-                    world.after(fault_tick_ms, event)
+                    world.after(limits.sim_fault_tick_ms, event)
             case Heal(partition=partition):
                 if partition == self.partitions and not self.calm:
                     world.network.heal()
@@ -178,7 +174,7 @@ class Run:
                     nodes[index].restart()
 
     def _submit(self, node: int, tx_hash: bytes, data: bytes) -> None:
-        delay_ms = self.world.rng.randint(1, submit_ms_max)
+        delay_ms = self.world.rng.randint(1, limits.sim_submit_ms_max)
         self.world.after(delay_ms, Submit(node, tx_hash, data))
 
     def _faults(self) -> None:
@@ -221,7 +217,7 @@ class Run:
             return
         if all(node.height >= self.target_height for node in world.nodes if node.honest):
             self.settled = True
-        elif now_ms - self.target_ms > drain_ms_max:
+        elif now_ms - self.target_ms > limits.sim_drain_ms_max:
             self.sim_ms_max = now_ms  # give up: `finish` reports the lagging nodes
 
     def _calm(self) -> None:
@@ -237,7 +233,7 @@ class Run:
 
 def liveness_budget_ms(heights: int) -> int:
     """Simulated time a run may take after its faults stop."""
-    return heights * 2_000 + drain_ms_max
+    return heights * 2_000 + limits.sim_drain_ms_max
 
 
 def _where(error: AssertionError) -> str:

@@ -16,7 +16,7 @@ each expires a few simulated seconds later, and the ledger must void it then.
 
 A gateway sends each transaction to one node chosen at random (its API), and keeps it until it
 sees it committed (`Checker.is_committed`, standing in for its commit stream); one not seen
-committed after `resubmit_ms` is sent again, to another random node. Resubmitting is safe
+committed after `limits.sim_resubmit_ms` is sent again, to another random node. Resubmitting is safe
 because the ledger refuses a transaction hash it has already executed: that is the property
 "every acknowledged transaction is committed exactly once" checks end to end.
 """
@@ -27,6 +27,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bakong import limits
 from bakong.ledger.assets import Asset
 from bakong.ledger.commands import Command, Issue, PlaceHold
 from bakong.ledger.transaction import TransactionPayload, sign_transaction, transaction_hash
@@ -38,20 +39,11 @@ from bakong.wire.keys import SigningKey
 __all__ = ["Workload", "accounts_per_participant"]
 
 accounts_per_participant = 8
-#: A transaction not seen committed after this long is sent again.
-resubmit_ms = 2_000
-#: Resubmissions per tick, at most (the oldest first).
-resubmits_per_tick_max = 16
-#: Transactions a gateway keeps waiting before it stops signing new ones (backpressure).
-pending_max = 256
 issue_amounts = {Asset.KHR: 10_000_000_000, Asset.USD: 100_000_000}
 fund_amounts = {Asset.KHR: 100_000_000, Asset.USD: 500_000}
 transfer_amounts_max = {Asset.KHR: 50_000, Asset.USD: 2_000}
 overdraft_share = 0.03
 hold_share = 0.05
-#: A hold's lifetime from its signing; the ledger accepts 1 s to 7 days from its block's time.
-hold_lifetime_ms_min = 3_000
-hold_lifetime_ms_max = 15_000
 
 assert accounts_per_participant * len(fund_amounts) <= 32  # one funding transaction each
 for _asset, _amount in fund_amounts.items():
@@ -100,7 +92,7 @@ class Workload:
                 for creator, signer, commands in self._setup(self.stage):
                     self._sign_and_submit(now_ms, creator, signer, commands, submit)
                 self.stage += 1
-        elif not self.draining and len(self.pending) < pending_max:
+        elif not self.draining and len(self.pending) < limits.sim_pending_txs_max:
             for code in PARTICIPANTS:
                 self._transfer(now_ms, code, submit)
         self._resubmit(now_ms, submit)
@@ -151,7 +143,9 @@ class Workload:
             amount = fund_amounts[asset] * 1_000
         command: Command = Sandbox.transfer(source, target, asset, amount)
         if rng.random() < hold_share:
-            lifetime_ms = rng.randint(hold_lifetime_ms_min, hold_lifetime_ms_max)
+            lifetime_ms = rng.randint(
+                limits.sim_hold_lifetime_ms_min, limits.sim_hold_lifetime_ms_max
+            )
             command = PlaceHold(
                 hold_id=rng.randbytes(16),
                 source=source,
@@ -192,9 +186,9 @@ class Workload:
     def _resubmit(self, now_ms: int, submit: Submitter) -> None:
         sent = 0
         for tx_hash, pending in self.pending.items():
-            if sent >= resubmits_per_tick_max:
+            if sent >= limits.sim_resubmits_per_tick_max:
                 break
-            if now_ms - pending.sent_ms >= resubmit_ms:
+            if now_ms - pending.sent_ms >= limits.sim_resubmit_ms:
                 pending.sent_ms = now_ms
                 submit(self.rng.randrange(self.nodes), tx_hash, pending.data)
                 sent += 1

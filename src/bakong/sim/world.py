@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
+from bakong import limits
 from bakong.ledger.block import BlockOutcome
 from bakong.node.memo import Memo
 from bakong.node.service import StoredBlock
@@ -23,10 +24,7 @@ from bakong.sim.scheduler import Scheduler
 if TYPE_CHECKING:
     from bakong.sim.node import Node
 
-__all__ = ["World", "liveness_ms"]
-
-#: Once the faults stop, a new height must be committed at least this often.
-liveness_ms = 30_000
+__all__ = ["World"]
 
 
 class World:
@@ -45,7 +43,9 @@ class World:
         self.memo = Memo(self.chain.chain_id)
         self.network = Network(options.validators, plan.links, rng, self._deliver_after)
         honest = [index not in plan.byzantine for index in range(options.validators)]
-        self.checker = Checker(honest, liveness_ms, self.chain.chain_id, self.memo.verify)
+        self.checker = Checker(
+            honest, limits.sim_liveness_ms, self.chain.chain_id, self.memo.verify
+        )
         self.checker.sets[1] = self.chain.validator_set
         self.nodes: list[Node] = []
         self.sync_refused = 0  # catch-up answers honest nodes refused

@@ -20,7 +20,8 @@ import msgspec
 import nacl.exceptions
 import nacl.signing
 
-from bakong.errors import KeyFileError
+from bakong import limits
+from bakong.errors import KeyFileError, LocalError
 from bakong.types import PublicKey, Signature
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
 seed_size = 32
 public_key_size = 32
 signature_size = 64
-_key_file_bytes_max = 1024
 
 
 class SigningKey:
@@ -48,7 +48,7 @@ class SigningKey:
 
     def __init__(self, seed: bytes) -> None:
         if len(seed) != seed_size:
-            raise ValueError(f"an Ed25519 seed is {seed_size} bytes, got {len(seed)}")
+            raise LocalError(f"an Ed25519 seed is {seed_size} bytes, got {len(seed)}")
         self._key = nacl.signing.SigningKey(seed)
         self.public_key = PublicKey(bytes(self._key.verify_key))
 
@@ -126,7 +126,7 @@ def format_key_file(key: SigningKey) -> str:
 def parse_key_file(text: str | bytes) -> SigningKey:
     """Read a key file's contents. Raises `KeyFileError` on anything unexpected."""
     raw = text.encode() if isinstance(text, str) else text
-    if len(raw) > _key_file_bytes_max:
+    if len(raw) > limits.key_file_bytes_max:
         raise KeyFileError("key_file_malformed", "key file is too large")
     try:
         record = msgspec.json.decode(raw, type=KeyFile)

@@ -68,11 +68,6 @@ NODE_HEADER = "x-bakong-node"
 TIME_HEADER = "x-bakong-time"
 SIGNATURE_HEADER = "x-bakong-signature"
 
-#: A remembered signature is forgotten once its time is this far behind the server's clock:
-#: twice the skew, so that a server clock stepped back by up to the skew still refuses it.
-request_memory_ms = 2 * limits.request_skew_ms_max
-_target_chars_max = 2_048
-
 
 def request_message(
     chain_id: str, node_key: bytes, method: str, target: str, body: bytes, time_ms: int
@@ -165,7 +160,11 @@ def check_request(
     time_text = headers.get(TIME_HEADER, "")
     if public_key is None or addressed_to is None or signature is None:
         return RequestProblem("unauthenticated", "sign the request (X-Bakong-* headers)")
-    if not time_text.isdigit() or len(time_text) > 16 or len(target) > _target_chars_max:
+    if (
+        not time_text.isdigit()
+        or len(time_text) > 16
+        or len(target) > limits.request_target_chars_max
+    ):
         return RequestProblem("unauthenticated", "bad X-Bakong-Time or request target too long")
     if addressed_to != node_key:
         return RequestProblem("wrong_node", f"signed for another node; this is {node_key.hex()}")
@@ -197,7 +196,7 @@ class SeenRequests:
 
     def add(self, signature: bytes, time_ms: int, now_ms: int) -> Seen:
         """`Seen.NEW` (and remembered) unless replayed, full or lost (class docstring)."""
-        self._forget_before(now_ms - request_memory_ms)
+        self._forget_before(now_ms - limits.request_memory_ms)
         if signature in self._entries:
             return Seen.REPLAYED
         if time_ms < self.refused_before_ms:
