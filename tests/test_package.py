@@ -54,7 +54,8 @@ def test_nothing_installed_imports_the_checkout() -> None:
 
 
 def test_only_the_benchmarks_import_the_bench_extra() -> None:
-    extra = {"psycopg", "psycopg_pool", "psutil"}
+    # PostgreSQL's driver itself is a runtime dependency: a gateway's store may be PostgreSQL.
+    extra = {"psycopg_pool", "psutil"}
     declared = {
         requirement.split("[")[0].split(">")[0].replace("-", "_")
         for requirement in PYPROJECT["project"]["optional-dependencies"]["bench"]

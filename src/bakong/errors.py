@@ -21,7 +21,8 @@
         │   ├── Busy              (client.errors) 503 or 429: the same request may succeed later
         │   └── NotFound          (client.errors) 404: no such account, alias, block or route
         ├── TransactionRejected   (client.errors) the node will never commit it as sent
-        └── VerificationError     (client.errors) a stream message failed a check
+        ├── VerificationError     (client.errors) a stream message failed a check
+        └── GatewayProblem        (gateway.problems) a gateway refuses a request: status, code
 
     AssertionError                one of our own invariants broke: a bug (assertions stay on)
     └── InvariantViolation        (ledger.invariants) a block broke conservation or a sign

@@ -15,7 +15,13 @@ import nacl.utils
 from bakong.errors import KeyFileError
 from bakong.wire.keys import SigningKey, format_key_file, parse_key_file, seed_size
 
-__all__ = ["generate_key", "read_key_file", "write_key_file"]
+__all__ = [
+    "generate_key",
+    "read_key_file",
+    "read_private_file",
+    "write_key_file",
+    "write_private_file",
+]
 
 
 def generate_key() -> SigningKey:
@@ -23,20 +29,21 @@ def generate_key() -> SigningKey:
     return SigningKey(nacl.utils.random(seed_size))
 
 
-def write_key_file(path: Path, key: SigningKey, *, overwrite: bool = False) -> None:
-    """Write `key` to `path` with mode 0600, created that way so it is never briefly open."""
+def write_private_file(path: Path, data: bytes, *, overwrite: bool = False) -> None:
+    """Write `data` to `path` with mode 0600, created that way so it is never briefly open,
+    and synced before returning."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
     descriptor = os.open(path, flags, 0o600)
     try:
         os.fchmod(descriptor, 0o600)
-        os.write(descriptor, format_key_file(key).encode())
+        os.write(descriptor, data)
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
 
 
-def read_key_file(path: Path) -> SigningKey:
-    """Read a key file, refusing one that group or others may read."""
+def read_private_file(path: Path) -> bytes:
+    """The bytes of a secret file, refused if group or others may read it."""
     try:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -44,7 +51,16 @@ def read_key_file(path: Path) -> SigningKey:
                 "key_file_permissions",
                 f"{path} has mode {stat.S_IMODE(mode):04o}; run chmod 600 {path}",
             )
-        text = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise KeyFileError("key_file_unreadable", f"{path}: {error.strerror}") from None
-    return parse_key_file(text)
+
+
+def write_key_file(path: Path, key: SigningKey, *, overwrite: bool = False) -> None:
+    """Write `key` to `path` with mode 0600 (`write_private_file`)."""
+    write_private_file(path, format_key_file(key).encode(), overwrite=overwrite)
+
+
+def read_key_file(path: Path) -> SigningKey:
+    """Read a key file, refusing one that group or others may read."""
+    return parse_key_file(read_private_file(path))

@@ -23,6 +23,7 @@ __all__ = [
     "chain_id_chars_max",
     "commands_per_tx_max",
     "external_ref_chars_max",
+    "gateway_url_chars_max",
     "hold_expiry_ms_max",
     "hold_expiry_ms_min",
     "holds_per_account_max",
@@ -153,6 +154,10 @@ __all__ = [
     "bench_monitor_interval_s",
     "bench_restore_timeout_s",
     "bench_qr_sdk_timeout_s_max",
+    "bench_gateway_start_timeout_s",
+    "bench_gateway_request_timeout_s",
+    "bench_gateway_registrations_parallel_max",
+    "bench_gateway_drain_s",
     "loadgen_backoff_s_min",
     "loadgen_backoff_s_max",
     "loadgen_tick_s",
@@ -165,6 +170,76 @@ __all__ = [
     "central_ledger_stop_timeout_s",
     "postgres_start_timeout_s",
     "postgres_log_tail_bytes",
+    # gateway: the service, its store, projection and submissions
+    "gateway_sqlite_busy_ms",
+    "gateway_db_pool_size",
+    "gateway_db_pool_overflow",
+    "gateway_health_timeout_s",
+    "gateway_submit_wait_s",
+    "gateway_resubmit_s",
+    "gateway_wait_check_s",
+    "gateway_finish_batch_max",
+    "gateway_submit_batch_max",
+    "gateway_resume_batch_max",
+    "gateway_projection_retry_s_max",
+    "gateway_key_file_bytes_max",
+    "gateway_shutdown_s",
+    # gateway: local processes (`bakong demo`, end-to-end tests)
+    "local_gateway_start_timeout_s",
+    "local_gateway_certificate_days",
+    "local_gateway_request_timeout_s",
+    # gateway: customers and wallets
+    "otp_digits",
+    "otp_lifetime_ms",
+    "otp_attempts_max",
+    "otp_codes_per_window_max",
+    "otp_window_ms",
+    "pin_digits_min",
+    "pin_digits_max",
+    "pin_failures_max",
+    "pin_lockout_ms",
+    "session_token_bytes",
+    "session_lifetime_ms",
+    "handle_chars_min",
+    "customer_name_chars_max",
+    "phone_digits_max",
+    "wallet_body_bytes_max",
+    "history_page_default",
+    "history_page_max",
+    "qr_upload_bytes_max",
+    "events_queue_max",
+    "events_keepalive_s",
+    "party_lookup_timeout_s",
+    "participant_directory_cache_ms",
+    "client_logins_per_min",
+    "client_login_burst",
+    "client_codes_per_min",
+    "client_code_burst",
+    "client_addresses_tracked_max",
+    "officer_session_lifetime_ms_default",
+    "officer_session_lifetime_ms_max",
+    # gateway: merchants, webhooks, Open API
+    "khqr_expiry_ms_min",
+    "khqr_expiry_ms_max",
+    "khqr_expiry_ms_default",
+    "bill_number_bytes",
+    "merchant_body_bytes_max",
+    "merchant_payments_page_max",
+    "webhook_url_chars_max",
+    "webhook_secret_bytes",
+    "webhook_attempts_max",
+    "webhook_backoff_ms_min",
+    "webhook_backoff_ms_max",
+    "webhook_timeout_s",
+    "webhook_poll_s",
+    "webhook_batch_max",
+    "webhook_skew_ms_max",
+    "open_api_token_bytes",
+    "open_api_token_lifetime_ms",
+    "open_api_body_bytes_max",
+    "open_api_field_chars_max",
+    "open_api_list_max",
+    "open_api_short_hash_candidates_max",
 ]
 
 # Identifiers. Account IDs are printed in KHQR tag 29/30 sub-tag 00, whose limit is 32.
@@ -173,6 +248,9 @@ account_name_chars_max = 28  # 32 minus "@" minus the shortest participant code
 participant_code_chars_min = 3  # "nbc" is the central bank's code in the seeds
 participant_code_chars_max = 8
 participant_name_chars_max = 64
+# A participant's published gateway URL (`set_participant_endpoint`): a base URL, kept short
+# because every gateway reads the whole participant list.
+gateway_url_chars_max = 256
 chain_id_chars_max = 32
 validator_name_chars_max = 32
 
@@ -424,6 +502,14 @@ bench_monitor_interval_s = 0.25
 bench_restore_timeout_s = 120.0
 # The official KHQR SDK's run under Node (thousands of codes).
 bench_qr_sdk_timeout_s_max = 900.0
+# `bakong bench gateway`: every customer's event stream must be open within the start timeout;
+# a wallet API request waits for its block, so its timeout is the gateway's own wait plus slack.
+# Registrations run this many at a time (each costs an argon2 hash and a block); after a
+# phase, payments still on their way get the drain time to commit and be notified.
+bench_gateway_start_timeout_s = 60.0
+bench_gateway_request_timeout_s = 30.0
+bench_gateway_registrations_parallel_max = 8
+bench_gateway_drain_s = 15.0
 # The load generator (bakong.bench.loadgen): a refused batch (429/503) is retried after a
 # backoff that doubles from the minimum to the maximum; paced submits go out every tick.
 loadgen_backoff_s_min = 0.01
@@ -442,8 +528,143 @@ central_ledger_stop_timeout_s = 10.0
 postgres_start_timeout_s = 60
 postgres_log_tail_bytes = 4_000
 
+# Gateway: the service (bakong.gateway db, app, projection, submission). An SQLite writer waits
+# this long for another's lock instead of failing; the pool holds the request threads anyone
+# would run (anyio's default thread limiter is 40).
+gateway_sqlite_busy_ms = 10_000
+gateway_db_pool_size = 20
+gateway_db_pool_overflow = 20
+# `/healthz` asks the core's `/healthz` and answers within this, reachable or not.
+gateway_health_timeout_s = 2.0
+# A submission waits this long for its commit; one not committed by then is sent again this
+# often (the same signed bytes: the core applies a hash at most once), at most this many
+# unfinished ones picked up per pass after a restart.
+gateway_submit_wait_s = 10.0
+gateway_resubmit_s = 2.0
+# A sender parked until the projection applies its transaction's block asks the core for the
+# status only after this long without a block waking it (a lagging or stalled stream).
+gateway_wait_check_s = 2.0
+# The projection looks up a block's transaction hashes among the submissions this many at a
+# time (one query each: well under SQLite's bound of bound parameters per statement).
+gateway_finish_batch_max = 500
+# A gateway sends at most this many queued submissions to the core in one request.
+gateway_submit_batch_max = 64
+gateway_resume_batch_max = 1_000
+# The projection restarts its stream after a failure, backing off up to this.
+gateway_projection_retry_s_max = 10.0
+# The alias HMAC key and the key-encryption key are files of 64 hex digits.
+gateway_key_file_bytes_max = 1_024
+# On SIGTERM, requests in flight get this long to finish.
+gateway_shutdown_s = 10.0
+# Local gateway processes (bakong.gateway.processes): one must answer /healthz with its core
+# reachable within this (migrations, argon2 warm-up, first stream connection); the demo's
+# loopback certificate is valid this long (a demo left running, or resumed later).
+local_gateway_start_timeout_s = 60.0
+local_gateway_certificate_days = 365
+# A scripted customer's request waits for its block, so its timeout is the gateway's wait plus
+# slack.
+local_gateway_request_timeout_s = 30.0
+
+# Gateway: customers and wallets (bakong.gateway otp, pins, sessions, wallets, parties).
+# A one-time code has 6 digits and lives 10 minutes (issue 15); five wrong tries spend it, and
+# a phone gets at most three codes an hour, so guessing one succeeds with odds below 1 in 60,000.
+otp_digits = 6
+otp_lifetime_ms = 10 * 60_000
+otp_attempts_max = 5
+otp_codes_per_window_max = 3
+otp_window_ms = 60 * 60_000
+# A PIN has 6 to 12 digits; five wrong ones in a row lock the wallet for 15 minutes.
+pin_digits_min = 6
+pin_digits_max = 12
+pin_failures_max = 5
+pin_lockout_ms = 15 * 60_000
+# A session token carries 256 random bits and lasts an hour; after that the customer logs in.
+session_token_bytes = 32
+session_lifetime_ms = 60 * 60_000
+# A handle is `name@participant`; the name part is at least this long (the ledger bounds the
+# whole ID). Names are a person's legal name as typed at onboarding.
+handle_chars_min = 3
+customer_name_chars_max = 100
+phone_digits_max = 15  # E.164: at most 15 digits after the "+"
+# Wallet API bodies are small JSON; an uploaded QR image is a phone photo.
+wallet_body_bytes_max = 16 * 1024
+history_page_default = 20
+history_page_max = 100
+qr_upload_bytes_max = 4 * 2**20
+# Server-sent events: a stream holds at most this many undelivered events (a slower reader is
+# dropped and reconnects), and sends a comment this often so proxies keep it open.
+events_queue_max = 256
+events_keepalive_s = 15.0
+# A call to another bank's gateway for the payee's display name: a bank that does not answer
+# in time leaves the name unknown rather than holding up the payer.
+party_lookup_timeout_s = 5.0
+# Gateways read the participant directory (URLs, gateway keys) from the core at most this
+# often: a key rotation or a new URL is seen within this time, without a core call per lookup.
+participant_directory_cache_ms = 10_000
+# Logins and code requests per client address (`bakong.gateway.throttle`), each a token bucket
+# on top of the per-wallet lockout and the per-phone code quota. Mobile carriers put many phones
+# behind one address (carrier-grade NAT), so the buckets are wide: they stop one machine trying
+# PINs across many wallets or texting many phones, not a busy carrier. The least recently seen
+# address is forgotten beyond the tracked bound (memory stays bounded under a flood).
+client_logins_per_min = 60
+client_login_burst = 30
+client_codes_per_min = 10
+client_code_burst = 10
+client_addresses_tracked_max = 100_000
+# An officer's session (`bakong gateway officer-token`) lasts a shift by default, a day at most.
+officer_session_lifetime_ms_default = 8 * 60 * 60_000
+officer_session_lifetime_ms_max = 24 * 60 * 60_000
+
+# Gateway: merchants, webhooks and the Open API (bakong.gateway merchants, webhooks, open_api).
+# A dynamic KHQR lives at most 10 minutes (NBC's QR Pay integration guide) and at least long
+# enough to be scanned and paid; a bill number is 80 random bits in hex (KHQR allows 25 chars).
+khqr_expiry_ms_min = 30_000
+khqr_expiry_ms_max = 10 * 60_000
+khqr_expiry_ms_default = 5 * 60_000
+bill_number_bytes = 10
+merchant_body_bytes_max = 16 * 1024
+merchant_payments_page_max = 100
+# Webhooks: delivered at least once, retried after 1 s, 2 s, 4 s ... capped at an hour, 16
+# attempts in all (about five hours), each waiting at most 10 s for an answer. The worker looks
+# for due events every second, a bounded batch at a time. A receiver refuses a signature whose
+# timestamp is further than the skew from its clock (a replayed old delivery).
+webhook_url_chars_max = 2048
+webhook_secret_bytes = 32
+webhook_attempts_max = 16
+webhook_backoff_ms_min = 1_000
+webhook_backoff_ms_max = 60 * 60_000
+webhook_timeout_s = 10.0
+webhook_poll_s = 1.0
+webhook_batch_max = 100
+webhook_skew_ms_max = 5 * 60_000
+# Open API: a bearer token carries 256 random bits and expires after 90 days as NBC's do; a
+# body is a lookup or a list of at most 50 (NBC's bulk limit) of 255-character fields.
+open_api_token_bytes = 32
+open_api_token_lifetime_ms = 90 * 24 * 60 * 60_000
+open_api_body_bytes_max = 32 * 1024
+open_api_field_chars_max = 255
+open_api_list_max = 50
+# A short-hash check scans the merchant's latest transfers of that exact amount and currency.
+open_api_short_hash_candidates_max = 10_000
+
 assert account_name_chars_max + 1 + participant_code_chars_min == account_id_chars_max
 assert participant_code_chars_min <= participant_code_chars_max
+assert gateway_resubmit_s < gateway_submit_wait_s < tx_past_ms_max / 1_000
+assert 0 < gateway_wait_check_s < gateway_submit_wait_s
+assert gateway_submit_batch_max <= api_batch_txs_max  # a full batch fits one request's body
+assert gateway_submit_batch_max * (2 * tx_bytes_max + 8) + 64 * 1024 <= api_body_bytes_max
+assert otp_attempts_max * otp_codes_per_window_max * 1_000 < 10**otp_digits
+assert 6 <= pin_digits_min <= pin_digits_max and pin_failures_max >= 1
+assert session_token_bytes >= 16 and history_page_default <= history_page_max
+assert 0 < client_logins_per_min and 0 < client_login_burst and client_addresses_tracked_max > 0
+assert 0 < client_codes_per_min and 0 < client_code_burst
+assert 0 < officer_session_lifetime_ms_default <= officer_session_lifetime_ms_max
+assert session_lifetime_ms <= officer_session_lifetime_ms_max  # `open_session` takes either
+assert handle_chars_min + 1 + participant_code_chars_max <= account_id_chars_max
+assert 0 < khqr_expiry_ms_min <= khqr_expiry_ms_default <= khqr_expiry_ms_max
+assert 2 * bill_number_bytes <= 25  # hex in KHQR tag 62 sub-tag 01
+assert 0 < webhook_backoff_ms_min <= webhook_backoff_ms_max and webhook_attempts_max >= 2
+assert open_api_body_bytes_max >= open_api_list_max * (open_api_field_chars_max + 3)
 assert commands_per_tx_max * 200 <= tx_bytes_max
 assert signatures_per_tx_max >= 1
 assert signatories_max <= signatures_per_tx_max
@@ -484,3 +705,5 @@ assert sim_hold_lifetime_ms_max <= hold_expiry_ms_max
 assert 0 <= sim_loss_max < 1
 assert 0 < loadgen_backoff_s_min <= loadgen_backoff_s_max
 assert loadgen_stream_message_bytes_max >= client_stream_message_bytes_max
+assert gateway_submit_wait_s < bench_gateway_request_timeout_s  # a payment answers in time
+assert gateway_submit_wait_s < local_gateway_request_timeout_s  # so does a scripted one

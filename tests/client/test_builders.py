@@ -36,6 +36,7 @@ from bakong.client import (
     set_account_status,
     set_kyc_tier,
     set_limits,
+    set_participant_endpoint,
     set_quorum,
     sign,
     transfer,
@@ -114,8 +115,9 @@ def test_every_command_built_by_the_sdk_is_accepted_by_the_ledger() -> None:
             add_validator("validator-2", key("validator-2"), power=2),
             set_limits(DEFAULT_POLICY),
         ),
+        bank.tx("nbc", set_participant_endpoint("newb", "https://gateway.newb.example:8443")),
     ]
-    assert bank.run(*(tx.sign(nbc) for tx in governance)) == [ResultCode.ok] * 3
+    assert bank.run(*(tx.sign(nbc) for tx in governance)) == [ResultCode.ok] * 4
     rotation = [
         bank.tx(
             "nbc",

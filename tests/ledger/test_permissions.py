@@ -33,6 +33,7 @@ from bakong.ledger.commands import (
     SetAccountStatus,
     SetKycTier,
     SetLimits,
+    SetParticipantEndpoint,
     SetQuorum,
     Transfer,
     UpdateParticipant,
@@ -116,6 +117,10 @@ SAMPLES: dict[type[Command], tuple[Callable[[], Command], set[str]]] = {
     VoidHold: (lambda: VoidHold(hold_id=HOLD_ID), {"sokha@aclb"}),
     RegisterAlias: (lambda: RegisterAlias(alias=b"b" * 32, account="sokha@aclb"), {"aclb"}),
     RemoveAlias: (lambda: RemoveAlias(alias=ALIAS), {"aclb"}),
+    SetParticipantEndpoint: (
+        lambda: SetParticipantEndpoint(code="wing", gateway_url="https://gateway.wing.example"),
+        {"nbc"},
+    ),
 }
 
 

@@ -1,5 +1,6 @@
 """Business rules: limits by Phnom Penh day, caps, holds and their expiry, validator changes
-at height + 2, pruning of the replay window, participant suspension, issue and redeem."""
+at height + 2, pruning of the replay window, participant suspension, issue and redeem, and the
+published gateway URLs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from bakong.ledger.commands import (
     AddValidator,
     PlaceHold,
     PostHold,
+    SetParticipantEndpoint,
     UpdateParticipant,
 )
 from bakong.ledger.policy import phnom_penh_day
@@ -16,11 +18,20 @@ from bakong.ledger.records import (
     Hold,
     HoldStatus,
     KycTier,
+    ParticipantEndpoint,
     ParticipantStatus,
     ValidatorSchedule,
 )
 from bakong.ledger.result import ResultCode
-from bakong.ledger.state import HEAD_KEY, VALIDATORS_KEY, decode_value, hold_key, seen_key
+from bakong.ledger.state import (
+    HEAD_KEY,
+    VALIDATORS_KEY,
+    decode_value,
+    endpoint_key,
+    hold_key,
+    participant_key,
+    seen_key,
+)
 from bakong.sandbox import Sandbox, sandbox_key
 
 HOUR_MS = 3_600_000
@@ -198,3 +209,27 @@ def test_redeem_cannot_exceed_the_settlement_balance() -> None:
     redeem = Redeem(account="settlement@wing", asset=Asset.KHR, amount=1, reserve_ref="x")
     assert _codes(chain, [chain.transaction("nbc", [redeem])]) == [ResultCode.insufficient_funds]
     assert _codes(chain, [chain.transaction("nbc", [redeem_all, redeem])]) == [ResultCode.ok]
+
+
+def test_the_central_bank_publishes_and_withdraws_a_gateway_url() -> None:
+    chain = Sandbox()
+    participant_before = chain.store.get(participant_key("wing"))
+
+    def endpoint(code: str, url: str) -> list[ResultCode]:
+        command = SetParticipantEndpoint(code=code, gateway_url=url)
+        return _codes(chain, [chain.transaction("nbc", [command])])
+
+    assert endpoint("wing", "https://gateway.wing.example:8443/bakong") == [ResultCode.ok]
+    raw = chain.store.get(endpoint_key("wing"))
+    assert raw is not None
+    assert decode_value(endpoint_key("wing"), raw) == ParticipantEndpoint(
+        gateway_url="https://gateway.wing.example:8443/bakong"
+    )
+    # The participant record itself is untouched: its encoding is part of the wire format.
+    assert chain.store.get(participant_key("wing")) == participant_before
+    assert endpoint("nope", "https://gw.nope.example") == [ResultCode.participant_not_found]
+    for bad in ("ftp://gw.wing.example", "https://user@gw.wing.example", "https://gw?x=1"):
+        assert endpoint("wing", bad) == [ResultCode.gateway_url_invalid], bad
+    assert endpoint("wing", "") == [ResultCode.ok]
+    assert chain.store.get(endpoint_key("wing")) is None
+    assert endpoint("wing", "") == [ResultCode.ok]  # withdrawing nothing changes nothing

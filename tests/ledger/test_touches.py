@@ -31,6 +31,7 @@ from bakong.ledger.commands import (
     SetAccountStatus,
     SetKycTier,
     SetLimits,
+    SetParticipantEndpoint,
     SetQuorum,
     Transfer,
     UpdateParticipant,
@@ -72,6 +73,7 @@ _samples: list[tuple[Command, set[str]]] = [
     (VoidHold(HOLD), {"aclb", "wing", "abaa"}),
     (RegisterAlias(ALIAS, "kim@wing"), {"wing"}),
     (RemoveAlias(ALIAS), {"nbc"}),  # the creator's: only the alias's own bank may remove it
+    (SetParticipantEndpoint("abaa", "https://gw.abaa.example"), {"abaa"}),
 ]
 
 

@@ -19,7 +19,7 @@ from bakong import limits
 from bakong.consensus.commit import CommitStatus, verify_commit
 from bakong.ledger.assets import Asset
 from bakong.ledger.block import BlockHeader, block_hash, decode_block
-from bakong.ledger.commands import UpdateParticipant
+from bakong.ledger.commands import SetParticipantEndpoint, UpdateParticipant
 from bakong.ledger.commit import Commit
 from bakong.ledger.records import ParticipantStatus
 from bakong.ledger.transaction import decode_transaction, sign_transaction, transaction_hash
@@ -599,6 +599,37 @@ def test_an_alias_resolves_for_any_participant(api: Api) -> None:
     assert missing.status_code == 404 and _error(missing) == "alias_not_found"
     malformed = api.call("GET", "/v1/aliases/1234", who="wing")
     assert malformed.status_code == 400 and _error(malformed) == "malformed_alias"
+
+
+def test_any_participant_reads_where_another_gateway_is() -> None:
+    api = Api(payments_service())
+    sb = api.service.sandbox
+    before = api.call("GET", "/v1/participants/wing", who="aclb")
+    assert before.status_code == 200 and before.json()["gateway_url"] is None
+    publish = SetParticipantEndpoint(code="wing", gateway_url="https://gateway.wing.example")
+    api.service.commit([sb.transaction("nbc", [publish])])
+    response = api.call("GET", "/v1/participants/wing", who="aclb")
+    assert response.status_code == 200
+    assert response.json() == {
+        "code": "wing",
+        "name": "WING",
+        "status": "active",
+        "gateway_keys": [gateway_key("wing").public_key.hex()],
+        "gateway_url": "https://gateway.wing.example",
+    }  # and no admin keys: they sign only wing's own transactions
+    listing = api.call("GET", "/v1/participants", who="abaa").json()["participants"]
+    assert [entry["code"] for entry in listing] == sorted(entry["code"] for entry in listing)
+    assert {entry["code"] for entry in listing} >= {"nbc", "aclb", "wing"}
+    assert [entry for entry in listing if entry["code"] == "wing"] == [response.json()]
+    packed = api.call("GET", "/v1/participants/wing", who="aclb", headers={"accept": MSGPACK})
+    assert msgspec.msgpack.decode(packed.content)["gateway_keys"] == [
+        gateway_key("wing").public_key
+    ]
+    missing = api.call("GET", "/v1/participants/nope", who="aclb")
+    assert missing.status_code == 404 and _error(missing) == "participant_not_found"
+    malformed = api.call("GET", "/v1/participants/NOPE1", who="aclb")
+    assert malformed.status_code == 400 and _error(malformed) == "malformed_participant_code"
+    assert api.call("GET", "/v1/participants/wing", who=None).status_code == 401
 
 
 def test_unknown_routes_and_methods_get_the_envelope(api: Api) -> None:

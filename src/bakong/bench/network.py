@@ -94,8 +94,11 @@ class Options:
 class Progress:
     """A progress bar on stderr: stages with weights, each reporting a fraction done."""
 
-    def __init__(self, stages: dict[str, float], enabled: bool = True) -> None:
+    def __init__(
+        self, stages: dict[str, float], enabled: bool = True, label: str = "bench network"
+    ) -> None:
         self.stages = stages
+        self.label = label
         self.total = sum(stages.values())
         self.done = 0.0
         self.stage = ""
@@ -108,7 +111,7 @@ class Progress:
             self.done += self.stages[self.stage]
         self.stage = stage
         if self.enabled and not self.tty:
-            click.echo(f"bench network: {stage}", err=True)
+            click.echo(f"{self.label}: {stage}", err=True)
         self.update(0.0, force=True)
 
     def update(self, fraction: float, *, force: bool = False) -> None:

@@ -18,6 +18,7 @@ __all__ = ["main"]
 groups: dict[str, tuple[str, str, str]] = {
     "bench": ("bakong.cli.bench", "bench", "Benchmarks that print figures against baselines."),
     "demo": ("bakong.cli.demo", "demo", "Run the scripted demonstration scenario."),
+    "gateway": ("bakong.cli.gateway", "gateway", "A participant's gateway: wallets, merchants."),
     "keys": ("bakong.cli.keys", "keys", "Create and inspect Ed25519 key files."),
     "localnet": ("bakong.cli.localnet", "localnet", "A local network of validator processes."),
     "node": ("bakong.cli.node", "node", "Run a validator node."),

@@ -17,6 +17,11 @@ __all__ = ["bench"]
 EXTRA_MODULES = ("psutil", "psycopg", "psycopg_pool")
 
 entries: dict[str, tuple[str, str, str]] = {
+    "gateway": (
+        "bakong.bench.gateway",
+        "command",
+        "Payments through two gateways' wallet APIs, against the core driven directly.",
+    ),
     "ledger-apply": (
         "bakong.bench.ledger_apply",
         "command",

@@ -9,14 +9,24 @@ bank issues riel and dollar liquidity, banks open wallets, the banks' settlement
 them, customers pay across banks, a transaction paying two banks at once is refused
 (`participants_mixed`: each bank would see the other's payment), and a payment beyond a
 basic-KYC wallet's daily limit is refused with its result code. It prints each step with its
-block height and result, the balances as the API reports them, and where to look; then it
-runs until Ctrl-C. Customer wallet keys are made fresh for each run (names carry the run's
-suffix), so the scenario can run again on the same network.
+block height and result, the balances as the API reports them, and where to look.
+
+Then it starts one participant gateway per sample bank (`bakong gateway init` and `bakong
+gateway run` over HTTPS on loopback, SQLite in `.localnet/gateway-<code>/`), publishes each
+one's URL on the ledger as the central bank (`set_participant_endpoint`: gateways find each
+other through the participant directory), registers a customer at each through the wallet API,
+cashes them in, opens a merchant at abaa, previews (the payee's masked name, from its bank) and
+pays one of its dynamic KHQR codes from a customer of aclb, and writes `.localnet/demo.json`
+(`bakong.gateway.demo`); it prints the same in words, and runs until Ctrl-C, which stops the
+gateways too. Customer wallet keys of the SDK scenario are made fresh for each run (names carry
+the run's suffix), so the scenario can run again on the same network; the gateways' customers
+are reused while `demo.json` matches them.
 """
 
 from __future__ import annotations
 
 import secrets
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +34,7 @@ import click
 
 if TYPE_CHECKING:
     from bakong.client import SyncClient
+    from bakong.gateway.demo import DemoGateways
     from bakong.ledger.commands import Command
     from bakong.node.localnet import Localnet
     from bakong.wire.keys import SigningKey
@@ -37,12 +48,19 @@ __all__ = ["demo"]
 def demo(home: Path) -> None:
     """Start the local network, run the scenario through the SDK, keep running."""
     from bakong.cli.localnet import run_network
+    from bakong.gateway.demo import run_demo_gateways
 
-    def up(network: Localnet) -> None:
-        _scenario(network)
-        _where(network)
+    # Entered gateways are stopped when this closes: after the network, on Ctrl-C or an error.
+    with ExitStack() as gateways_running:
 
-    run_network(home, 4, up)
+        def up(network: Localnet) -> None:
+            _scenario(network)
+            click.echo("\nstarting a gateway per bank and seeding them through their APIs ...")
+            gateways = run_demo_gateways(network.directory, gateways_running)
+            _where(network)
+            _gateways(gateways)
+
+        run_network(home, 4, up)
 
 
 def _key(network: Localnet, name: str) -> SigningKey:
@@ -123,4 +141,31 @@ def _where(network: Localnet) -> None:
     click.echo(f"  metrics: {network.children[0].api_url}/metrics")
     click.echo(f"  API reference: docs/api.md; SDK: docs/sdk.md; keys in {network.directory}/keys")
     click.echo(f"  network: {network.directory / 'localnet.json'}")
-    click.echo("Ctrl-C stops it; `make demo` again resumes the same chain.")
+
+
+def _gateways(gateways: DemoGateways) -> None:
+    state = gateways.state
+    ca = gateways.tls.authority
+    click.echo("\nthe banks' gateways (HTTPS; clients trust the local CA: "
+               f"SSL_CERT_FILE={ca}, or curl --cacert {ca}):")  # fmt: skip
+    for code, process in gateways.processes.items():
+        click.echo(f"  {code}: {process.url}/openapi.json   log {process.home.path}/gateway.log")
+    click.echo("customers (sign in: POST <gateway>/v1/sessions {\"phone\", \"pin\"}):")
+    for customer in state["customers"]:
+        click.echo(f"  {customer['account']:<24} phone {customer['phone']}  PIN {customer['pin']}")
+    merchant = state["merchant"]
+    click.echo(f"merchant {merchant['account']}: Open API at {merchant['open_api_base']}")
+    click.echo(f"  token (Authorization: Bearer ...): {merchant['open_api_token']}")
+    if gateways.preview is not None:
+        shown = gateways.preview
+        click.echo(f"the payer's preview of the code, from the payee's bank: {shown['account_id']}"
+                   f" is \"{shown['display_name']}\"")  # fmt: skip
+    paid = state["paid_khqr"][-1]
+    click.echo(
+        f"paid KHQR: {paid['amount']} {paid['currency']} from {paid['from_account']} "
+        f"to {paid['to_account']}, md5 {paid['md5']}, transaction {paid['hash']}"
+    )
+    click.echo(f"  check it: POST {merchant['open_api_base']}/check_transaction_by_md5 "
+               f"{{\"md5\": \"{paid['md5']}\"}} with the token")  # fmt: skip
+    click.echo(f"all of it as JSON: {gateways.path}")
+    click.echo("Ctrl-C stops the network and the gateways; `make demo` again resumes both.")

@@ -50,11 +50,13 @@ from bakong.ledger.commands import (
     SetAccountStatus,
     SetKycTier,
     SetLimits,
+    SetParticipantEndpoint,
     SetQuorum,
     Transfer,
     UpdateParticipant,
     VoidHold,
 )
+from bakong.ledger.identifiers import is_gateway_url
 from bakong.ledger.policy import LimitsPolicy
 from bakong.ledger.records import AccountKind, AccountStatus, KycTier, ParticipantStatus
 from bakong.ledger.transaction import (
@@ -93,6 +95,7 @@ __all__ = [
     "set_account_status",
     "set_kyc_tier",
     "set_limits",
+    "set_participant_endpoint",
     "set_quorum",
     "sign",
     "transaction_bytes",
@@ -202,6 +205,16 @@ def update_participant(
         admin_quorum=_count(admin_quorum, "admin_quorum"),
         gateway_keys=_public_keys(gateway_keys),
     )
+
+
+def set_participant_endpoint(code: str, gateway_url: str) -> SetParticipantEndpoint:
+    """Publish `code`'s gateway URL for other gateways (central bank); "" withdraws it."""
+    if gateway_url and not is_gateway_url(gateway_url):
+        raise LocalError(
+            "gateway_url: http(s)://host[:port][/path], lower-case host, no user, query or "
+            f"fragment, at most {limits.gateway_url_chars_max} characters"
+        )
+    return SetParticipantEndpoint(code=code, gateway_url=gateway_url)
 
 
 def add_validator(name: str, public_key: KeyLike, power: int = 1) -> AddValidator:

@@ -46,6 +46,7 @@ from bakong.client.responses import (
     AliasLookupPage,
     BlockInfo,
     Committed,
+    ParticipantInfo,
     Status,
     SubmitResult,
     TransactionStatus,
@@ -53,13 +54,15 @@ from bakong.client.responses import (
     parse_alias,
     parse_alias_lookups,
     parse_block,
+    parse_participant,
+    parse_participants,
     parse_status,
     parse_submit,
     parse_transaction_status,
     result_name,
 )
 from bakong.errors import LocalError
-from bakong.ledger.identifiers import is_account_id
+from bakong.ledger.identifiers import is_account_id, is_participant_code
 from bakong.ledger.transaction import Transaction, transaction_hash
 from bakong.wire.keys import SigningKey, public_key_size
 from bakong.wire.request import sign_request
@@ -247,6 +250,17 @@ class Client:
         if not is_account_id(account_id):  # it becomes part of the URL path
             raise LocalError(f"{account_id!r} is not an account ID (name@participant)")
         return await self._call("GET", f"/v1/accounts/{account_id}", parse_account)
+
+    async def participant(self, code: str) -> ParticipantInfo:
+        """A participant's public record (gateway keys, published gateway URL); any active
+        participant may read any other's. `NotFound` when there is no such participant."""
+        if not is_participant_code(code):  # it becomes part of the URL path
+            raise LocalError(f"{code!r} is not a participant code")
+        return await self._call("GET", f"/v1/participants/{code}", parse_participant)
+
+    async def participants(self) -> tuple[ParticipantInfo, ...]:
+        """Every participant's public record, by code."""
+        return await self._call("GET", "/v1/participants", parse_participants)
 
     async def alias(self, alias: bytes) -> AliasInfo:
         """Resolve a phone alias (`builders.alias_hash`); `NotFound` when none is registered."""
@@ -480,6 +494,12 @@ class SyncClient:
 
     def alias(self, alias: bytes) -> AliasInfo:
         return self._run(self.client.alias(alias))
+
+    def participant(self, code: str) -> ParticipantInfo:
+        return self._run(self.client.participant(code))
+
+    def participants(self) -> tuple[ParticipantInfo, ...]:
+        return self._run(self.client.participants())
 
     def alias_lookups(self, after: int = 0, limit: int | None = None) -> AliasLookupPage:
         return self._run(self.client.alias_lookups(after, limit))

@@ -24,7 +24,7 @@ from bakong.errors import DecodeError
 from bakong.ledger.assets import Asset
 from bakong.ledger.block import BlockHeader, TxResult, block_hash
 from bakong.ledger.commit import Commit
-from bakong.ledger.records import AccountKind, AccountStatus, KycTier
+from bakong.ledger.records import AccountKind, AccountStatus, KycTier, ParticipantStatus
 from bakong.ledger.result import ResultCode
 from bakong.ledger.transaction import Transaction, decode_transaction, transaction_hash
 from bakong.ledger.validators import Validator
@@ -39,6 +39,7 @@ __all__ = [
     "BlockTransaction",
     "Committed",
     "Fields",
+    "ParticipantInfo",
     "Peer",
     "Status",
     "SubmitResult",
@@ -47,6 +48,8 @@ __all__ = [
     "parse_alias",
     "parse_alias_lookups",
     "parse_block",
+    "parse_participant",
+    "parse_participants",
     "parse_status",
     "parse_submit",
     "parse_transaction_status",
@@ -200,6 +203,16 @@ class AccountInfo(msgspec.Struct, frozen=True):
     signatories: tuple[bytes, ...]
     quorum: int
     height: int  # the committed height this was read at
+
+
+class ParticipantInfo(msgspec.Struct, frozen=True):
+    """A participant's public record: who signs its API requests, and where its gateway is."""
+
+    code: str
+    name: str
+    status: ParticipantStatus
+    gateway_keys: tuple[bytes, ...]
+    gateway_url: str | None  # as the central bank published it (`set_participant_endpoint`)
 
 
 class AliasInfo(msgspec.Struct, frozen=True):
@@ -359,6 +372,29 @@ def parse_alias_lookups(body: object, status: int) -> AliasLookupPage:
             )
         )
     return AliasLookupPage(tuple(lookups), fields.optional_integer("next_after"))
+
+
+def _participant(fields: Fields, status: int) -> ParticipantInfo:
+    keys = fields.items("gateway_keys")
+    return ParticipantInfo(
+        code=fields.text("code"),
+        name=fields.text("name"),
+        status=_enum_field(fields, "status", ParticipantStatus, status),
+        gateway_keys=tuple(fields.raw_of(key, "gateway_keys") for key in keys),
+        gateway_url=fields.optional_text("gateway_url"),
+    )
+
+
+def parse_participant(body: object, status: int) -> ParticipantInfo:
+    return _participant(Fields(body, status, "body"), status)
+
+
+def parse_participants(body: object, status: int) -> tuple[ParticipantInfo, ...]:
+    fields = Fields(body, status, "body")
+    return tuple(
+        _participant(Fields(item, status, f"participants[{index}]"), status)
+        for index, item in enumerate(fields.items("participants"))
+    )
 
 
 def _decoded(fields: Fields, name: str, record_type: type[T], bytes_max: int) -> T:

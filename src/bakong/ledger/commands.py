@@ -51,6 +51,7 @@ __all__ = [
     "SetAccountStatus",
     "SetKycTier",
     "SetLimits",
+    "SetParticipantEndpoint",
     "SetQuorum",
     "Transfer",
     "UpdateParticipant",
@@ -61,6 +62,7 @@ _ValidatorName = Annotated[str, Meta(max_length=limits.validator_name_chars_max)
 _Power = Annotated[int, Meta(ge=-(2**31), le=2**31 - 1)]
 _ReserveRef = Annotated[str, Meta(max_length=limits.reserve_ref_chars_max)]
 _ExternalRef = Annotated[str, Meta(max_length=limits.external_ref_chars_max)]
+_GatewayUrl = Annotated[str, Meta(max_length=limits.gateway_url_chars_max)]
 _GatewayKeys = Annotated[
     tuple[PublicKeyBytes, ...], Meta(max_length=limits.keys_per_participant_max)
 ]
@@ -206,6 +208,13 @@ class RemoveAlias(Record, frozen=True, tag="remove_alias"):
     alias: AliasHash
 
 
+class SetParticipantEndpoint(Record, frozen=True, tag="set_participant_endpoint"):
+    """Publish where a participant's gateway answers other gateways; "" withdraws it."""
+
+    code: ParticipantCodeText
+    gateway_url: _GatewayUrl
+
+
 Command = (
     RegisterParticipant
     | UpdateParticipant
@@ -227,6 +236,7 @@ Command = (
     | VoidHold
     | RegisterAlias
     | RemoveAlias
+    | SetParticipantEndpoint
 )
 
 COMMAND_TYPES: tuple[type[Command], ...] = (
@@ -250,4 +260,5 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     VoidHold,
     RegisterAlias,
     RemoveAlias,
+    SetParticipantEndpoint,
 )

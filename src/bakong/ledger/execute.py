@@ -29,6 +29,7 @@ from bakong.ledger.commands import (
     SetAccountStatus,
     SetKycTier,
     SetLimits,
+    SetParticipantEndpoint,
     SetQuorum,
     Transfer,
     UpdateParticipant,
@@ -64,6 +65,7 @@ HANDLERS: dict[type[Command], Handler] = {
     VoidHold: holds.void_hold,
     RegisterAlias: aliases.register_alias,
     RemoveAlias: aliases.remove_alias,
+    SetParticipantEndpoint: governance.set_participant_endpoint,
 }
 assert set(HANDLERS) == set(COMMAND_TYPES), "every command has exactly one handler"
 

@@ -8,6 +8,11 @@ Rules:
 - Validator changes edit the *next* set (the one for height + 2); a set is never empty and
   never exceeds `validators_max`. `add_validator` of a known key changes its power.
 - `set_limits` replaces the policy; caps must name existing participants.
+- `set_participant_endpoint` publishes a participant's gateway URL in its own record
+  (`e/<code>`), for gateways to find each other; rungs after `permission_denied`:
+  `participant_not_found`, then `gateway_url_invalid` (`is_gateway_url`). An empty URL
+  withdraws it. A suspended participant may keep its URL: its gateway cannot authenticate to
+  the core, and other gateways stop trusting its keys once they read the suspension.
 """
 
 from __future__ import annotations
@@ -21,16 +26,18 @@ from bakong.ledger.commands import (
     RegisterParticipant,
     RemoveValidator,
     SetLimits,
+    SetParticipantEndpoint,
     UpdateParticipant,
 )
 from bakong.ledger.context import Context, Creator
-from bakong.ledger.identifiers import is_participant_code, settlement_account
+from bakong.ledger.identifiers import is_gateway_url, is_participant_code, settlement_account
 from bakong.ledger.money import permitted
 from bakong.ledger.policy import policy_is_valid
 from bakong.ledger.records import (
     AccountKind,
     KycTier,
     Participant,
+    ParticipantEndpoint,
     ParticipantIndex,
     ParticipantStatus,
     ValidatorSchedule,
@@ -42,6 +49,7 @@ from bakong.ledger.state import (
     VALIDATORS_KEY,
     StateView,
     account_key,
+    endpoint_key,
     participant_key,
 )
 from bakong.ledger.validators import Validator
@@ -52,6 +60,7 @@ __all__ = [
     "register_participant",
     "remove_validator",
     "set_limits",
+    "set_participant_endpoint",
     "update_participant",
 ]
 
@@ -181,4 +190,21 @@ def set_limits(context: Context, command: SetLimits, creator: Creator) -> Result
         return ResultCode.limits_policy_invalid
     context.view.write(POLICY_KEY, command.policy)
     context.set_policy(command.policy)
+    return ResultCode.ok
+
+
+def set_participant_endpoint(
+    context: Context, command: SetParticipantEndpoint, creator: Creator
+) -> ResultCode:
+    if not permitted(context, creator, SetParticipantEndpoint, None):
+        return ResultCode.permission_denied
+    if context.participant(command.code) is None:
+        return ResultCode.participant_not_found
+    if command.gateway_url and not is_gateway_url(command.gateway_url):
+        return ResultCode.gateway_url_invalid
+    key = endpoint_key(command.code)
+    if command.gateway_url:
+        context.view.write(key, ParticipantEndpoint(gateway_url=command.gateway_url))
+    elif context.view.read(key) is not None:  # withdrawing: delete only what exists
+        context.view.write(key, None)
     return ResultCode.ok

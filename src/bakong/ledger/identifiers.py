@@ -5,6 +5,11 @@
   drawn from `[a-z0-9_.]`, neither starting nor ending with a dot.
 - Settlement account of participant `p`: `settlement@p`; the central bank's treasury:
   `treasury@<central bank>`.
+- Gateway URL (`set_participant_endpoint`): at most `gateway_url_chars_max` characters of
+  `http` or `https`, `://`, a lower-case host (DNS name, IPv4 or bracketed IPv6), an optional
+  port 1-65535 and an optional path; no user info, query or fragment. It is matched by one
+  regular expression rather than `urllib.parse`, whose leniency has changed between Python
+  releases: every node must reach the same verdict.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from bakong.types import AccountId, ParticipantCode
 __all__ = [
     "account_id",
     "is_account_id",
+    "is_gateway_url",
     "is_participant_code",
     "participant_of",
     "settlement_account",
@@ -30,6 +36,14 @@ _participant_pattern = re.compile(
 _account_pattern = re.compile(
     r"[a-z0-9_](?:[a-z0-9_.]*[a-z0-9_])?@"
     f"[a-z]{{{limits.participant_code_chars_min},{limits.participant_code_chars_max}}}"
+)
+
+_label = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_gateway_url_pattern = re.compile(
+    r"https?://"
+    rf"(?:{_label}(?:\.{_label})*|\[[0-9a-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+    r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?"
 )
 
 
@@ -62,3 +76,14 @@ def settlement_account(participant: str) -> AccountId:
 
 def treasury_account(central_bank: str) -> AccountId:
     return account_id("treasury", central_bank)
+
+
+def is_gateway_url(text: str) -> bool:
+    """Whether `text` may be published as a participant's gateway URL (module rules)."""
+    if len(text) > limits.gateway_url_chars_max:
+        return False
+    match = _gateway_url_pattern.fullmatch(text)
+    if match is None:
+        return False
+    port = match.group("port")
+    return port is None or 0 < int(port) <= 65535

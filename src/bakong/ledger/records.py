@@ -31,6 +31,7 @@ __all__ = [
     "INSTITUTIONAL_KINDS",
     "KycTier",
     "Participant",
+    "ParticipantEndpoint",
     "ParticipantIndex",
     "ParticipantStatus",
     "SeenBlock",
@@ -102,6 +103,13 @@ class Participant(Record, frozen=True):
     admin_keys: tuple[bytes, ...]  # sorted; sign participant-level transactions
     admin_quorum: int
     gateway_keys: tuple[bytes, ...]  # sorted; sign API requests (issue 4), never transactions
+
+
+class ParticipantEndpoint(Record, frozen=True):
+    """Where a participant's gateway answers other gateways (party lookup), as the central
+    bank published it; a record of its own so that `Participant`'s encoding never changes."""
+
+    gateway_url: str
 
 
 class ParticipantIndex(Record, frozen=True):

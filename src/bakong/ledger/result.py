@@ -73,6 +73,7 @@ class ResultCode(enum.IntEnum):
     participant_not_active = 73
     participants_limit_reached = 74
     central_bank_cannot_be_suspended = 75
+    gateway_url_invalid = 76
 
     # Validators.
     validator_exists = 80

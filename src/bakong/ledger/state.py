@@ -22,6 +22,7 @@ Key layout (prefix, then the identifier):
 | `$`    | Supply             | (single)                            |
 | `P`    | ParticipantIndex   | (single)                            |
 | `p/`   | Participant        | participant code                    |
+| `e/`   | ParticipantEndpoint| participant code                    |
 | `a/`   | Account            | account ID                          |
 | `h/`   | Hold               | 16-byte hold ID                     |
 | `x/`   | HoldExpiryBucket   | minute of expiry, 8 bytes big-endian |
@@ -51,6 +52,7 @@ from bakong.ledger.records import (
     Hold,
     HoldExpiryBucket,
     Participant,
+    ParticipantEndpoint,
     ParticipantIndex,
     SeenBlock,
     SeenTransaction,
@@ -77,6 +79,7 @@ __all__ = [
     "account_key",
     "alias_key",
     "decode_value",
+    "endpoint_key",
     "hold_expiry_key",
     "hold_key",
     "participant_key",
@@ -97,6 +100,10 @@ PARTICIPANTS_KEY = b"P"
 
 def participant_key(code: str) -> bytes:
     return b"p/" + code.encode()
+
+
+def endpoint_key(code: str) -> bytes:
+    return b"e/" + code.encode()
 
 
 def account_key(account: str) -> bytes:
@@ -133,6 +140,7 @@ _singletons: dict[bytes, type[Record]] = {
 }
 _prefixed: dict[int, type[Record]] = {
     ord("p"): Participant,
+    ord("e"): ParticipantEndpoint,
     ord("a"): Account,
     ord("h"): Hold,
     ord("x"): HoldExpiryBucket,

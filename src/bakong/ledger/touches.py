@@ -7,7 +7,8 @@ Rules:
    type in `ACCOUNT_FIELDS` (a transfer's source and target; a hold's source, target and
    poster; the account of an issue, a status change, an alias, ...).
 2. A participant code field touches that participant (`register_participant`,
-   `update_participant`: the participant learns of its own registration and key changes).
+   `update_participant`, `set_participant_endpoint`: the participant learns of its own
+   registration, key changes and published gateway URL).
 3. `post` and `void` name only a hold; they touch the hold's source, target and poster, read
    through the injected `HoldParties` (holds are never deleted and a hold id is never reused,
    so the ledger before the command and a node reading committed state later agree).
@@ -48,6 +49,7 @@ from bakong.ledger.commands import (
     SetAccountStatus,
     SetKycTier,
     SetLimits,
+    SetParticipantEndpoint,
     SetQuorum,
     Transfer,
     UpdateParticipant,
@@ -87,6 +89,7 @@ ACCOUNT_FIELDS: dict[type[Command], tuple[str, ...]] = {
 PARTICIPANT_FIELDS: dict[type[Command], tuple[str, ...]] = {
     RegisterParticipant: ("code",),
     UpdateParticipant: ("code",),
+    SetParticipantEndpoint: ("code",),
 }
 HOLD_FIELDS: dict[type[Command], tuple[str, ...]] = {
     PostHold: ("hold_id",),

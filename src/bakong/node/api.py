@@ -8,6 +8,8 @@ Routes (reference: docs/api.md; machine-readable: `GET /openapi.json`):
     GET  /v1/blocks/{height}         a block: complete for the central bank, filtered otherwise
     GET  /v1/aliases/{alias}         the account a phone-alias HMAC resolves to (rate-limited)
     GET  /v1/audit/alias-lookups     the central bank's audit trail of alias lookups
+    GET  /v1/participants            every participant: code, name, status, gateway keys, URL
+    GET  /v1/participants/{code}     one of them (gateways find each other here)
     WS   /v1/stream?from_height=H    committed blocks, filtered and proven (`bakong.node.stream`)
     GET  /v1/snapshots               the state snapshots a joining node may restore from
     GET  /v1/snapshots/{height}      one snapshot's manifest with the blocks that prove it
@@ -51,9 +53,26 @@ from starlette.types import Scope
 from starlette.websockets import WebSocket
 
 from bakong import limits
-from bakong.ledger.identifiers import is_account_id
-from bakong.ledger.records import Account, Alias, ChainConfig, Head
-from bakong.ledger.state import CHAIN_KEY, HEAD_KEY, account_key, alias_key, decode_value
+from bakong.ledger.identifiers import is_account_id, is_participant_code
+from bakong.ledger.records import (
+    Account,
+    Alias,
+    ChainConfig,
+    Head,
+    Participant,
+    ParticipantEndpoint,
+    ParticipantIndex,
+)
+from bakong.ledger.state import (
+    CHAIN_KEY,
+    HEAD_KEY,
+    PARTICIPANTS_KEY,
+    account_key,
+    alias_key,
+    decode_value,
+    endpoint_key,
+    participant_key,
+)
 from bakong.node.alias_lookups import LookupLimiter
 from bakong.node.auth import Caller, CallerDirectory, authenticate
 from bakong.node.openapi import openapi_document
@@ -76,6 +95,7 @@ from bakong.node.views import (
     alias_lookup_view,
     encode_tree,
     error_tree,
+    participant_view,
     prometheus_text,
     status_view,
     tx_status_view,
@@ -452,6 +472,38 @@ class _Api:
         }
         return tree_response(tree, 200, wants_msgpack(request.headers))
 
+    def _participant_tree(self, code: str) -> Tree | None:
+        raw = self.service.read_state(participant_key(code))
+        if raw is None:
+            return None
+        participant = decode_value(participant_key(code), raw)
+        assert isinstance(participant, Participant)
+        raw_endpoint = self.service.read_state(endpoint_key(code))
+        endpoint = None if raw_endpoint is None else decode_value(endpoint_key(code), raw_endpoint)
+        assert endpoint is None or isinstance(endpoint, ParticipantEndpoint)
+        return participant_view(participant, endpoint)
+
+    async def participant(self, request: Request) -> Response:
+        """Any active participant may read any other's public record (gateway discovery)."""
+        await self.signed(request)
+        code = request.path_params["code"]
+        if not is_participant_code(code):
+            raise ApiProblem(400, "malformed_participant_code", "a code is 3-8 letters a-z")
+        tree = self._participant_tree(code)
+        if tree is None:
+            raise ApiProblem(404, "participant_not_found", f"no participant {code}")
+        return tree_response(tree, 200, wants_msgpack(request.headers))
+
+    async def participants(self, request: Request) -> Response:
+        await self.signed(request)
+        raw = self.service.read_state(PARTICIPANTS_KEY)
+        index = None if raw is None else decode_value(PARTICIPANTS_KEY, raw)
+        assert index is None or isinstance(index, ParticipantIndex)
+        codes = () if index is None else index.codes
+        found = [self._participant_tree(code) for code in codes]
+        tree = {"participants": [entry for entry in found if entry is not None]}
+        return tree_response(tree, 200, wants_msgpack(request.headers))
+
     async def status(self, request: Request) -> Response:
         tree = {**status_view(self.service.status()), "node_key": self.node_key}
         return tree_response(tree, 200, wants_msgpack(request.headers))
@@ -593,6 +645,8 @@ def create_app(
         ("/v1/blocks/{height}", "GET", api.block),
         ("/v1/aliases/{alias}", "GET", api.alias),
         ("/v1/audit/alias-lookups", "GET", api.alias_lookups),
+        ("/v1/participants", "GET", api.participants),
+        ("/v1/participants/{code}", "GET", api.participant),
         ("/v1/snapshots", "GET", api.snapshots),
         ("/v1/snapshots/{height}", "GET", api.snapshot),
         ("/v1/snapshots/{height}/chunks/{index}", "GET", api.snapshot_chunk),

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from bakong import limits
-from bakong.ledger.records import AccountKind, AccountStatus, KycTier
+from bakong.ledger.records import AccountKind, AccountStatus, KycTier, ParticipantStatus
 from bakong.ledger.result import ResultCode
 from bakong.node.service import AdmissionStatus, TxState
 
@@ -154,6 +154,15 @@ _alias_lookup = _object(
         "account_id": _nullable(_str),
     }
 )
+_participant = _object(
+    {
+        "code": _str,
+        "name": _str,
+        "status": _enum([status.value for status in ParticipantStatus]),
+        "gateway_keys": _array(_hex32),
+        "gateway_url": _nullable(_str),
+    }
+)
 _status = _object(
     {
         "chain_id": _str,
@@ -181,6 +190,8 @@ def _schemas(batch_txs_max: int) -> Doc:
         "Account": _account,
         "Alias": _object({"alias": _hex32, "account_id": _str}),
         "AliasLookups": _object({"lookups": _array(_alias_lookup), "next_after": _nullable(_int)}),
+        "Participant": _participant,
+        "Participants": _object({"participants": _array(_ref("Participant"))}),
         "Block": _block,
         "BlockMessage": _block_message,
         "Status": _status,
@@ -299,9 +310,33 @@ def _paths() -> Doc:
             },
         ),
         "/v1/audit/alias-lookups": {"get": _alias_audit_operation()},
+        **_participant_paths(),
         "/v1/stream": {"get": _stream_operation()},
         **_snapshot_paths(),
         **_unsigned_paths(),
+    }
+
+
+def _participant_paths() -> Doc:
+    error = _ref("Error")
+    low, high = limits.participant_code_chars_min, limits.participant_code_chars_max
+    return {
+        "/v1/participants": {
+            "get": _operation(
+                "listParticipants",
+                "Every participant's public record: gateway keys and URL (any participant)",
+                {"200": ("the participants, by code", _ref("Participants"))},
+            )
+        },
+        "/v1/participants/{code}": _read(
+            "getParticipant",
+            "A participant's public record: where its gateway is, and its keys",
+            ("code", {"type": "string", "pattern": f"^[a-z]{{{low},{high}}}$"}),
+            {
+                "200": ("the participant", _ref("Participant")),
+                "404": ("participant_not_found", error),
+            },
+        ),
     }
 
 

@@ -25,7 +25,7 @@ from bakong.errors import RemoteError
 from bakong.ledger.assets import ASSETS
 from bakong.ledger.block import BlockHeader, TxResult
 from bakong.ledger.commit import Commit
-from bakong.ledger.records import Account
+from bakong.ledger.records import Account, Participant, ParticipantEndpoint
 from bakong.ledger.result import ResultCode
 from bakong.ledger.validators import Validator
 from bakong.node.service import Admission, AliasLookup, Metric, NodeStatus, TxStatus
@@ -42,6 +42,7 @@ __all__ = [
     "error_tree",
     "header_view",
     "hexify",
+    "participant_view",
     "prometheus_text",
     "result_name",
     "result_view",
@@ -166,6 +167,18 @@ def account_view(account: Account, height: int) -> Tree:
         "signatories": list(account.signatories),
         "quorum": account.quorum,
         "height": height,
+    }
+
+
+def participant_view(participant: Participant, endpoint: ParticipantEndpoint | None) -> Tree:
+    """What every participant may know of another: no admin keys, which sign only the
+    participant's own transactions."""
+    return {
+        "code": participant.code,
+        "name": participant.name,
+        "status": participant.status.value,
+        "gateway_keys": list(participant.gateway_keys),
+        "gateway_url": None if endpoint is None else endpoint.gateway_url,
     }
 
 

@@ -1,0 +1,293 @@
+"""The gateways of `bakong demo`: one per sample bank, seeded with customers and a merchant, a
+paid dynamic KHQR, and `demo.json` saying where everything is.
+
+    NETWORK/demo.json   {"gateways": {code: URL},
+                         "customers": [{"participant", "account", "phone", "pin"}],
+                         "merchant": {"account", "participant", "open_api_base",
+                                      "open_api_token"},
+                         "paid_khqr": [{"qr", "md5", "hash", "amount", "currency",
+                                        "from_account", "to_account"}]}
+
+`run_demo_gateways(network, stack)` prepares and starts a gateway process per sample bank
+(`bakong.gateway.processes`, HTTPS with the network's loopback CA, SQLite in each home), has
+the central bank publish each one's URL on the ledger (`set_participant_endpoint`), so the
+gateways find each other through the participant directory (a payer's preview shows a payee at
+another bank by the masked name that bank returns), registers one customer per bank through the
+wallet API as a person would (`bakong.gateway.scripted`), cashes each in from its bank's
+settlement account, has the back office of abaa open a merchant with an Open API token, and has
+the customer of aclb pay one of the merchant's dynamic KHQR codes through the wallet API; the
+merchant's Open API then confirms it, and its envelope's figures go into `paid_khqr` (`amount`
+as the Open API writes it: 4.5 for USD 4.50, 4400 for KHR 4,400).
+
+Rules:
+- A second run resumes: the gateways keep their homes, and when `demo.json` still matches
+  (every customer logs in with its phone and PIN, the merchant's token still answers), its
+  people are reused and only a new code is paid and appended. Otherwise (or when the
+  merchant's owner cannot open a till session) new people are registered (with a suffix
+  when a handle is taken); nobody is registered twice.
+- The people are invented; phone numbers are drawn at random in a Cambodian mobile range
+  and PINs at random among those the gateway accepts, so they are printed, never guessable.
+- The processes are entered in `stack`, so leaving it (Ctrl-C) stops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bakong import limits
+from bakong.client import Client
+from bakong.gateway import pins, scripted
+from bakong.gateway.home import GatewayHome
+from bakong.gateway.problems import GatewayProblem
+from bakong.gateway.processes import (
+    GatewayProcess,
+    TlsFiles,
+    loopback_tls,
+    prepare_gateways,
+    publish_gateways,
+)
+from bakong.gateway.scripted import GatewayCalls, Person
+from bakong.ledger.assets import Asset
+
+__all__ = ["DemoGateways", "run_demo_gateways"]
+
+BANKS = ("aclb", "wing", "abaa")
+MERCHANT_BANK = "abaa"
+#: The invented customers: (bank, handle, name, birth date), and what each is cashed in.
+PEOPLE = (
+    ("aclb", "sokha", "Sokha Chan", "1991-04-17"),
+    ("wing", "dara", "Dara Kim", "1987-11-02"),
+    ("abaa", "chantha", "Chantha Sok", "1995-06-23"),
+)
+CASH_IN = {
+    "aclb": {Asset.KHR: 1_000_000, Asset.USD: 100_00},
+    "wing": {Asset.KHR: 800_000},
+    "abaa": {Asset.USD: 50_00},
+}
+MERCHANT = ("coffee_klaing", "Coffee Klaing", "ABAA-0001")
+KHQR_PRICE = (Asset.USD, 4_50)  # an iced latte
+PAYER_BANK = "aclb"
+
+
+@dataclass
+class DemoGateways:
+    """The demo's running gateways and what `demo.json` says."""
+
+    processes: dict[str, GatewayProcess]
+    homes: dict[str, GatewayHome]
+    tls: TlsFiles
+    state: dict[str, Any]
+    path: Path
+    #: What the payer's wallet showed before paying: {"account_id", "display_name"} of the
+    #: payee, as the payee's bank returned it (found through the participant directory).
+    preview: dict[str, Any] | None = None
+
+
+def _phone() -> str:
+    return "+85512" + "".join(secrets.choice("0123456789") for _ in range(6))
+
+
+def _pin() -> str:
+    while True:
+        pin = "".join(secrets.choice("0123456789") for _ in range(limits.pin_digits_min))
+        if pins.pin_problem(pin) is None:
+            return pin
+
+
+def _calls(gateways: DemoGateways, code: str) -> GatewayCalls:
+    process = gateways.processes[code]
+    return GatewayCalls(process.url, verify=process.verify())
+
+
+def start_gateways(network: Path, stack: ExitStack) -> DemoGateways:
+    """Prepare and start the three gateways (stopped when `stack` closes)."""
+    tls = loopback_tls(network)
+    homes = prepare_gateways(network, list(BANKS))
+    processes = {code: GatewayProcess(home, tls=tls) for code, home in homes.items()}
+    for process in processes.values():
+        stack.callback(process.stop)
+        process.start()
+    for process in processes.values():
+        process.wait_healthy()
+    publish_gateways(network, {code: process.url for code, process in processes.items()})
+    path = network / "demo.json"
+    state: dict[str, Any] = {}
+    if path.exists():
+        state = json.loads(path.read_text())
+    return DemoGateways(processes, homes, tls, state, path)
+
+
+def _still_matches(gateways: DemoGateways) -> bool:
+    state = gateways.state
+    try:
+        urls = {code: process.url for code, process in gateways.processes.items()}
+        if state.get("gateways") != urls or len(state.get("customers", [])) != len(PEOPLE):
+            return False
+        for customer in state["customers"]:
+            calls = _calls(gateways, customer["participant"])
+            with_token = calls.login(customer["phone"], customer["pin"])
+            calls.close()
+            if not with_token:
+                return False
+        merchant = state["merchant"]
+        calls = _calls(gateways, merchant["participant"])
+        probe = calls.open_api(merchant["open_api_token"], "check_transaction_by_md5",
+                               {"md5": "0" * 32})  # fmt: skip
+        calls.close()
+        return probe.get("errorCode") != 6  # 6: unauthorized
+    except (GatewayProblem, KeyError, TypeError):
+        return False
+
+
+def _register_people(gateways: DemoGateways) -> list[Person]:
+    people = []
+    for code, handle, name, born in PEOPLE:
+        calls = _calls(gateways, code)
+        database_url = gateways.homes[code].database_url
+        person = Person(code, handle, name, _phone(), born, _pin())
+        try:
+            scripted.register(calls, database_url, person)
+        except GatewayProblem as problem:
+            if problem.code not in ("handle_taken", "phone_registered"):
+                raise
+            # A customer of an earlier demo.json that was lost: a new handle, a new phone.
+            suffix = secrets.token_hex(2)
+            person = Person(code, f"{handle}{suffix}", name, _phone(), born, _pin())
+            scripted.register(calls, database_url, person)
+        finally:
+            calls.close()
+        people.append(person)
+    return people
+
+
+async def _back_office(gateways: DemoGateways, people: list[Person]) -> scripted.MerchantDesk:
+    """Cash-in every new customer; open the merchant at abaa."""
+    clients = {
+        code: Client(
+            home.config.gateway.core_url, home.gateway_key, chain_id=home.genesis.chain_id
+        )
+        for code, home in gateways.homes.items()
+    }
+    try:
+        for person in people:
+            home = gateways.homes[person.participant]
+            committed = await scripted.cash_in(
+                clients[person.participant], home.admin_key, person.account_id,
+                CASH_IN[person.participant],
+            )  # fmt: skip
+            if not committed.ok:
+                raise GatewayProblem(502, "ledger_refused", f"cash-in: {committed.result}")
+        handle, business, merchant_id = MERCHANT
+        home = gateways.homes[MERCHANT_BANK]
+        try:
+            return await scripted.open_merchant(
+                home, clients[MERCHANT_BANK], handle, business, merchant_id
+            )
+        except GatewayProblem as problem:
+            if problem.code not in ("handle_taken", "ledger_refused"):
+                raise
+            suffix = secrets.token_hex(2)  # the merchant of a lost demo.json
+            return await scripted.open_merchant(
+                home, clients[MERCHANT_BANK], f"{handle}{suffix}", business, merchant_id
+            )
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+def _seed(gateways: DemoGateways) -> str:
+    """New customers and a merchant in `gateways.state`; the merchant's till token."""
+    people = _register_people(gateways)
+    desk = asyncio.run(_back_office(gateways, people))
+    calls = _calls(gateways, MERCHANT_BANK)
+    try:
+        token = calls.call("POST", "/v1/merchant/open-api-tokens", token=desk.till_token)["token"]
+    finally:
+        calls.close()
+    process = gateways.processes[MERCHANT_BANK]
+    gateways.state = {
+        "gateways": {code: p.url for code, p in gateways.processes.items()},
+        "customers": [
+            {"participant": p.participant, "account": p.account_id, "phone": p.phone,
+             "pin": p.pin}
+            for p in people
+        ],  # fmt: skip
+        "merchant": {
+            "account": desk.account_id,
+            "participant": MERCHANT_BANK,
+            "open_api_base": f"{process.url}/openapi/v1",
+            "open_api_token": token,
+        },
+        "paid_khqr": [],
+    }
+    return desk.till_token
+
+
+def _pay_a_code(gateways: DemoGateways, till_token: str) -> dict[str, Any]:
+    """The merchant makes a dynamic KHQR; the customer at the payer bank previews and pays it
+    through the wallet API; the merchant's Open API confirms it. The `paid_khqr` entry."""
+    asset, amount = KHQR_PRICE
+    merchant = gateways.state["merchant"]
+    till = _calls(gateways, MERCHANT_BANK)
+    payer = next(c for c in gateways.state["customers"] if c["participant"] == PAYER_BANK)
+    wallet = _calls(gateways, PAYER_BANK)
+    try:
+        code = till.call("POST", "/v1/merchant/codes", token=till_token,
+                         body={"asset": asset.value, "amount": amount})  # fmt: skip
+        session = wallet.login(payer["phone"], payer["pin"])
+        # What a payer sees after scanning, before the PIN: the payee's masked name, asked of
+        # the payee's bank at the URL the central bank published.
+        shown = wallet.call("POST", "/v1/payments/preview", token=session,
+                            body={"to": {"khqr": code["qr"]}})  # fmt: skip
+        gateways.preview = shown["payee"]
+        paid = wallet.pay_and_wait(session, f"demo-{uuid.uuid4().hex}", {"khqr": code["qr"]},
+                                   memo="iced latte")  # fmt: skip
+        if paid.get("state") != "committed":
+            raise GatewayProblem(502, "payment_unfinished", f"the payment is {paid.get('state')}")
+
+        def confirmed() -> dict[str, Any] | None:
+            envelope = till.open_api(merchant["open_api_token"], "check_transaction_by_md5",
+                                     {"md5": code["md5"]})  # fmt: skip
+            return envelope if envelope.get("responseCode") == 0 else None
+
+        data = scripted.wait_until(confirmed, limits.gateway_submit_wait_s, "Open API")["data"]
+    finally:
+        till.close()
+        wallet.close()
+    return {
+        "qr": code["qr"],
+        "md5": code["md5"],
+        "hash": data["hash"],
+        "amount": data["amount"],
+        "currency": data["currency"],
+        "from_account": data["fromAccountId"],
+        "to_account": data["toAccountId"],
+    }
+
+
+def _till_token(gateways: DemoGateways) -> str:
+    home = gateways.homes[MERCHANT_BANK]
+    return scripted.till_session(home, gateways.state["merchant"]["account"])
+
+
+def run_demo_gateways(network: Path, stack: ExitStack) -> DemoGateways:
+    """Start the gateways, seed or resume them, pay a code, write `demo.json`."""
+    gateways = start_gateways(network, stack)
+    till_token = None
+    if _still_matches(gateways):
+        try:
+            till_token = _till_token(gateways)
+        except GatewayProblem:
+            pass  # a merchant whose owner cannot sign in (made by an older demo): seed anew
+    if till_token is None:
+        till_token = _seed(gateways)
+    gateways.state["paid_khqr"].append(_pay_a_code(gateways, till_token))
+    gateways.path.write_text(json.dumps(gateways.state, indent=2) + "\n")
+    return gateways

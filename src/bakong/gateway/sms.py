@@ -1,0 +1,86 @@
+"""Text messages to customers, through an outbox a real SMS provider drains.
+
+Rules:
+- A message is written to the `sms_outbox` table in the same database transaction as the
+  thing it announces (a one-time code), so a code is never stored without its message nor
+  a message sent for a code that was rolled back.
+- The log says only "sms queued" with the outbox id: never the phone number or the text,
+  which carries a code.
+- Delivery is the provider's: anything with `async send(phone, body)` (`SmsProvider`).
+  `deliver_pending` hands it each unsent message in order and marks it sent; a message whose
+  send raises stays unsent and is tried again on the next call (at least once; a code's
+  lifetime bounds how long a retry is useful). With no provider configured the outbox is the
+  sink: the demo and the tests read the code from it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+
+from bakong import limits
+from bakong.gateway import db
+
+__all__ = ["SmsProvider", "code_message", "deliver_pending", "queue_sms"]
+
+log = logging.getLogger("bakong.gateway.sms")
+
+
+class SmsProvider(Protocol):
+    """A real SMS gateway (an aggregator's HTTP API, an SMPP link)."""
+
+    async def send(self, phone: str, body: str) -> None: ...
+
+
+def code_message(code: str) -> str:
+    """The text that carries a one-time code to its phone."""
+    minutes = limits.otp_lifetime_ms // 60_000
+    return f"Your Bakong wallet code is {code}. It expires in {minutes} minutes. Never share it."
+
+
+def queue_sms(connection: sa.Connection, phone: str, body: str, now_ms: int) -> int:
+    """Put a message in the outbox (in the caller's transaction); return its id."""
+    result = connection.execute(
+        db.sms_outbox.insert().values(phone=phone, body=body, created_ms=now_ms, sent_ms=None)
+    )
+    (message_id,) = result.inserted_primary_key or (None,)
+    assert isinstance(message_id, int)
+    log.info("sms queued", extra={"sms_id": message_id})
+    return message_id
+
+
+async def deliver_pending(engine: Engine, provider: SmsProvider, now_ms: int, count: int) -> int:
+    """Send up to `count` unsent messages, oldest first; return how many were sent."""
+    table = db.sms_outbox
+
+    def pending() -> list[sa.Row[tuple[int, str, str]]]:
+        with engine.connect() as connection:
+            query = (
+                sa.select(table.c.id, table.c.phone, table.c.body)
+                .where(table.c.sent_ms.is_(None))
+                .order_by(table.c.id)
+                .limit(count)
+            )
+            return list(connection.execute(query))
+
+    def mark_sent(message_id: int) -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                table.update().where(table.c.id == message_id).values(sent_ms=now_ms)
+            )
+
+    sent = 0
+    for row in await run_in_threadpool(pending):
+        try:
+            await provider.send(row.phone, row.body)
+        except Exception:  # a provider's failure must not stop the others; retried next call
+            log.warning("sms not sent", extra={"sms_id": row.id}, exc_info=False)
+            continue
+        await run_in_threadpool(mark_sent, row.id)
+        log.info("sms sent", extra={"sms_id": row.id})
+        sent += 1
+    return sent

@@ -1,0 +1,1 @@
+"""Tests of the participant gateway (bakong.gateway)."""
