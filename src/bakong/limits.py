@@ -194,6 +194,12 @@ __all__ = [
     "otp_attempts_max",
     "otp_codes_per_window_max",
     "otp_window_ms",
+    "sms_poll_s",
+    "sms_backoff_s_max",
+    "sms_batch_max",
+    "sms_retry_window_ms",
+    "onboarding_sweep_s",
+    "onboarding_sweep_grace_ms",
     "pin_digits_min",
     "pin_digits_max",
     "pin_failures_max",
@@ -573,6 +579,17 @@ otp_lifetime_ms = 10 * 60_000
 otp_attempts_max = 5
 otp_codes_per_window_max = 3
 otp_window_ms = 60 * 60_000
+# A configured SMS provider is handed the outbox every second, a batch at a time; after a round
+# with a failed send the sender waits twice as long each time (at most a minute). A message
+# older than a code's lifetime is not tried again: the code in it has expired.
+sms_poll_s = 1.0
+sms_backoff_s_max = 60.0
+sms_batch_max = 50
+sms_retry_window_ms = otp_lifetime_ms
+# A registration the ledger refused and nobody sent again is undone (handle and phone freed)
+# by a sweep every few seconds, once refused this long: a retry in flight undoes its own.
+onboarding_sweep_s = 5.0
+onboarding_sweep_grace_ms = 60_000
 # A PIN has 6 to 12 digits; five wrong ones in a row lock the wallet for 15 minutes.
 pin_digits_min = 6
 pin_digits_max = 12
@@ -654,6 +671,8 @@ assert 0 < gateway_wait_check_s < gateway_submit_wait_s
 assert gateway_submit_batch_max <= api_batch_txs_max  # a full batch fits one request's body
 assert gateway_submit_batch_max * (2 * tx_bytes_max + 8) + 64 * 1024 <= api_body_bytes_max
 assert otp_attempts_max * otp_codes_per_window_max * 1_000 < 10**otp_digits
+assert 0 < sms_poll_s <= sms_backoff_s_max and sms_batch_max >= 1
+assert onboarding_sweep_grace_ms >= 2 * gateway_submit_wait_s * 1_000 and onboarding_sweep_s > 0
 assert 6 <= pin_digits_min <= pin_digits_max and pin_failures_max >= 1
 assert session_token_bytes >= 16 and history_page_default <= history_page_max
 assert 0 < client_logins_per_min and 0 < client_login_burst and client_addresses_tracked_max > 0

@@ -217,3 +217,43 @@ def test_officer_token_opens_an_officer_session_in_the_homes_store(
     assert found is not None and (found.role, found.customer_id) == ("officer", sessions.OFFICER)
     too_long = runner.invoke(cli, [*arguments[:-2], "--ttl-minutes", "100000"])
     assert too_long.exit_code == 2
+
+
+def test_a_refused_registration_nobody_retries_is_swept_and_frees_handle_and_phone(
+    engine: Engine, core: Core
+) -> None:
+    """The ledger refuses a stored merchant opening (the projection finishes it `rejected`)
+    and nobody sends it again: the sweeper undoes it as a retry would, rows and all."""
+    services = make_services(engine, core)
+    onboarding = wallets.Onboarding(
+        handle="noodle_bar", account_id="noodle_bar@aclb", phone=PHONE, name="Noodle Bar",
+        birth_date=None, kind="merchant", tier=2, public_key=bytes(gateway_key("n").public_key),
+        sealed=None, pin_hash=wallets.pins.hash_pin(PIN),
+    )  # fmt: skip
+
+    def merchant_row(connection: sa.Connection) -> None:
+        wallets.merchants.register_merchant(
+            connection, "noodle_bar@aclb", merchant_id="noodle_bar", acquiring_bank="ACLEDA"
+        )
+
+    transaction = wallets._onboarding_transaction(services, onboarding)
+    customer_id = wallets._enrol(services, onboarding, transaction, None, PIN, 1_000, merchant_row)
+    assert isinstance(customer_id, int)
+    stored = wallets._stored_onboarding(engine, customer_id)
+    assert stored is not None and stored.tx_hash is not None
+    with engine.begin() as connection:
+        assert submission.finish_submission(connection, stored.tx_hash, "account_exists", 7, 2_000)
+
+    async def sweep(now_ms: int) -> int:
+        services.clock_ms = lambda: now_ms
+        return await wallets.sweep_rejected_onboardings(services)  # the core is not needed
+
+    assert asyncio.run(sweep(2_000)) == 0  # a retry in flight undoes its own first
+    assert _rows(engine) == (1, 1)
+    assert asyncio.run(sweep(2_000 + limits.onboarding_sweep_grace_ms)) == 1
+    assert _rows(engine) == (0, 0)
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(db.merchants)).all() == []
+    assert asyncio.run(sweep(3_000 + limits.onboarding_sweep_grace_ms)) == 0
+    again = wallets._enrol(services, onboarding, transaction, None, PIN, 4_000, merchant_row)
+    assert isinstance(again, int)  # handle and phone are free again

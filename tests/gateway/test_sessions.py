@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bakong import limits
-from bakong.gateway import db, sessions, sms
+from bakong.gateway import db, sessions, sms, wallets
+from bakong.gateway.service import GatewayServices
 
 NOW = 1_767_225_600_000
 
@@ -90,3 +91,56 @@ def test_a_provider_drains_the_outbox_and_failures_stay_queued(engine: Engine) -
         ).scalar_one()
     assert unsent == 0
 
+
+class FlakyProvider:
+    """An in-memory SMS provider that fails its first send, then delivers."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.sent: list[tuple[str, str]] = []
+
+    async def send(self, phone: str, body: str) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("the provider is down")
+        self.sent.append((phone, body))
+
+
+def test_the_sms_sender_backs_off_after_a_failure_and_delivers(engine: Engine) -> None:
+    with engine.begin() as connection:
+        sms.queue_sms(connection, "+85511111111", "hello", NOW)
+        sms.queue_sms(connection, "+85522222222", "stale", NOW - limits.sms_retry_window_ms - 1)
+    provider = FlakyProvider()
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(sms.run_sender(engine, provider, lambda: NOW + 1, sleep))
+    assert provider.sent == [("+85511111111", "hello")]  # the stale message is not tried
+    assert waits == [sms.retry_delay_s(1), limits.sms_poll_s, limits.sms_poll_s]
+    assert sms.retry_delay_s(1) == 2 * limits.sms_poll_s
+    assert sms.retry_delay_s(10**6) == limits.sms_backoff_s_max
+
+
+def test_the_app_runs_the_sms_sender_only_with_a_provider(services: GatewayServices) -> None:
+    assert len(wallets.workers(services)) == 1  # the onboarding sweeper alone
+    provider = FlakyProvider()
+    services.sms_provider = provider
+    sender = wallets.workers(services)[1]
+    with services.engine.begin() as connection:
+        sms.queue_sms(connection, "+85511111111", "hello", services.clock_ms())
+
+    async def run() -> None:
+        task = asyncio.ensure_future(sender())
+        for _ in range(100):  # one failure, then the backoff (2 s), then the delivery
+            if provider.sent:
+                break
+            await asyncio.sleep(0.1)
+        task.cancel()
+
+    asyncio.run(run())
+    assert provider.sent == [("+85511111111", "hello")] and provider.calls == 2

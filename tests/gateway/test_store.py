@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
@@ -27,6 +31,35 @@ def test_migrating_again_changes_nothing(engine: Engine) -> None:
             sa.select(db.meta.c.value).where(db.meta.c.key == "probe")
         ).scalar_one()
     assert value == "kept"
+
+
+def _migrate_to(engine: Engine, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("bakong.gateway") / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def test_a_deployed_store_upgrades_and_keeps_its_merchants(database_url: str) -> None:
+    engine = db.engine_for(database_url)
+    try:
+        _migrate_to(engine, "0001_initial")  # a gateway deployed before merchants had a city
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO merchants (account_id, merchant_id, acquiring_bank)"
+                    " VALUES ('shop@aclb', 'shop', 'ACLEDA')"
+                )
+            )
+        db.migrate(engine)
+        with engine.connect() as connection:
+            row = connection.execute(sa.select(db.merchants)).one()
+            differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
+        assert (row.account_id, row.merchant_id, row.city) == ("shop@aclb", "shop", None)
+        assert differences == []
+    finally:
+        engine.dispose()
 
 
 def test_postgresql_urls_use_psycopg_3() -> None:

@@ -66,7 +66,35 @@ def test_an_officer_opens_a_merchant_whose_owner_signs_in_to_the_till(
         fields = decode(static.json()["qr"])
         assert (fields["merchantType"], fields["bakongAccountID"]) == ("30", "noodle_bar@aclb")
         assert fields["merchantID"] == "M-0042"
+        assert fields["merchantCity"] == "Phnom Penh"  # opened without a city: KHQR's default
         assert static.json()["amount"] is None and static.json()["expires_ms"] is None
+
+
+def test_a_merchant_codes_print_its_city_and_its_owner_signs_out(
+    gateway: RunningGateway,
+) -> None:
+    with httpx.Client(base_url=gateway.url, timeout=30) as http:
+        officer = _officer(gateway)
+        too_long = _open(http, officer, city="Kampong Chhnang!")  # 16 characters: tag 60 has 15
+        assert too_long.status_code == 400
+        padded = _open(http, officer, city=" Siem Reap")
+        assert padded.status_code == 400 and padded.json()["error"]["code"] == "city_invalid"
+        opened = _open(http, officer, city="Siem Reap")
+        assert opened.status_code == 201, opened.text
+
+        till = http.post("/v1/sessions", json={"phone": OWNER_PHONE, "pin": OWNER_PIN})
+        token = till.json()["token"]
+        static = http.post("/v1/merchant/codes", headers=auth(token), json={"asset": "USD"})
+        dynamic = http.post("/v1/merchant/codes", headers=auth(token),
+                            json={"asset": "KHR", "amount": 4_400})  # fmt: skip
+        for code in (static, dynamic):
+            assert code.status_code == 200, code.text
+            assert decode(code.json()["qr"])["merchantCity"] == "Siem Reap"
+
+        assert http.delete("/v1/sessions", headers=auth(token)).status_code == 204
+        refused = http.post("/v1/merchant/codes", headers=auth(token), json={"asset": "KHR"})
+        assert refused.status_code == 401  # the till's session is over
+        assert http.delete("/v1/sessions", headers=auth(token)).status_code == 401
 
 
 def _receiver(received: list[tuple[dict[str, str], bytes]]) -> Starlette:

@@ -225,6 +225,7 @@ merchants = sa.Table(
     sa.Column("acquiring_bank", sa.Text, nullable=False),
     sa.Column("webhook_url", sa.Text, nullable=True),
     sa.Column("webhook_secret", sa.Text, nullable=True),
+    sa.Column("city", sa.Text, nullable=True),  # KHQR tag 60; none prints the default city
 )
 
 #: Open API bearer tokens (`open_api`): hashed, each bound to one merchant account.

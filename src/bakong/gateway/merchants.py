@@ -247,9 +247,15 @@ def record_transfer(connection: Connection, payment: Payment) -> bool:
 
 
 def register_merchant(
-    connection: Connection, account_id: str, *, merchant_id: str, acquiring_bank: str
+    connection: Connection,
+    account_id: str,
+    *,
+    merchant_id: str,
+    acquiring_bank: str,
+    city: str | None = None,
 ) -> None:
-    """Make a local account a merchant with KHQR tag 30's merchant ID and acquiring bank."""
+    """Make a local account a merchant with KHQR tag 30's merchant ID and acquiring bank, and
+    the city its codes print (tag 60; None prints the KHQR default, Phnom Penh)."""
     connection.execute(
         sa.insert(db.merchants).values(
             account_id=account_id,
@@ -257,6 +263,7 @@ def register_merchant(
             acquiring_bank=acquiring_bank,
             webhook_url=None,
             webhook_secret=None,
+            city=city,
         )
     )
 
@@ -301,7 +308,7 @@ def _merchant_of(connection: Connection, customer_id: int) -> Merchant:
     return Merchant(
         account_id=row.account_id,
         name=name,
-        city=None,
+        city=row.city,
         merchant_id=row.merchant_id,
         acquiring_bank=row.acquiring_bank,
     )

@@ -12,6 +12,8 @@ Rules:
 - Modules that react to committed payments register on `services.hooks` (see
   `bakong.gateway.projection.ProjectionHooks`); modules that need a loop of their own (the
   webhook sender) register it in `services.workers`, which the app starts and stops.
+- `services.sms_provider` is the real SMS provider an integrator plugs in; without one the
+  outbox table is the sink (`bakong.gateway.sms`).
 - `services.waiters` parks each payment's sender until the projection applies the block that
   carries its transaction (`bakong.gateway.submission`, rule 5), so no request polls the core;
   `services.admissions` sends the signed bytes of every payment queued meanwhile in one request.
@@ -33,6 +35,7 @@ from bakong.client.http import random_nonce, system_clock_ms
 from bakong.gateway.home import GatewayConfig, GatewayHome
 from bakong.gateway.observe import Metrics
 from bakong.gateway.projection import ProjectionHooks
+from bakong.gateway.sms import SmsProvider
 from bakong.gateway.submission import Admissions, Waiters
 from bakong.ledger.genesis import GenesisFile
 from bakong.wire.keys import SigningKey
@@ -65,6 +68,7 @@ class GatewayServices:
     admissions: Admissions = field(default_factory=Admissions)  # sends to the core, batched
     workers: list[Worker] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
+    sms_provider: SmsProvider | None = None  # None: the outbox is the sink (`sms`)
 
     @property
     def participant(self) -> str:

@@ -5,8 +5,9 @@ Rules:
   (so a leaked one is recognisable in a secret scanner). It is shown once, to its holder; the
   store keeps only its SHA-256 (a 256-bit random token needs no slow hash).
 - A session has a role: `customer` (a wallet's owner), `officer` (a bank officer, for KYC; its
-  `customer_id` is 0, the bank itself) or `merchant`. A route names the role it accepts, and a
-  token of another role is refused exactly like an unknown one.
+  `customer_id` is 0, the bank itself) or `merchant`. A route names the roles it accepts, and
+  a token of another role is refused exactly like an unknown one. Signing out
+  (`DELETE /v1/sessions`) accepts every role: ending one's own session is always safe.
 - A session lasts `limits.session_lifetime_ms` from its opening (an officer's, opened on the
   gateway's host by `bakong gateway officer-token`, a shift: at most
   `limits.officer_session_lifetime_ms_max`); an expired or revoked token
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OFFICER",
+    "ROLES",
     "Session",
     "authenticate",
     "bearer_token",
@@ -142,11 +144,12 @@ def revoke_session(connection: sa.Connection, token_hash: str) -> None:
     )
 
 
-async def authenticate(services: GatewayServices, request: Request, role: str) -> Session:
-    """The caller's session for a route that accepts `role`, or 401 `unauthenticated`."""
+async def authenticate(services: GatewayServices, request: Request, *roles: str) -> Session:
+    """The caller's session for a route that accepts one of `roles`, or 401 `unauthenticated`."""
+    assert roles and set(roles) <= set(ROLES), roles
     token = bearer_token(request.headers.get("authorization"))
     if token is not None:
         session = await services.db(_live_session, services.engine, token, services.clock_ms())
-        if session is not None and session.role == role:
+        if session is not None and session.role in roles:
             return session
     raise GatewayProblem(401, "unauthenticated", "a valid bearer token is required")

@@ -248,15 +248,17 @@ def find_submission(
     return _find(connection, customer_id, idempotency_key)
 
 
-def discard_rejected(connection: Connection, submission_id: int) -> None:
+def discard_rejected(connection: Connection, submission_id: int) -> bool:
     """Delete a `rejected` submission whose request is being undone with it (a registration
-    the ledger refused: its key may be used again). Nothing else is ever deleted."""
-    connection.execute(
+    the ledger refused: its key may be used again); False if it was not there (undone
+    already). Nothing else is ever deleted."""
+    deleted = connection.execute(
         db.submissions.delete().where(
             db.submissions.c.id == submission_id,
             db.submissions.c.state == State.rejected.value,
         )
     )
+    return deleted.rowcount == 1
 
 
 def sign_claimed(

@@ -15,8 +15,9 @@ Rules:
   alias. The same request sent again (same phone and handle, the code it spent, the same PIN)
   resumes that onboarding instead of failing: 201 with a session once the account is on the
   ledger, 202 while it is on its way. If the ledger refuses it for good, the row and its
-  submission are removed again. An already-taken handle is answered `handle_taken` without
-  spending the code.
+  submission are removed again: by the retry, or by the sweeper (`run_onboarding_sweeper`)
+  when nobody retries, so a refused registration never keeps a handle or phone taken. An
+  already-taken handle is answered `handle_taken` without spending the code.
 - A bank officer opens a merchant the same way (`POST /v1/officer/merchants`): a full-tier
   merchant account with a custodial key and no phone alias (the phone is the owner's, to sign
   in; payers reach a till by its KHQR), and its `merchants` row in the same database
@@ -31,12 +32,16 @@ Rules:
 - Every route but registration and login needs a session of its role (`sessions`). A customer
   reads only its own wallet: there is no route that takes another customer's ID.
 - Nothing personal reaches a log, an error or a URL: handles are the only identifiers in paths.
+- The codes go out through `services.sms_provider` when one is configured: `workers` runs
+  its sender (`sms.run_sender`) with the app.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import hmac
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -64,10 +69,11 @@ from bakong.gateway import custody, db, merchants, otp, pins, sessions, sms, sub
 from bakong.gateway.openapi import describe
 from bakong.gateway.parties import display_name
 from bakong.gateway.problems import GatewayProblem, json_response, read_json
-from bakong.gateway.service import GatewayServices
+from bakong.gateway.service import GatewayServices, Worker
 from bakong.gateway.throttle import ClientLimiter
 from bakong.khqr import Generated, Options, generate_individual
 from bakong.khqr import tags as khqr_tags
+from bakong.khqr.ecmascript import units
 from bakong.ledger.assets import Asset
 from bakong.ledger.identifiers import is_account_id
 from bakong.ledger.transaction import Transaction, transaction_hash
@@ -86,8 +92,13 @@ __all__ = [
     "query_params",
     "role_of",
     "routes",
+    "run_onboarding_sweeper",
     "submit_as_participant",
+    "sweep_rejected_onboardings",
+    "workers",
 ]
+
+log = logging.getLogger(__name__)
 
 REGISTER = "register"
 KHQR_CITY = "Phnom Penh"  # tag 60 of a customer's QR: the bank's city, not the person's
@@ -343,14 +354,59 @@ def _stored_onboarding(engine: Engine, customer_id: int) -> submission.Submissio
 
 
 def _undo(engine: Engine, customer_id: int, submission_id: int) -> None:
-    """The ledger refused the onboarding for good: free its handle and phone again."""
+    """The ledger refused the onboarding for good: free its handle and phone again. Only
+    whoever discards the rejected submission removes the rows, so a retry and the sweeper
+    racing each other cannot remove a later customer that reused the id."""
     with engine.begin() as connection:
+        if not submission.discard_rejected(connection, submission_id):
+            return
+        account_id = connection.execute(
+            sa.select(db.customers.c.account_id).where(db.customers.c.id == customer_id)
+        ).scalar_one_or_none()
+        connection.execute(db.merchants.delete().where(db.merchants.c.account_id == account_id))
         connection.execute(db.customers.delete().where(db.customers.c.id == customer_id))
-        connection.execute(db.merchants.delete().where(
-            db.merchants.c.account_id == sa.select(db.customers.c.account_id)
-            .where(db.customers.c.id == customer_id).scalar_subquery()
-        ))  # fmt: skip
-        submission.discard_rejected(connection, submission_id)
+
+
+def _rejected_onboardings(engine: Engine, finished_before_ms: int) -> list[tuple[int, int]]:
+    """(customer id, submission id) of onboardings the ledger refused before the time given."""
+    table = db.submissions
+    prefix = onboarding_key(0).removesuffix("0")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(table.c.id, table.c.idempotency_key)
+            .where(
+                table.c.customer_id == sessions.OFFICER,
+                table.c.state == submission.State.rejected.value,
+                table.c.idempotency_key.startswith(prefix, autoescape=True),
+                table.c.updated_ms <= finished_before_ms,
+            )
+            .order_by(table.c.id)
+            .limit(limits.gateway_resume_batch_max)
+        ).all()
+    return [(int(row.idempotency_key.removeprefix(prefix)), int(row.id)) for row in rows]
+
+
+async def sweep_rejected_onboardings(services: GatewayServices) -> int:
+    """Undo every onboarding the ledger refused that nobody sent again, as a retry would
+    (`_undo`), once it has been refused for `limits.onboarding_sweep_grace_ms` (a retry in
+    flight undoes its own); the number undone."""
+    before_ms = services.clock_ms() - limits.onboarding_sweep_grace_ms
+    found = await services.db(_rejected_onboardings, services.engine, before_ms)
+    for customer_id, submission_id in found:
+        await services.db(_undo, services.engine, customer_id, submission_id)
+    return len(found)
+
+
+async def run_onboarding_sweeper(services: GatewayServices) -> None:
+    """`sweep_rejected_onboardings` every `limits.onboarding_sweep_s`, until cancelled."""
+    while True:
+        try:
+            swept = await sweep_rejected_onboardings(services)
+            if swept:
+                log.info("refused onboardings undone", extra={"count": swept})
+        except sa.exc.OperationalError:  # the database is briefly unavailable: next round
+            log.warning("onboarding sweeper: database unavailable")
+        await asyncio.sleep(limits.onboarding_sweep_s)
 
 
 async def complete_onboarding(services: GatewayServices, customer_id: int) -> bool:
@@ -502,8 +558,9 @@ async def login(services: GatewayServices, request: Request) -> Response:
 
 
 async def logout(services: GatewayServices, request: Request) -> Response:
-    """End this session: its token is refused from now on."""
-    session = await sessions.authenticate(services, request, "customer")
+    """End this session (a customer's, a merchant's till's or an officer's): its token is
+    refused from now on."""
+    session = await sessions.authenticate(services, request, *sessions.ROLES)
 
     def revoke() -> None:
         with services.engine.begin() as connection:
@@ -692,6 +749,9 @@ MerchantId = Annotated[
 ]
 
 
+CityName = Annotated[str, Meta(min_length=1, max_length=khqr_tags.merchant_city_chars_max)]
+
+
 class MerchantOnboarding(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     handle: Handle
     name: Annotated[str, Meta(min_length=1, max_length=limits.customer_name_chars_max)]
@@ -703,6 +763,19 @@ class MerchantOnboarding(msgspec.Struct, frozen=True, forbid_unknown_fields=True
         ]
         | None
     ) = None
+    # KHQR tag 60 counts UTF-16 units (`open_merchant` checks them); None prints Phnom Penh.
+    city: CityName | None = None
+
+
+def _city_problem(city: str | None) -> str | None:
+    """Why `city` cannot be printed in KHQR tag 60, or None."""
+    if city is None:
+        return None
+    if city != city.strip() or _CONTROL.search(city):
+        return "the city has control characters or padding"
+    if units(city) > khqr_tags.merchant_city_chars_max:
+        return f"the city is longer than KHQR's {khqr_tags.merchant_city_chars_max} characters"
+    return None
 
 
 def _acquiring_bank(services: GatewayServices) -> str:
@@ -720,6 +793,9 @@ async def open_merchant(services: GatewayServices, request: Request) -> Response
         raise GatewayProblem(400, "handle_invalid", "this handle does not make an account ID")
     if body.name != body.name.strip() or _CONTROL.search(body.name):
         raise GatewayProblem(400, "name_invalid", "the name has control characters or padding")
+    city_problem = _city_problem(body.city)
+    if city_problem is not None:
+        raise GatewayProblem(400, "city_invalid", city_problem)
     problem = pins.pin_problem(body.pin)
     if problem is not None:
         raise GatewayProblem(400, "pin_invalid", problem)
@@ -734,7 +810,7 @@ async def open_merchant(services: GatewayServices, request: Request) -> Response
 
     def merchant_row(connection: Connection) -> None:
         merchants.register_merchant(
-            connection, account_id, merchant_id=merchant_id, acquiring_bank=bank
+            connection, account_id, merchant_id=merchant_id, acquiring_bank=bank, city=body.city
         )
 
     customer_id, on_ledger = await onboard(services, onboarding, None, body.pin, merchant_row)
@@ -770,6 +846,16 @@ def limited(limiter: ClientLimiter, handler: Handler) -> Handler:
     guarded.__doc__ = handler.__doc__
     guarded.__name__ = handler.__name__
     return guarded
+
+
+def workers(services: GatewayServices) -> list[Worker]:
+    """The sweeper of refused onboardings, and the SMS sender when a real provider is
+    configured (without one the outbox is the sink)."""
+    running: list[Worker] = [lambda: run_onboarding_sweeper(services)]
+    provider = services.sms_provider
+    if provider is not None:
+        running.append(lambda: sms.run_sender(services.engine, provider, services.clock_ms))
+    return running
 
 
 def routes(services: GatewayServices) -> list[BaseRoute]:
