@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bakong import limits
-from bakong.gateway import db, merchants
+from bakong.gateway import db, merchants, projection
 from bakong.gateway.merchants import Merchant
 from bakong.gateway.problems import GatewayProblem
 from bakong.gateway.projection import Payment
@@ -132,9 +132,9 @@ def _paid_by(engine: Engine, qr: str) -> bytes | None:
 def test_the_first_matching_transfer_pays_a_dynamic_code_once(store: Engine) -> None:
     qr = _dynamic(store)
     with store.begin() as connection:
-        assert not merchants.record_transfer(connection, _paying(qr, tx=1, amount=449))
-        assert merchants.record_transfer(connection, _paying(qr, tx=2))
-        assert not merchants.record_transfer(connection, _paying(qr, tx=3))
+        assert not projection.mark_khqr_paid(connection, _paying(qr, tx=1, amount=449))
+        assert projection.mark_khqr_paid(connection, _paying(qr, tx=2))
+        assert not projection.mark_khqr_paid(connection, _paying(qr, tx=3))
     assert _paid_by(store, qr) == bytes([2]) * 32
 
 
@@ -142,7 +142,7 @@ def test_a_transfer_after_the_expiry_does_not_pay_the_code(store: Engine) -> Non
     qr = _dynamic(store, lifetime_ms=limits.khqr_expiry_ms_min)
     late = NOW_MS + limits.khqr_expiry_ms_min + 1
     with store.begin() as connection:
-        assert not merchants.record_transfer(connection, _paying(qr, tx=1, at_ms=late))
+        assert not projection.mark_khqr_paid(connection, _paying(qr, tx=1, at_ms=late))
     assert _paid_by(store, qr) is None
 
 
@@ -159,7 +159,7 @@ def test_a_static_code_is_never_marked_paid(store: Engine) -> None:
             expires_ms=None,
             now_ms=NOW_MS,
         )
-        assert not merchants.record_transfer(connection, _paying(code.qr, tx=1))
+        assert not projection.mark_khqr_paid(connection, _paying(code.qr, tx=1))
 
 
 def test_the_gateway_refuses_to_pay_a_paid_expired_or_different_code(store: Engine) -> None:
@@ -178,7 +178,7 @@ def test_the_gateway_refuses_to_pay_a_paid_expired_or_different_code(store: Engi
         assert refuse(connection, qr, digest, asset="USD", amount=450, now_ms=expired) == (
             "khqr_expired"
         )
-        merchants.record_transfer(connection, _paying(qr, tx=9))
+        projection.mark_khqr_paid(connection, _paying(qr, tx=9))
         assert refuse(connection, qr, digest, asset="USD", amount=450, now_ms=NOW_MS) == "khqr_paid"
 
 
@@ -187,6 +187,6 @@ def test_a_failed_or_outgoing_transfer_does_not_pay_the_code(store: Engine) -> N
     failed = dataclasses.replace(_paying(qr, tx=1), result="insufficient_funds")
     outgoing = dataclasses.replace(_paying(qr, tx=2), direction="out")
     with store.begin() as connection:
-        assert not merchants.record_transfer(connection, failed)
-        assert not merchants.record_transfer(connection, outgoing)
+        assert not projection.mark_khqr_paid(connection, failed)
+        assert not projection.mark_khqr_paid(connection, outgoing)
     assert _paid_by(store, qr) is None

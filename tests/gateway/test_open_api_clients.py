@@ -5,7 +5,7 @@
 against a real uvicorn server (HTTPS with a certificate from a throwaway CA made by trustme),
 serving the Open API routes over a real store in which a dynamic KHQR was paid as the
 projection records it: the code stored by the till's functions, the payment's history row, and
-`merchants.record_transfer` marking the code.
+`projection.mark_khqr_paid` marking the code.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 
 from bakong.client import Client
-from bakong.gateway import db, merchants, open_api
+from bakong.gateway import db, merchants, open_api, projection
 from bakong.gateway.home import GatewayConfig, GatewaySection
 from bakong.gateway.merchants import Merchant
 from bakong.gateway.projection import Payment
@@ -104,7 +104,7 @@ def _pay(engine: Engine, md5: str, amount: int) -> None:
     )
     with engine.begin() as connection:
         connection.execute(sa.insert(db.history).values(**payment.__dict__))
-        assert merchants.record_transfer(connection, payment)
+        assert projection.mark_khqr_paid(connection, payment)
 
 
 @pytest.fixture

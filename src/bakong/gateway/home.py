@@ -21,7 +21,6 @@ Rules:
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from bakong.keystore import (
 )
 from bakong.ledger.genesis import GenesisFile, decode_genesis
 from bakong.ledger.identifiers import is_participant_code
+from bakong.node.home import read_config_and_genesis
 from bakong.wire.keys import SigningKey
 
 __all__ = [
@@ -134,18 +134,7 @@ def _check_config(config: GatewayConfig, genesis: GenesisFile) -> None:
 
 def load_home(path: Path) -> GatewayHome:
     """Read and check a gateway home; `ConfigError` (or `KeyFileError`) names what is wrong."""
-    try:
-        raw = (path / "config.toml").read_bytes()
-        genesis_raw = (path / "genesis.json").read_bytes()
-    except OSError as error:
-        raise ConfigError(f"{path}: {error.strerror}: {error.filename}") from None
-    if len(raw) > limits.config_bytes_max:
-        raise ConfigError("config.toml is too large")
-    try:
-        config = msgspec.convert(tomllib.loads(raw.decode()), GatewayConfig)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, msgspec.ValidationError) as error:
-        raise ConfigError(f"{path / 'config.toml'}: {error}") from None
-    genesis = decode_genesis(genesis_raw)
+    config, genesis = read_config_and_genesis(path, GatewayConfig)
     _check_config(config, genesis)
     return GatewayHome(
         path=path,

@@ -13,9 +13,9 @@ Rules:
   10 minutes). It is paid at most once and never after its expiry: a gateway refuses to pay an
   expired or paid code it knows (`payment_refusal`), and the projection marks a code paid on
   the first committed transfer to its account with its md5 as reference, the same asset and
-  amount, and a block time not past the expiry (`record_transfer`). A later transfer that
-  names the same md5 (another bank's customer paying a screenshot) is an ordinary payment and
-  does not change which transaction paid the code.
+  amount, and a block time not past the expiry (`projection.mark_khqr_paid`). A later
+  transfer that names the same md5 (another bank's customer paying a screenshot) is an
+  ordinary payment and does not change which transaction paid the code.
 - Amounts are integers in minor units; the only float made here is the KHQR amount the SDK's
   generator takes, exact for every cent amount below 2**53.
 - Nothing here logs or returns a customer's personal data: a code carries the merchant's
@@ -38,7 +38,6 @@ from bakong.errors import QRInputError
 from bakong.gateway import db, open_api, webhooks
 from bakong.gateway.db import khqr_codes
 from bakong.gateway.problems import GatewayProblem, json_response, read_json
-from bakong.gateway.projection import Payment
 from bakong.gateway.sessions import authenticate
 from bakong.khqr import Generated, Options, generate_merchant, verify
 from bakong.khqr import tags as khqr_tags
@@ -57,7 +56,6 @@ __all__ = [
     "payment_refusal",
     "register_merchant",
     "routes",
-    "record_transfer",
     "static_code",
     "workers",
     "store_code",
@@ -217,32 +215,6 @@ def store_code(
     )
 
 
-def record_transfer(connection: Connection, payment: Payment) -> bool:
-    """Mark the dynamic code this payment pays as paid; True if it was the one that paid it.
-
-    A `payment_applied` hook of the projection: it runs in the database transaction that
-    applies the block, so a code is marked exactly once, by the first matching ok transfer in
-    ledger order. Marking is idempotent: a code already marked is left as it is.
-    """
-    if not payment.reference or not payment.ok or payment.direction != "in":
-        return False
-    codes = khqr_codes
-    marked = connection.execute(
-        sa.update(codes)
-        .where(
-            codes.c.md5 == payment.reference,
-            codes.c.account_id == payment.account_id,
-            codes.c.dynamic == 1,
-            codes.c.paid_tx_hash.is_(None),
-            codes.c.asset == payment.asset,
-            codes.c.amount == payment.amount,
-            sa.or_(codes.c.expires_ms.is_(None), codes.c.expires_ms >= payment.time_ms),
-        )
-        .values(paid_tx_hash=payment.tx_hash)
-    )
-    return marked.rowcount == 1
-
-
 # -- the merchant's till: routes ------------------------------------------------------------
 
 
@@ -396,13 +368,9 @@ def workers(services: GatewayServices) -> list[Worker]:
     return [lambda: webhooks.run_worker(services.engine, services.clock_ms)]
 
 
-def _mark_paid(connection: Connection, payment: Payment) -> None:
-    record_transfer(connection, payment)
-
-
 def routes(services: GatewayServices) -> list[BaseRoute]:
-    """The till's routes; also installs the projection hooks (codes paid, webhooks queued)."""
-    services.hooks.payment_applied += [_mark_paid, webhooks.on_payment_applied]
+    """The till's routes; also installs the projection hook that queues webhooks."""
+    services.hooks.payment_applied.append(webhooks.on_payment_applied)
 
     async def create_code(request: Request) -> Response:
         session = await authenticate(services, request, "merchant")

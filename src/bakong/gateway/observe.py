@@ -15,7 +15,6 @@ Rules:
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import threading
 import time
@@ -24,7 +23,10 @@ from collections.abc import Iterable
 
 import msgspec
 
-__all__ = ["JsonFormatter", "Metrics", "configure_logging", "prometheus_text"]
+from bakong import exposition
+from bakong.exposition import Family
+
+__all__ = ["Family", "JsonFormatter", "Metrics", "configure_logging", "prometheus_text"]
 
 # The attributes every `LogRecord` has; anything else on a record came from `extra`.
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -67,37 +69,9 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-Sample = tuple[str, float]  # (rendered labels, value)
-Family = tuple[str, str, str, list[Sample]]  # (name, kind, help, samples)
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _labels(**labels: str) -> str:
-    inner = ",".join(f'{name}="{_escape(value)}"' for name, value in labels.items())
-    return "{" + inner + "}" if inner else ""
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(value)
-
-
 def prometheus_text(families: Iterable[Family]) -> str:
     """The Prometheus text exposition (version 0.0.4) of `families`."""
-    lines: list[str] = []
-    for name, kind, help_text, samples in families:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        lines.extend(f"{name}{labels} {_number(value)}" for labels, value in samples)
-    return "\n".join(lines) + "\n"
+    return exposition.render(families)
 
 
 class Metrics:
@@ -121,11 +95,11 @@ class Metrics:
     def families(self) -> list[Family]:
         with self._lock:
             requests = [
-                (_labels(route=route, method=method, status=status), float(count))
+                (exposition.labels(route=route, method=method, status=status), float(count))
                 for (route, method, status), count in sorted(self._requests.items())
             ]
             events = [
-                (_labels(event=event), float(count))
+                (exposition.labels(event=event), float(count))
                 for event, count in sorted(self._events.items())
             ]
         uptime = [("", time.monotonic() - self.started_s)]

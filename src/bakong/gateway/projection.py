@@ -72,6 +72,7 @@ __all__ = [
     "apply_block",
     "last_height",
     "load_trust",
+    "mark_khqr_paid",
     "projection_height",
     "run_projection",
 ]
@@ -315,9 +316,10 @@ def _failed_effects(context: _Context, commands: tuple[object, ...], effects: _E
 # -- one block, in one database transaction ---------------------------------------------------
 
 
-def _mark_khqr(connection: Connection, payment: Payment) -> bool:
-    """Rule 2: the first matching ok payment marks a dynamic code paid; True if this one did."""
-    if payment.direction != "in" or not payment.reference:
+def mark_khqr_paid(connection: Connection, payment: Payment) -> bool:
+    """Rule 2: the first matching ok payment marks a dynamic code paid; True if this one did
+    (a code already marked is left as it is, so applying a payment twice is harmless)."""
+    if not payment.ok or payment.direction != "in" or not payment.reference:
         return False
     code = db.khqr_codes
     marked = connection.execute(
@@ -398,7 +400,7 @@ def apply_block(
             continue
         for applied in hooks.payment_applied:
             applied(connection, payment)
-        if _mark_khqr(connection, payment):
+        if mark_khqr_paid(connection, payment):
             for paid in hooks.khqr_paid:
                 paid(connection, payment.reference, payment)
     return payments

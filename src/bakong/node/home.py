@@ -28,6 +28,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 
@@ -38,7 +39,15 @@ from bakong.keystore import read_key_file
 from bakong.ledger.genesis import GenesisFile, decode_genesis
 from bakong.wire.keys import SigningKey
 
-__all__ = ["Home", "NodeConfig", "PeerConfig", "format_config", "load_home", "parse_address"]
+__all__ = [
+    "Home",
+    "NodeConfig",
+    "PeerConfig",
+    "format_config",
+    "load_home",
+    "parse_address",
+    "read_config_and_genesis",
+]
 
 
 class NodeSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -138,8 +147,12 @@ class Home:
         return self.path / "data"
 
 
-def load_home(path: Path) -> Home:
-    """Read and check a home directory; `ConfigError` names what is wrong."""
+C = TypeVar("C", bound=msgspec.Struct)
+
+
+def read_config_and_genesis(path: Path, config_type: type[C]) -> tuple[C, GenesisFile]:
+    """A service home's `config.toml` as `config_type` and its `genesis.json` (a validator's or
+    a gateway's); `ConfigError` names what is wrong."""
     try:
         raw = (path / "config.toml").read_bytes()
         genesis_raw = (path / "genesis.json").read_bytes()
@@ -148,9 +161,14 @@ def load_home(path: Path) -> Home:
     if len(raw) > limits.config_bytes_max:
         raise ConfigError("config.toml is too large")
     try:
-        config = msgspec.convert(tomllib.loads(raw.decode()), NodeConfig)
+        config = msgspec.convert(tomllib.loads(raw.decode()), config_type)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, msgspec.ValidationError) as error:
         raise ConfigError(f"{path / 'config.toml'}: {error}") from None
-    genesis = decode_genesis(genesis_raw)
+    return config, decode_genesis(genesis_raw)
+
+
+def load_home(path: Path) -> Home:
+    """Read and check a home directory; `ConfigError` names what is wrong."""
+    config, genesis = read_config_and_genesis(path, NodeConfig)
     key = read_key_file(path / "node_key.json")
     return Home(path, config, genesis, key)

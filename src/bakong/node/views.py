@@ -14,13 +14,13 @@ Rules:
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
 
+from bakong import exposition
 from bakong.errors import RemoteError
 from bakong.ledger.assets import ASSETS
 from bakong.ledger.block import BlockHeader, TxResult
@@ -235,13 +235,17 @@ class ApiCounters:
     def samples(self) -> list[tuple[str, str, str, list[tuple[str, float]]]]:
         """(name, kind, help, [(labels, value)]) for each family, in a fixed order."""
         requests = [
-            (_labels(route=r, method=m, status=str(s)), float(n))
+            (exposition.labels(route=r, method=m, status=str(s)), float(n))
             for (r, m, s), n in sorted(self.requests.items())
         ]
-        failures = [(_labels(code=c), float(n)) for c, n in sorted(self.auth_failures.items())]
-        closes = [(_labels(reason=c), float(n)) for c, n in sorted(self.stream_closes.items())]
+        failures = [
+            (exposition.labels(code=c), float(n)) for c, n in sorted(self.auth_failures.items())
+        ]
+        closes = [
+            (exposition.labels(reason=c), float(n)) for c, n in sorted(self.stream_closes.items())
+        ]
         lookups = [
-            (_labels(participant=p, outcome=o), float(n))
+            (exposition.labels(participant=p, outcome=o), float(n))
             for (p, o), n in sorted(self.alias_lookups.items())
         ]
         return [
@@ -264,32 +268,7 @@ class ApiCounters:
         ]
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _labels(**labels: str) -> str:
-    inner = ",".join(f'{name}="{_escape(value)}"' for name, value in labels.items())
-    return "{" + inner + "}"
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(value)
-
-
 def prometheus_text(metrics: Sequence[Metric], counters: ApiCounters) -> str:
     """The exposition text of the service's samples and the API's counters (rule 4)."""
     families = [(m.name, m.kind, m.help, [("", float(m.value))]) for m in metrics]
-    lines: list[str] = []
-    for name, kind, help_text, samples in sorted(families) + counters.samples():
-        help_escaped = help_text.replace("\\", "\\\\").replace("\n", "\\n")
-        lines.append(f"# HELP {name} {help_escaped}")
-        lines.append(f"# TYPE {name} {kind}")
-        lines.extend(f"{name}{labels} {_number(value)}" for labels, value in samples)
-    return "\n".join(lines) + "\n"
+    return exposition.render(sorted(families) + counters.samples())
