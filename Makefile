@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck pytest clean postgres-server c-compiler
+.PHONY: demo test lint typecheck pytest clean postgres-server c-compiler browser
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "bakong needs Python 3.11"'
@@ -58,7 +58,21 @@ postgres-server:
 		echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/bakong.conf && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
-test: $(STAMP) $(KHQR_SDK)/node_modules/bakong-khqr/package.json postgres-server
+# axe-core, the accessibility engine the browser tests inject into each page (test-only).
+AXE := .cache/axe-core
+$(AXE)/node_modules/axe-core/axe.min.js:
+	@command -v npm >/dev/null || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	npm install --prefix $(AXE) --no-audit --no-fund --loglevel=error axe-core@4.11.0
+
+# Debian's Chromium and a Khmer font for the pages' browser tests (Playwright drives
+# /usr/bin/chromium; its own browser download is not used).
+browser:
+	@{ command -v chromium >/dev/null && fc-list | grep -qi khmer; } || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends chromium fonts-khmeros fontconfig; }
+
+test: $(STAMP) $(KHQR_SDK)/node_modules/bakong-khqr/package.json $(AXE)/node_modules/axe-core/axe.min.js postgres-server browser
 	$(BIN)/ruff check src tests tools
 	$(BIN)/mypy src tools
 	$(BIN)/pytest -q
