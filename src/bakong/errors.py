@@ -17,12 +17,14 @@
         ├── RestoreError          (node.restore) a snapshot source sent what does not verify
         ├── ApiProblem            (node.views) the node refuses a request: HTTP status and code
         ├── StreamClosed          (node.stream) the node ends a block stream: close code, reason
+        ├── HttpClientError       (bench.http1) the benchmark's HTTP client got no answer it reads
         ├── ApiError              (client.errors) the node answered with an error envelope
         │   ├── Busy              (client.errors) 503 or 429: the same request may succeed later
         │   └── NotFound          (client.errors) 404: no such account, alias, block or route
         ├── TransactionRejected   (client.errors) the node will never commit it as sent
         ├── VerificationError     (client.errors) a stream message failed a check
-        └── GatewayProblem        (gateway.problems) a gateway refuses a request: status, code
+        ├── GatewayProblem        (gateway.problems) a gateway refuses a request: status, code
+        └── SmsNotAccepted        (gateway.sms_http) the SMS provider did not take a message
 
     AssertionError                one of our own invariants broke: a bug (assertions stay on)
     └── InvariantViolation        (ledger.invariants) a block broke conservation or a sign

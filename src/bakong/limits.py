@@ -158,6 +158,8 @@ __all__ = [
     "bench_gateway_request_timeout_s",
     "bench_gateway_registrations_parallel_max",
     "bench_gateway_drain_s",
+    "bench_http_head_bytes_max",
+    "bench_http_body_bytes_max",
     "loadgen_backoff_s_min",
     "loadgen_backoff_s_max",
     "loadgen_tick_s",
@@ -172,6 +174,7 @@ __all__ = [
     "postgres_log_tail_bytes",
     # gateway: the service, its store, projection and submissions
     "gateway_sqlite_busy_ms",
+    "gateway_gc_young_objects",
     "gateway_db_pool_size",
     "gateway_db_pool_overflow",
     "gateway_health_timeout_s",
@@ -198,6 +201,12 @@ __all__ = [
     "sms_backoff_s_max",
     "sms_batch_max",
     "sms_retry_window_ms",
+    "sms_http_timeout_s",
+    "sms_http_attempts",
+    "sms_http_retry_s",
+    "sms_http_url_chars_max",
+    "sms_http_token_bytes_max",
+    "sms_sender_chars_max",
     "onboarding_sweep_s",
     "onboarding_sweep_grace_ms",
     "pin_digits_min",
@@ -224,6 +233,15 @@ __all__ = [
     "client_addresses_tracked_max",
     "officer_session_lifetime_ms_default",
     "officer_session_lifetime_ms_max",
+    "officer_name_chars_min",
+    "officer_name_chars_max",
+    "officer_password_chars_min",
+    "officer_password_chars_max",
+    "officer_password_generated_bytes",
+    "officer_reason_chars_max",
+    "officer_recent_payments_max",
+    "officer_actions_page_default",
+    "officer_actions_page_max",
     # gateway: merchants, webhooks, Open API
     "khqr_expiry_ms_min",
     "khqr_expiry_ms_max",
@@ -231,6 +249,9 @@ __all__ = [
     "bill_number_bytes",
     "merchant_body_bytes_max",
     "merchant_payments_page_max",
+    "merchant_sales_page_max",
+    "store_card_width_px",
+    "store_card_dpi",
     "webhook_url_chars_max",
     "webhook_secret_bytes",
     "webhook_attempts_max",
@@ -246,6 +267,85 @@ __all__ = [
     "open_api_field_chars_max",
     "open_api_list_max",
     "open_api_short_hash_candidates_max",
+    # gateway: pages (wallet, till, officer)
+    "page_static_file_bytes_max",
+    "page_static_files_max",
+    "page_static_cache_s",
+    "page_lang_cookie_s",
+    "page_next_chars_max",
+    # gateway: the USSD service (feature phones) and its SMS receipts
+    "ussd_session_ms",
+    "ussd_input_ms",
+    "ussd_screen_gsm7_chars_max",
+    "ussd_screen_ucs2_units_max",
+    "sms_segment_gsm7_chars_max",
+    "sms_segment_ucs2_units_max",
+    "ussd_body_bytes_max",
+    "ussd_inputs_max",
+    "ussd_input_chars_max",
+    "ussd_text_chars_max",
+    "ussd_session_id_chars_max",
+    "ussd_service_code_chars_max",
+    "ussd_network_code_chars_max",
+    "ussd_secret_chars_min",
+    "ussd_secret_chars_max",
+    "ussd_aggregators_max",
+    "ussd_handle_digits_min",
+    "ussd_handle_digits_max",
+    "ussd_amount_digits_max",
+    "ussd_shop_code_digits_max",
+    "ussd_label_chars_max",
+    "ussd_payment_wait_s",
+    "ussd_daily_cap_khr_default",
+    "ussd_daily_cap_usd_default",
+    "ussd_payments_counted_max",
+    "ussd_approvals_shown_max",
+    "ussd_statement_entries_max",
+    "ussd_session_kept_ms",
+    "ussd_sweep_s",
+    "ussd_sweep_batch_max",
+    "merchant_short_code_first",
+    "phone_request_timeout_s",
+    "cash_out_approval_ms_max",
+    # gateway: claims (money sent to a phone with no wallet) and cash agents
+    "claim_period_ms_min",
+    "claim_period_ms_max",
+    "claim_redeem_margin_ms",
+    "claim_id_bytes",
+    "claim_code_digits",
+    "claim_secret_digits_min",
+    "claim_secret_digits_max",
+    "claim_attempts_max",
+    "claim_step_wait_s",
+    "claim_request_timeout_s",
+    "claim_body_bytes_max",
+    "claims_sweep_s",
+    "claims_sweep_batch_max",
+    "claims_page_max",
+    "agent_daily_cap_khr_default",
+    "agent_daily_cap_usd_default",
+    "agent_float_alert_khr_default",
+    "agent_float_alert_usd_default",
+    "agent_statement_rows_max",
+    "approvals_listed_max",
+    # gateway: onboarding by ID card and selfie (issue 18)
+    "kyc_image_bytes_max",
+    "kyc_image_side_min",
+    "kyc_image_side_max",
+    "kyc_selfie_frames_min",
+    "kyc_selfie_frames_max",
+    "kyc_body_bytes_max",
+    "kyc_submissions_per_day_max",
+    "kyc_submissions_window_ms",
+    "kyc_face_side_max",
+    "kyc_face_distance_default",
+    "kyc_frames_distance_max",
+    "kyc_ocr_timeout_s",
+    "kyc_ocr_text_chars_max",
+    "kyc_checks_parallel_max",
+    "kyc_worker_poll_s",
+    "kyc_worker_retry_ms",
+    "kyc_queue_page_max",
 ]
 
 # Identifiers. Account IDs are printed in KHQR tag 29/30 sub-tag 00, whose limit is 32.
@@ -516,6 +616,10 @@ bench_gateway_start_timeout_s = 60.0
 bench_gateway_request_timeout_s = 30.0
 bench_gateway_registrations_parallel_max = 8
 bench_gateway_drain_s = 15.0
+# The benchmark's own HTTP/1.1 client (bakong.bench.http1): an answer's head and body (or one
+# streamed line) at most these sizes; the gateway's answers are a few hundred bytes.
+bench_http_head_bytes_max = 16 * 1024
+bench_http_body_bytes_max = 1024 * 1024
 # The load generator (bakong.bench.loadgen): a refused batch (429/503) is retried after a
 # backoff that doubles from the minimum to the maximum; paced submits go out every tick.
 loadgen_backoff_s_min = 0.01
@@ -538,8 +642,11 @@ postgres_log_tail_bytes = 4_000
 # this long for another's lock instead of failing; the pool holds the request threads anyone
 # would run (anyio's default thread limiter is 40).
 gateway_sqlite_busy_ms = 10_000
-gateway_db_pool_size = 20
-gateway_db_pool_overflow = 20
+# The cyclic collector runs on the young generation after this many new container objects
+# (Python's default is 700; one payment request allocates a few thousand).
+gateway_gc_young_objects = 20_000
+gateway_db_pool_size = 40
+gateway_db_pool_overflow = 10
 # `/healthz` asks the core's `/healthz` and answers within this, reachable or not.
 gateway_health_timeout_s = 2.0
 # A submission waits this long for its commit; one not committed by then is sent again this
@@ -586,6 +693,15 @@ sms_poll_s = 1.0
 sms_backoff_s_max = 60.0
 sms_batch_max = 50
 sms_retry_window_ms = otp_lifetime_ms
+# The HTTP SMS provider (bakong.gateway.sms_http): each POST waits at most the timeout; a send
+# tries a busy or unreachable provider this many times, this long apart, before the outbox
+# keeps the message for the sender's next round. Its URL, token and sender name are short.
+sms_http_timeout_s = 10.0
+sms_http_attempts = 3
+sms_http_retry_s = 1.0
+sms_http_url_chars_max = 2_048
+sms_http_token_bytes_max = 4_096
+sms_sender_chars_max = 11  # an alphanumeric sender ID is at most 11 characters (GSM 03.40)
 # A registration the ledger refused and nobody sent again is undone (handle and phone freed)
 # by a sweep every few seconds, once refused this long: a retry in flight undoes its own.
 onboarding_sweep_s = 5.0
@@ -631,6 +747,19 @@ client_addresses_tracked_max = 100_000
 # An officer's session (`bakong gateway officer-token`) lasts a shift by default, a day at most.
 officer_session_lifetime_ms_default = 8 * 60 * 60_000
 officer_session_lifetime_ms_max = 24 * 60 * 60_000
+# An officer signs in by name (a staff login, not a person's name) and a password of at least
+# 12 characters (NIST SP 800-63B asks 8 of a memorised secret; staff reach every customer's
+# data, so more); a generated one is 120 random bits. A reason an officer gives is a sentence.
+officer_name_chars_min = 3
+officer_name_chars_max = 32
+officer_password_chars_min = 12
+officer_password_chars_max = 128
+officer_password_generated_bytes = 15
+officer_reason_chars_max = 500
+# A customer's page shows their latest payments; the actions log is read a page at a time.
+officer_recent_payments_max = 20
+officer_actions_page_default = 50
+officer_actions_page_max = 200
 
 # Gateway: merchants, webhooks and the Open API (bakong.gateway merchants, webhooks, open_api).
 # A dynamic KHQR lives at most 10 minutes (NBC's QR Pay integration guide) and at least long
@@ -641,6 +770,11 @@ khqr_expiry_ms_default = 5 * 60_000
 bill_number_bytes = 10
 merchant_body_bytes_max = 16 * 1024
 merchant_payments_page_max = 100
+# A day's sales list at most this many payments (the totals count them all). The store card
+# is A6 (105 x 148 mm) at 300 dpi: sharp when printed, small as a file.
+merchant_sales_page_max = 500
+store_card_width_px = 1240
+store_card_dpi = 300
 # Webhooks: delivered at least once, retried after 1 s, 2 s, 4 s ... capped at an hour, 16
 # attempts in all (about five hours), each waiting at most 10 s for an answer. The worker looks
 # for due events every second, a bounded batch at a time. A receiver refuses a signature whose
@@ -664,8 +798,162 @@ open_api_list_max = 50
 # A short-hash check scans the merchant's latest transfers of that exact amount and currency.
 open_api_short_hash_candidates_max = 10_000
 
+# Gateway: pages (bakong.gateway.pages). The static files (CSS, JS, icons) are read into memory
+# at start: each is small, and their count is bounded so a stray file cannot bloat a gateway.
+# A URL that carries the file's content hash is cached for a year (it never changes); any other
+# is revalidated each time. The language cookie lasts a year; the page to return to after a
+# language switch is a path of this gateway, kept short.
+page_static_file_bytes_max = 512 * 1024
+page_static_files_max = 200
+page_static_cache_s = 365 * 86_400
+page_lang_cookie_s = 365 * 86_400
+page_next_chars_max = 512
+
+# Gateway: the USSD service (bakong.gateway.ussd). A session lasts 180 s and waits at most 60 s
+# for each input (Africa's Talking's figures: reference channels.md section 1.2). A screen is
+# 160 bytes: 182 GSM-7 characters, or 80 UCS-2 units once one character (Khmer) needs UCS-2;
+# an SMS segment is 160 GSM-7 characters or 70 UCS-2 units.
+ussd_session_ms = 180_000
+ussd_input_ms = 60_000
+ussd_screen_gsm7_chars_max = 182
+ussd_screen_ucs2_units_max = 80
+sms_segment_gsm7_chars_max = 160
+sms_segment_ucs2_units_max = 70
+# An aggregator's callback is a small form or JSON body. A session takes at most 40 inputs (a
+# long session is a handful of screens, each retried a few times), each at most 20 keys (a
+# phone number typed with its international prefix "00"); the text joins them with "*".
+ussd_body_bytes_max = 4 * 1024
+ussd_inputs_max = 40
+ussd_input_chars_max = 20
+ussd_text_chars_max = ussd_inputs_max * (ussd_input_chars_max + 1)
+ussd_session_id_chars_max = 128
+ussd_service_code_chars_max = 32
+ussd_network_code_chars_max = 16
+# An aggregator's shared secret is at least 128 random bits in hex (the config keeps only its
+# SHA-256); a gateway serves a handful of aggregators.
+ussd_secret_chars_min = 32
+ussd_secret_chars_max = 128
+ussd_aggregators_max = 16
+# What a keypad types: a wallet name of 4 to 12 digits, an amount of at most 9 digits (whole
+# riel or dollars, far above any daily limit), a shop's short code.
+ussd_handle_digits_min = 4
+ussd_handle_digits_max = 12
+ussd_amount_digits_max = 9
+ussd_shop_code_digits_max = 8
+# A name, account or bank printed on a screen is cut to this many characters first (and more
+# when the screen would not fit otherwise).
+ussd_label_chars_max = 24
+# A USSD payment waits for its block less than the aggregator's 15 s answer timeout.
+ussd_payment_wait_s = 8.0
+# Default daily caps of USSD-originated payments (a bank's config sets its own, never above the
+# central bank's basic-tier limit): KHR 400,000 and USD 100.00, in minor units. Today's USSD
+# payments are summed from at most this many of the customer's latest.
+ussd_daily_cap_khr_default = 400_000
+ussd_daily_cap_usd_default = 10_000
+ussd_payments_counted_max = 500
+# A screen lists at most 3 cash-out requests and the 5 latest payments (the mini statement).
+ussd_approvals_shown_max = 3
+ussd_statement_entries_max = 5
+# A session's row outlives its expiry by 10 minutes (an aggregator's late retry is still known
+# as a replay), then is deleted: every 30 s, a bounded batch at a time.
+ussd_session_kept_ms = 10 * 60_000
+ussd_sweep_s = 30.0
+ussd_sweep_batch_max = 1_000
+# Merchants' numeric short codes (paid by USSD) count up from here: four digits at first.
+merchant_short_code_first = 1001
+# `bakong phone` waits this long for a screen: a registration or a payment waits for its block.
+phone_request_timeout_s = 30.0
+# A cash-out request waits at most 10 minutes for the customer's approval.
+cash_out_approval_ms_max = 10 * 60_000
+
+# Gateway: claims and cash agents (bakong.gateway claims, claiming, agents). Money sent to a
+# phone with no wallet is held for a claim period the bank configures: at most the ledger's
+# longest hold, less the five minutes a transaction's clock may run ahead of the block's (the
+# ledger measures a hold's life from the block's time); at least long enough to claim in a
+# test. A claim is refused in its last 30 s, so that its post commits before the hold expires.
+claim_period_ms_min = 2_000
+claim_period_ms_max = hold_expiry_ms_max - tx_future_ms_max
+claim_redeem_margin_ms = 30_000
+# A claim's id is 128 random bits; its code is 10 digits derived from the id under a key only
+# the bank holds (Vodacom's cash token has 11, Wing's 8); the payer's secret for an agent is
+# 4 to 8 digits (Vodacom: 5). Five wrong tries lock a claim: it then returns at expiry.
+claim_id_bytes = 16
+claim_code_digits = 10
+claim_secret_digits_min = 4
+claim_secret_digits_max = 8
+claim_attempts_max = 5
+# The holding bank waits this long for each of a claim's two blocks (the post, the transfer)
+# before it answers "claiming"; the claimant's bank waits for that answer this long.
+claim_step_wait_s = 6.0
+claim_request_timeout_s = 20.0
+claim_body_bytes_max = 4 * 1024
+# The claims worker looks every 2 s for holds placed, expired and claims to drive, a bounded
+# batch at a time; a payer's list of claims is read a page at a time.
+claims_sweep_s = 2.0
+claims_sweep_batch_max = 200
+claims_page_max = 100
+# An agent's own daily caps of cash-in and of cash-out, per asset (the bank sets each agent's;
+# the ledger's tier limits bound them anyway): the full tier's KHR 40,000,000 / USD 10,000 by
+# default. A float under KHR 400,000 or USD 100 alerts the agent, once per crossing.
+agent_daily_cap_khr_default = 40_000_000
+agent_daily_cap_usd_default = 10_000_00
+agent_float_alert_khr_default = 400_000
+agent_float_alert_usd_default = 100_00
+# A day's statement lists at most this many movements (its totals count them all).
+agent_statement_rows_max = 5_000
+# A customer is shown at most this many cash-out requests waiting for a decision.
+approvals_listed_max = 20
+
+# Gateway: onboarding by ID card and selfie (bakong.gateway.kyc; docs/kyc.md). The page sends
+# each card side at most 1,600 px on its long side as a JPEG (a few hundred KB) and each selfie
+# frame at 640 px; the gateway takes at most 1.5 MB and 4,000 px a side per image (a phone's
+# full photo, sent by an older page), at least 200 px (below that nothing is legible). A
+# challenge is 3 to 8 frames (a blink needs open, closed, open). The JSON body carries the
+# images in base64 (4/3 of their size) and a little more.
+kyc_image_bytes_max = 1_500_000
+kyc_image_side_min = 200
+kyc_image_side_max = 4_000
+kyc_selfie_frames_min = 3
+kyc_selfie_frames_max = 8
+kyc_body_bytes_max = (2 + kyc_selfie_frames_max) * kyc_image_bytes_max * 4 // 3 + 64 * 1024
+# A customer may submit 5 times a day: enough for retakes, too few to probe the face matcher.
+kyc_submissions_per_day_max = 5
+kyc_submissions_window_ms = 24 * 60 * 60_000
+# dlib looks for faces in a copy at most 800 px on its long side (its HOG detector costs in
+# proportion to the pixels; an ID photo on a 1,600 px card is still 250 px tall there).
+kyc_face_side_max = 800
+# The face distance (dlib's 128-d embeddings, Euclidean) at or under which the ID photo and the
+# selfie are taken for one person when `[kyc] face_distance_max` is not configured: calibrated
+# in docs/kyc.md (dlib's own 0.6 is its LFW figure; 0.5 trades more officer reviews for fewer
+# false matches). Every frame of a challenge must be the same face as the first, within 0.6.
+kyc_face_distance_default = 0.5
+kyc_frames_distance_max = 0.6
+# Tesseract gets 30 s per image (a 1,600 px card side takes 1 to 3 s on one core); it reads at
+# most this much text from a side.
+kyc_ocr_timeout_s = 30.0
+kyc_ocr_text_chars_max = 4_000
+# One check runs at a time per gateway (dlib and Tesseract are CPU-bound: a burst of
+# submissions waits in the queue instead of starving the payment path). The worker looks for
+# new submissions every second (a submission also wakes it), and retries one whose tier change
+# the ledger did not take after 10 s.
+kyc_checks_parallel_max = 1
+kyc_worker_poll_s = 1.0
+kyc_worker_retry_ms = 10_000
+kyc_queue_page_max = 50
+
 assert account_name_chars_max + 1 + participant_code_chars_min == account_id_chars_max
+assert ussd_input_ms < ussd_session_ms and ussd_payment_wait_s < ussd_input_ms / 1_000
+assert ussd_text_chars_max == ussd_inputs_max * (ussd_input_chars_max + 1)
+assert ussd_handle_digits_min >= handle_chars_min and ussd_handle_digits_max <= 28
+assert 10**ussd_amount_digits_max * 100 <= amount_max  # dollars to cents cannot overflow
+assert 0 < ussd_secret_chars_min <= ussd_secret_chars_max
+assert 0 < ussd_approvals_shown_max <= 9 and 0 < ussd_statement_entries_max  # one key each
+assert gateway_submit_wait_s < phone_request_timeout_s  # a registration answers in time
 assert participant_code_chars_min <= participant_code_chars_max
+assert hold_expiry_ms_min < claim_period_ms_min <= claim_period_ms_max <= hold_expiry_ms_max
+assert claim_attempts_max * 1_000_000 < 10**claim_code_digits  # guessing a code is hopeless
+assert claim_step_wait_s * 2 < claim_request_timeout_s
+assert 0 < agent_float_alert_khr_default and 0 < agent_float_alert_usd_default
 assert gateway_resubmit_s < gateway_submit_wait_s < tx_past_ms_max / 1_000
 assert 0 < gateway_wait_check_s < gateway_submit_wait_s
 assert gateway_submit_batch_max <= api_batch_txs_max  # a full batch fits one request's body
@@ -677,7 +965,14 @@ assert 6 <= pin_digits_min <= pin_digits_max and pin_failures_max >= 1
 assert session_token_bytes >= 16 and history_page_default <= history_page_max
 assert 0 < client_logins_per_min and 0 < client_login_burst and client_addresses_tracked_max > 0
 assert 0 < client_codes_per_min and 0 < client_code_burst
+assert kyc_image_side_min < kyc_face_side_max <= kyc_image_side_max
+assert 3 <= kyc_selfie_frames_min <= kyc_selfie_frames_max
+assert 0 < kyc_face_distance_default <= kyc_frames_distance_max < 1
 assert 0 < officer_session_lifetime_ms_default <= officer_session_lifetime_ms_max
+assert 0 < officer_name_chars_min <= officer_name_chars_max
+assert 8 <= officer_password_chars_min <= officer_password_chars_max
+assert 4 * officer_password_generated_bytes // 3 >= officer_password_chars_min  # base64url
+assert officer_actions_page_default <= officer_actions_page_max
 assert session_lifetime_ms <= officer_session_lifetime_ms_max  # `open_session` takes either
 assert handle_chars_min + 1 + participant_code_chars_max <= account_id_chars_max
 assert 0 < khqr_expiry_ms_min <= khqr_expiry_ms_default <= khqr_expiry_ms_max

@@ -10,8 +10,9 @@ from aclb, confirmed through wing's Open API by md5 and announced by a signed we
 receiver on loopback. Then the chain is halted (two of four validators stopped) while aclb's
 customer pays, so the payment is certainly in flight, and aclb's gateway is killed with SIGKILL
 mid-payment and restarted: the same idempotency key gets the first payment's answer, the
-ledger holds one transfer, and at the end every balance each gateway projected equals the
-ledger's.
+ledger holds one transfer. aclb's customer pays a phone no bank knows, whose owner then opens
+a wallet at wing and claims the money with the code aclb texted (issue 17). At the end every
+balance each gateway projected equals the ledger's.
 
 Method: `bakong.node.localnet` for the validators, `bakong.gateway.processes` for `bakong
 gateway init` and `bakong gateway run`, `bakong.gateway.scripted` for the people, and
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -320,6 +322,47 @@ def _history(home: GatewayHome, account_id: str) -> list[sa.Row[tuple[object, ..
             ))  # fmt: skip
     finally:
         engine.dispose()
+
+
+def _claim_code(home: GatewayHome, phone: str) -> str:
+    """The claim code in the newest text `home`'s gateway sent to `phone`."""
+    engine = db.engine_for(home.database_url)
+    try:
+        with engine.connect() as connection:
+            body = connection.execute(
+                sa.select(db.sms_outbox.c.body)
+                .where(db.sms_outbox.c.phone == phone)
+                .order_by(db.sms_outbox.c.id.desc())
+            ).scalars().first()
+    finally:
+        engine.dispose()
+    found = re.search(r"code ([0-9]{10})", body or "")
+    assert found is not None, "no claim code was texted"
+    return found.group(1)
+
+
+def test_money_sent_to_a_phone_with_no_wallet_is_claimed_at_the_other_bank(world: World) -> None:
+    """Issue 17: aclb's customer pays a phone no bank knows; its owner opens a wallet at wing
+    and claims the money with the code aclb texted; aclb's escrow passes it on, once."""
+    aclb, wing = world.calls("aclb"), world.calls("wing")
+    newcomer = _person("wing", "chenda", "+85512000303")
+    sent = aclb.pay(world.tokens["aclb"], "claim-1", {"phone": newcomer.phone},
+                    amount=21_000, asset="KHR")  # fmt: skip
+    assert sent["claim"]["state"] == "pending_claim", sent
+    code = _claim_code(world.homes["aclb"], newcomer.phone)
+    token = scripted.register(wing, world.homes["wing"].database_url, newcomer)
+    body = {"bank": "aclb", "code": code}
+    claimed = wing.call("POST", "/v1/wallet/claims", token=token, body=body)
+    assert (claimed["state"], claimed["amount"]) == ("claimed", 21_000)
+    assert wing.call("POST", "/v1/wallet/claims", token=token, body=body) == claimed
+    _settled(world, "aclb")
+    _settled(world, "wing")
+    assert world.ledger_balance(newcomer.account_id, Asset.KHR) == 21_000
+    assert world.ledger_balance("claims_escrow@aclb", Asset.KHR) == 0
+    assert aclb.payment(world.tokens["aclb"], "claim-1")["claim"]["state"] == "claimed"
+    assert wing.wallet(token)["balances"]["KHR"] == {"available": 21_000, "held": 0}
+    aclb.close()
+    wing.close()
 
 
 def test_every_balance_a_gateway_projects_equals_the_ledgers(world: World) -> None:

@@ -194,15 +194,19 @@ def test_login_and_code_requests_are_limited_per_client_address(
 def test_officer_token_opens_an_officer_session_in_the_homes_store(
     tmp_path: Path, database_url: str
 ) -> None:
-    """`bakong gateway officer-token`: a token the officer routes accept, for as long as asked."""
+    """`bakong gateway officer-token --name`: a token of that officer, for as long as asked."""
     core = Core()  # only its genesis is needed: the command never calls the core
     genesis = tmp_path / "genesis.json"
     genesis.write_bytes(encode_genesis(core.sandbox.genesis))
     config = GatewayConfig(GatewaySection("aclb", "http://core.test"))
     init_home(tmp_path / "home", config, genesis)
     runner = CliRunner()
-    arguments = ["gateway", "officer-token", "--home", str(tmp_path / "home"),
-                 "--database", database_url, "--ttl-minutes", "30", "--json"]  # fmt: skip
+    arguments = ["gateway", "officer-token", "--home", str(tmp_path / "home"), "--name",
+                 "kanha", "--database", database_url, "--ttl-minutes", "30", "--json"]  # fmt: skip
+    assert runner.invoke(cli, arguments).exit_code == 2  # no such officer yet
+    added = runner.invoke(cli, ["gateway", "officer", "add", "--home", str(tmp_path / "home"),
+                                "--name", "kanha", "--database", database_url])  # fmt: skip
+    assert added.exit_code == 0, added.output
     before_ms = time.time_ns() // 1_000_000
     printed = runner.invoke(cli, arguments)
     assert printed.exit_code == 0, printed.output
@@ -214,7 +218,7 @@ def test_officer_token_opens_an_officer_session_in_the_homes_store(
             found = sessions.find_session(connection, answer["token"], before_ms)
     finally:
         engine.dispose()
-    assert found is not None and (found.role, found.customer_id) == ("officer", sessions.OFFICER)
+    assert found is not None and found.role == "officer" and found.customer_id > 0
     too_long = runner.invoke(cli, [*arguments[:-2], "--ttl-minutes", "100000"])
     assert too_long.exit_code == 2
 
@@ -257,3 +261,60 @@ def test_a_refused_registration_nobody_retries_is_swept_and_frees_handle_and_pho
     assert asyncio.run(sweep(3_000 + limits.onboarding_sweep_grace_ms)) == 0
     again = wallets._enrol(services, onboarding, transaction, None, PIN, 4_000, merchant_row)
     assert isinstance(again, int)  # handle and phone are free again
+
+
+def test_a_retry_claims_a_refused_registration_from_the_sweeper(
+    engine: Engine, core: Core
+) -> None:
+    """The sweeper has listed a refused onboarding when its retry arrives: the retry resumes
+    it and the sweeper's delete, conditional on a submission nobody touched since it looked,
+    leaves it to the retry. The other way round, a retry whose rows the sweeper removed
+    (their id perhaps taken by a newer registration) is not resumed."""
+    services = make_services(engine, core)
+
+    def merchant(handle: str, phone: str) -> wallets.Onboarding:
+        return wallets.Onboarding(
+            handle=handle, account_id=f"{handle}@aclb", phone=phone, name="Noodle Bar",
+            birth_date=None, kind="merchant", tier=2,
+            public_key=bytes(gateway_key(handle).public_key), sealed=None,
+            pin_hash=wallets.pins.hash_pin(PIN),
+        )  # fmt: skip
+
+    def refused(onboarding: wallets.Onboarding, at_ms: int) -> tuple[int, int]:
+        transaction = wallets._onboarding_transaction(services, onboarding)
+        customer_id = wallets._enrol(services, onboarding, transaction, None, PIN, at_ms, None)
+        assert isinstance(customer_id, int)
+        stored = wallets._stored_onboarding(engine, customer_id)
+        assert stored is not None and stored.tx_hash is not None
+        with engine.begin() as connection:
+            assert submission.finish_submission(
+                connection, stored.tx_hash, "account_exists", 7, at_ms + 1
+            )
+        return customer_id, stored.id
+
+    noodles = merchant("noodle_bar", PHONE)
+    customer_id, submission_id = refused(noodles, 1_000)
+    looked_ms = 2_000 + limits.onboarding_sweep_grace_ms
+    listed = wallets._rejected_onboardings(engine, looked_ms - limits.onboarding_sweep_grace_ms)
+    assert listed == [(customer_id, submission_id)]
+    transaction = wallets._onboarding_transaction(services, noodles)
+    resumed = wallets._enrol(services, noodles, transaction, None, PIN, looked_ms + 1, None)
+    assert resumed == wallets._Resume(customer_id)
+    # The sweeper goes on with what it listed: the retry's claim stops it.
+    assert not wallets._undo(
+        engine, customer_id, submission_id, looked_ms - limits.onboarding_sweep_grace_ms
+    )
+    assert _rows(engine) == (1, 1)
+    assert wallets._undo(engine, customer_id, submission_id)  # the retry undoes its own
+    assert _rows(engine) == (0, 0)
+
+    # The sweeper first: its rows go, and a newer registration may take the id on SQLite.
+    customer_id, submission_id = refused(noodles, 10_000)
+    assert wallets._undo(engine, customer_id, submission_id, 11_001)
+    other = merchant("rice_shop", "+85512000072")
+    newer = wallets._enrol(
+        services, other, wallets._onboarding_transaction(services, other), None, PIN, 12_000, None
+    )
+    assert isinstance(newer, int)
+    with engine.begin() as connection:  # the retry's check, as it runs inside `_enrol`
+        assert not wallets._resumable(connection, customer_id, noodles, 12_001)

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import msgspec
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bakong.client import SubmitResult, TransactionStatus, transaction_bytes
@@ -215,9 +216,18 @@ def test_the_projection_finishes_what_the_submitter_left(engine: Engine, core: C
 def test_a_sender_waits_for_the_projection_and_never_polls_the_core(
     engine: Engine, core: Core
 ) -> None:
+    """Woken by the block that commits its payment, the sender answers with the submission as
+    that block's transaction stored it, reading nothing back and asking the core nothing."""
     _fund(core)
     payer = Payer(core, 1_500)
     asked: list[bytes] = []
+    read_back: list[str] = []
+
+    def reads(_c: object, _k: object, statement: str, *_rest: object) -> None:
+        if statement.lstrip().startswith("SELECT") and "WHERE submissions.id =" in statement:
+            read_back.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", reads)
 
     async def pay(services: GatewayServices) -> Submission:
         status = services.core.transaction
@@ -242,8 +252,11 @@ def test_a_sender_waits_for_the_projection_and_never_polls_the_core(
             await asyncio.gather(projection, return_exceptions=True)
 
     done = _in_process(engine, core, pay)
+    sa.event.remove(engine, "before_cursor_execute", reads)
     assert (done.state, done.result) == (State.committed, "ok") and done.height is not None
     assert asked == []  # woken by the block, not by asking the core
+    assert read_back == []  # handed its submission by the projection, not read again
+    assert done == load_submission(engine, done.id)  # exactly as stored
     assert _balance(core, DARA) == 1_500
 
 
@@ -260,6 +273,17 @@ def test_waiters_wake_every_sender_of_a_hash_and_forget_it_once_all_left() -> No
         waiters.release(b"h" * 32)
         waiters.release(b"o" * 32)
         assert len(waiters) == 0
+
+        # A block that finished a sender's submission hands it over until the sender left;
+        # one nobody waits for is not kept.
+        waiters.register(b"h" * 32)
+        done = Submission(1, CUSTOMER, "k", "r", State.committed, b"h" * 32, b"tx", "ok", 9, "{}")
+        unwaited = Submission(2, CUSTOMER, "k2", "r", State.committed, b"u" * 32, b"tx", "ok", 9,
+                              "{}")  # fmt: skip
+        waiters.wake([b"h" * 32, b"u" * 32], [done, unwaited])
+        assert waiters.finished(b"h" * 32) == done and waiters.finished(b"u" * 32) is None
+        waiters.release(b"h" * 32)
+        assert waiters.finished(b"h" * 32) is None
 
     asyncio.run(run())
 

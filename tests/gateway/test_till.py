@@ -5,7 +5,6 @@ real node API on an in-memory chain, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import httpx
@@ -14,22 +13,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bakong.gateway import sessions, webhooks
+from bakong.gateway import webhooks
 from bakong.khqr import decode
 from tests.gateway.conftest import Core, RunningGateway
 from tests.gateway.loopback import serve
-from tests.gateway.test_wallets import auth, cash_in, register
+from tests.gateway.test_wallets import auth, cash_in, officer_token, register
 
 OWNER_PHONE = "+85590000042"
 OWNER_PIN = "26071958"
 
 
 def _officer(gateway: RunningGateway) -> str:
-    services = gateway.services
-    token, _ = sessions.open_officer_session(
-        services.engine, services.clock_ms(), os.urandom, 60_000
-    )
-    return token
+    return officer_token(gateway)
 
 
 def _open(http: httpx.Client, officer: str, **extra: str) -> httpx.Response:

@@ -22,7 +22,10 @@ Method (everything in one temporary directory, removed at the end):
    idempotency key per payment, its sequence number in the memo): first at saturation
    (`--concurrency` requests in flight: each sender posts its next payment, from the next
    payer in turn, on the answer to its last), then paced at half the saturation throughput.
-   Each phase has a warm-up it excludes. Meanwhile the gateways' CPU time is polled (psutil).
+   Each phase has a warm-up it excludes. Meanwhile the gateways' CPU time is polled (psutil):
+   `gateway_cpu_ms_per_payment` is both gateways' CPU over the two phases per payment sent.
+   The client is `bakong.bench.http1` (kept-alive HTTP/1.1 over asyncio streams, on uvloop),
+   a few percent of a core where httpx took half of one: it shares the cores it measures.
    `payments_per_s`: payments answered `committed` within the measured window of the
    saturation phase, per second (the gateway answers once the block holding the payment is
    committed). `notify_ms`: at half load, from just before the payer's request is sent to the
@@ -59,11 +62,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 import msgspec
+import uvloop
 
 from bakong import limits
 from bakong.bench import workload
+from bakong.bench.http1 import Http1Connection, HttpClientError, Response
 from bakong.bench.loadgen import LoadConfig, Percentiles, Phase, percentiles
 from bakong.bench.network import Monitor, Progress, machine_info, run_loadgen
 from bakong.client import Client, Committed, issue
@@ -93,7 +97,9 @@ class Options:
     duration_s: float = 20.0
     customers: int = 50  # per gateway
     warmup_s: float = 3.0
-    concurrency: int = 64  # payment requests in flight at saturation, both gateways together
+    # Payment requests in flight at saturation, both gateways together: enough that the
+    # machine, not the round trip, bounds the rate (64 gave 0.6-0.8 of what 256 did).
+    concurrency: int = 256
     core_accounts: int = 3_000
     seed: int = 1
     mempool_txs: int = 4_000
@@ -204,48 +210,82 @@ def _check_ok(committed: Committed, what: str) -> None:
 # -- step 4: payments and notifications --------------------------------------------------------
 
 
-async def _listen(http: httpx.AsyncClient, customer: Customer, observed: _Observed) -> None:
+class _Connections:
+    """Kept-alive connections to each gateway (`bakong.bench.http1`), lent one per request in
+    flight: a request takes an idle one or opens one, and gives it back when answered."""
+
+    timeout_s = limits.bench_gateway_request_timeout_s
+
+    def __init__(self) -> None:
+        self.idle: dict[str, list[Http1Connection]] = {}
+
+    async def request(self, url: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        idle = self.idle.setdefault(url, [])
+        connection = idle.pop() if idle else Http1Connection(url, self.timeout_s)
+        answer = await connection.request("POST", path, headers, body)
+        idle.append(connection)
+        return answer
+
+    async def aclose(self) -> None:
+        for idle in self.idle.values():
+            for connection in idle:
+                await connection.aclose()
+        self.idle.clear()
+
+
+_EventData = msgspec.json.Decoder(dict[str, Any])
+
+
+async def _listen(customer: Customer, observed: _Observed) -> None:
     """Record the arrival of every payment event on `customer`'s stream, until cancelled."""
     headers = {"authorization": f"Bearer {customer.token}"}
-    async with http.stream("GET", customer.url + "/v1/events", headers=headers) as response:
-        if response.status_code != 200:
-            raise click.ClickException(f"GET /v1/events: HTTP {response.status_code}")
-        observed.streams_open += 1
-        async for line in response.aiter_lines():
-            if not line.startswith("data:"):
-                continue
-            arrived = time.monotonic()
-            memo = str(json.loads(line[5:]).get("memo", ""))
-            if memo.startswith("bench-"):
-                observed.notified.setdefault(int(memo[6:]), arrived)
+    # No timeout on the stream itself: it is quiet between payments (keepalive comments).
+    stream = Http1Connection(customer.url, limits.bench_gateway_request_timeout_s)
+    opened = False
+    async for line in stream.lines("/v1/events", headers):
+        if not opened:  # the gateway's first line (": open") follows its subscription
+            opened = True
+            observed.streams_open += 1
+        if not line.startswith("data:"):
+            continue
+        arrived = time.monotonic()
+        memo = str(_EventData.decode(line[5:]).get("memo", ""))
+        if memo.startswith("bench-"):
+            observed.notified.setdefault(int(memo[6:]), arrived)
+
+
+_PaymentAnswer = msgspec.json.Decoder(dict[str, Any])
 
 
 async def _pay(
-    http: httpx.AsyncClient, observed: _Observed, payer: Customer, payee: Customer, amount: int
+    http: _Connections, observed: _Observed, payer: Customer, payee: Customer, amount: int
 ) -> None:
     seq = observed.issued
     observed.issued += 1
-    body = {
+    body = msgspec.json.encode({
         "idempotency_key": f"bench-{seq}", "to": {"account": payee.account_id},
         "amount": amount, "asset": "KHR", "memo": f"bench-{seq}",
-    }  # fmt: skip
-    headers = {"authorization": f"Bearer {payer.token}"}
+    })  # fmt: skip
+    headers = {"authorization": f"Bearer {payer.token}", "content-type": "application/json"}
     payment = observed.payments[seq] = _Payment(time.monotonic())
     try:
-        response = await http.post(payer.url + "/v1/payments", json=body, headers=headers)
-    except httpx.TransportError as error:
+        response = await http.request(payer.url, "/v1/payments", headers, body)
+    except (HttpClientError, TimeoutError) as error:
         payment.answered, payment.outcome = time.monotonic(), type(error).__name__
         return
     payment.answered = time.monotonic()
-    if response.status_code == 200:
-        payment.outcome = str(response.json().get("state", "unknown"))
-    elif response.status_code == 202:
+    try:
+        answer = _PaymentAnswer.decode(response.body)
+    except msgspec.DecodeError:
+        answer = {}
+    if response.status == 200:
+        payment.outcome = str(answer.get("state", "unknown"))
+    elif response.status == 202:
         payment.outcome = "pending"
     else:
-        try:
-            payment.outcome = str(response.json()["error"]["code"])
-        except (ValueError, KeyError, TypeError):
-            payment.outcome = f"http_{response.status_code}"
+        problem = answer.get("error")
+        code = problem.get("code") if isinstance(problem, dict) else None
+        payment.outcome = str(code) if code else f"http_{response.status}"
 
 
 @dataclass
@@ -278,7 +318,7 @@ class _Payers:
 
 
 async def _saturate(
-    http: httpx.AsyncClient, payers: _Payers, observed: _Observed, window: _PhaseWindow,
+    http: _Connections, payers: _Payers, observed: _Observed, window: _PhaseWindow,
     concurrency: int,
 ) -> None:  # fmt: skip
     async def worker() -> None:
@@ -289,7 +329,7 @@ async def _saturate(
 
 
 async def _paced(
-    http: httpx.AsyncClient, payers: _Payers, observed: _Observed, window: _PhaseWindow,
+    http: _Connections, payers: _Payers, observed: _Observed, window: _PhaseWindow,
     in_flight_max: int,
 ) -> None:  # fmt: skip
     in_flight: set[asyncio.Task[None]] = set()
@@ -322,7 +362,7 @@ async def _drain(observed: _Observed, window: _PhaseWindow) -> None:
 
 
 async def _phase(
-    http: httpx.AsyncClient, payers: _Payers, observed: _Observed, options: Options,
+    http: _Connections, payers: _Payers, observed: _Observed, options: Options,
     name: str, rate: float = 0.0,
 ) -> _PhaseWindow:  # fmt: skip
     """One phase: saturation when `rate` is 0, else paced at `rate` payments per second."""
@@ -381,11 +421,11 @@ def _phase_figures(observed: _Observed, window: _PhaseWindow) -> dict[str, Any]:
 
 
 async def _open_streams(
-    http: httpx.AsyncClient, customers: dict[str, list[Customer]], observed: _Observed
+    customers: dict[str, list[Customer]], observed: _Observed
 ) -> list[asyncio.Task[None]]:
     """Every customer's event stream, open (the gateway has subscribed it) on return."""
     everyone = [customer for group in customers.values() for customer in group]
-    listeners = [asyncio.ensure_future(_listen(http, c, observed)) for c in everyone]
+    listeners = [asyncio.ensure_future(_listen(c, observed)) for c in everyone]
     deadline = time.monotonic() + limits.bench_gateway_start_timeout_s
     while observed.streams_open < len(listeners):
         failed = [task for task in listeners if task.done()]
@@ -403,14 +443,9 @@ async def _payments(
 ) -> dict[str, dict[str, Any]]:
     """Step 4: saturation, then half load; each phase's figures."""
     observed = _Observed()
-    timeout = httpx.Timeout(limits.bench_gateway_request_timeout_s)
-    pool = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    stream_timeout = httpx.Timeout(limits.bench_gateway_request_timeout_s, read=None)
-    async with (
-        httpx.AsyncClient(timeout=timeout, limits=pool) as http,
-        httpx.AsyncClient(timeout=stream_timeout, limits=pool) as streams,
-    ):
-        listeners = await _open_streams(streams, customers, observed)
+    http = _Connections()
+    try:
+        listeners = await _open_streams(customers, observed)
         try:
             payers = _Payers(customers, options.seed)
             progress.begin("payments at saturation")
@@ -430,6 +465,8 @@ async def _payments(
             for listener in listeners:
                 listener.cancel()
             await asyncio.gather(*listeners, return_exceptions=True)
+    finally:
+        await http.aclose()
     return {"saturation": saturation, "half_load": half}
 
 
@@ -449,7 +486,8 @@ def _through_gateways(
     monitor.start()
     began = time.monotonic()
     try:
-        phases = asyncio.run(_payments(customers, options, progress))
+        # uvloop: the client's own event loop costs the machine less than asyncio's.
+        phases = uvloop.run(_payments(customers, options, progress))
     finally:
         monitor.stop()
     return {
@@ -597,6 +635,7 @@ def _assemble(options: Options, measured: dict[str, Any]) -> dict[str, Any]:
         "registration_s": through["registration_s"],
         "registrations_per_s": through["registrations_per_s"],
         "gateway_cpu_s": through["gateway_cpu_s"],
+        "gateway_cpu_ms_per_payment": _cpu_ms_per_payment(through),
         "gateway_rss_mb_max": through["gateway_rss_mb_max"],
         "payment_phases_s": through["payment_phases_s"],
         "core_accounts": options.core_accounts,
@@ -604,6 +643,12 @@ def _assemble(options: Options, measured: dict[str, Any]) -> dict[str, Any]:
         "phases": {**through["phases"], "core": direct},
         "machine": machine_info(core.cores),
     }
+
+
+def _cpu_ms_per_payment(through: dict[str, Any]) -> float | None:
+    sent = sum(phase["submitted"] for phase in through["phases"].values())
+    cpu_s = sum(through["gateway_cpu_s"].values())
+    return round(1000 * cpu_s / sent, 2) if sent else None
 
 
 def run(options: Options, *, progress: bool = True, keep: bool = False) -> dict[str, Any]:
@@ -664,7 +709,7 @@ def _terminate(signum: int, frame: object) -> None:
               help="Customers registered at each of the two gateways.")
 @click.option("--warmup", default=None, type=click.FloatRange(0, 600),
               help="Seconds excluded at the start of each phase [default: duration/6, 1-5 s].")
-@click.option("--concurrency", default=64, show_default=True, type=click.IntRange(1, 4_096),
+@click.option("--concurrency", default=256, show_default=True, type=click.IntRange(1, 4_096),
               help="Payment requests in flight at saturation.")
 @click.option("--core-accounts", default=3_000, show_default=True,
               type=click.IntRange(10, 10**6), help="Accounts of the direct core workload.")

@@ -22,6 +22,7 @@ groups: dict[str, tuple[str, str, str]] = {
     "keys": ("bakong.cli.keys", "keys", "Create and inspect Ed25519 key files."),
     "localnet": ("bakong.cli.localnet", "localnet", "A local network of validator processes."),
     "node": ("bakong.cli.node", "node", "Run a validator node."),
+    "phone": ("bakong.cli.phone", "phone", "A feature phone dialling a gateway's USSD service."),
     "sim": ("bakong.cli.sim", "sim", "Deterministic whole-network simulation, seed by seed."),
     "qr": ("bakong.cli.qr", "qr", "Verify, decode, make, parse, render and scan KHQR codes."),
 }

@@ -16,11 +16,13 @@ gateway run` over HTTPS on loopback, SQLite in `.localnet/gateway-<code>/`), pub
 one's URL on the ledger as the central bank (`set_participant_endpoint`: gateways find each
 other through the participant directory), registers a customer at each through the wallet API,
 cashes them in, opens a merchant at abaa, previews (the payee's masked name, from its bank) and
-pays one of its dynamic KHQR codes from a customer of aclb, and writes `.localnet/demo.json`
-(`bakong.gateway.demo`); it prints the same in words, and runs until Ctrl-C, which stops the
-gateways too. Customer wallet keys of the SDK scenario are made fresh for each run (names carry
-the run's suffix), so the scenario can run again on the same network; the gateways' customers
-are reused while `demo.json` matches them.
+pays one of its dynamic KHQR codes from a customer of aclb, makes a bank officer at abaa, and
+writes `.localnet/demo.json` (`bakong.gateway.demo`), with where the pages are (each bank's
+wallet, the merchant's till, the officer's desk) and how each person signs in to them; it
+prints the same in words, and runs until Ctrl-C, which stops the gateways too. Customer
+wallet keys of the SDK scenario are made fresh for each run (names carry the run's suffix),
+so the scenario can run again on the same network; the gateways' customers are reused while
+`demo.json` matches them.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def demo(home: Path) -> None:
             gateways = run_demo_gateways(network.directory, gateways_running)
             _where(network)
             _gateways(gateways)
+            _pages(gateways)
 
         run_network(home, 4, up)
 
@@ -167,5 +170,39 @@ def _gateways(gateways: DemoGateways) -> None:
     )
     click.echo(f"  check it: POST {merchant['open_api_base']}/check_transaction_by_md5 "
                f"{{\"md5\": \"{paid['md5']}\"}} with the token")  # fmt: skip
+
+
+def _pages(gateways: DemoGateways) -> None:
+    state = gateways.state
+    pages = state["pages"]
+    click.echo("\nthe pages, in a browser (each gateway's certificate is signed by the local CA "
+               f"{gateways.tls.authority}: import it as an authority, or accept the warning):")
+    phones = {c["participant"]: c for c in state["customers"]}
+    for code, url in pages["wallet"].items():
+        customer = phones[code]
+        click.echo(f"  wallet at {code}: {url}")
+        click.echo(f"    sign in: phone {customer['phone']}  PIN {customer['pin']}")
+    merchant = state["merchant"]
+    till = merchant["till_sign_in"]
+    click.echo(f"  till of {merchant['account']}: {pages['till']}")
+    click.echo(f"    sign in: handle {till['handle']}  PIN {till['pin']}")
+    officer = state["officer"]
+    click.echo(f"  bank officer at {officer['participant']}: {pages['officer']}")
+    click.echo(f"    sign in: name {officer['name']}  password {officer['password']}")
+    click.echo("  pay the merchant: open the till, enter an amount; in a wallet, Scan, and point "
+               "the camera at the till (or choose a photo of its code)")
+    click.echo("  sign up in a wallet with any +855 number: the text messages a phone would get "
+               "(the sign-up code) are in that gateway's log")
+    click.echo("\nfeature phones (USSD, as an aggregator calls each bank):")
+    for code, ussd in state["ussd"].items():
+        customer = phones[code]
+        click.echo(f"  {code} {ussd['service_code']}: bakong phone --gateway "
+                   f"{state['gateways'][code]} --cacert {ussd['ca']} --service-code "
+                   f"'{ussd['service_code']}' --aggregator {ussd['aggregator']} --secret "
+                   f"{ussd['secret']} --msisdn {customer['phone']}")
+    agent = state["agent"]
+    click.echo(f"cash agent {agent['account']} (float from {agent['participant']}'s settlement "
+               f"account): sign in with phone {agent['phone']}  PIN {agent['pin']}; API in "
+               "docs/agents-and-claims.md")
     click.echo(f"all of it as JSON: {gateways.path}")
     click.echo("Ctrl-C stops the network and the gateways; `make demo` again resumes both.")

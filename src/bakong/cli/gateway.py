@@ -5,12 +5,21 @@
                         [--database URL] [--listen HOST:PORT] [--directory CODE=URL ...]
     bakong gateway run  --participant aclb --home DIR [--database URL] [--host H] [--port N]
                         [--cert FILE --key FILE]
-    bakong gateway officer-token --home DIR [--database URL] [--ttl-minutes N] [--json]
+    bakong gateway officer add --home DIR --name NAME [--password-stdin] [--database URL]
+    bakong gateway officer list --home DIR [--database URL] [--json]
+    bakong gateway officer disable --home DIR --name NAME [--database URL]
+    bakong gateway officer-token --home DIR --name NAME [--database URL] [--ttl-minutes N]
+                                 [--json]
 
 A local network's keys are in `.localnet/keys/<code>-gateway.json` and `<code>-admin.json`,
 its genesis in `.localnet/genesis.json`. Keys not given are generated (and must then be
 registered on the participant's record by the central bank). Every gateway of a chain must
 hold the same alias key: generate it for the first, pass its `alias.key` to the others.
+
+Bank officers are made on the gateway's host: `officer add` stores a named officer with the
+password read from stdin (`--password-stdin`), or a generated one printed once; the officer
+signs in on the officer page. `officer-token` opens a session of a named officer without the
+password, for scripts on the host. All open the store directly: the gateway need not run.
 """
 
 from __future__ import annotations
@@ -18,10 +27,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bakong import limits
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 __all__ = ["gateway"]
 
@@ -114,6 +127,10 @@ def init(
 @click.option("--cert", type=_file, help="A TLS certificate (PEM): serve HTTPS.")
 @click.option("--key", type=_file, help="The certificate's private key (PEM).")
 @click.option("--json", "as_json", is_flag=True, help="Print where it listens as JSON.")
+@click.option(
+    "--print-sms", is_flag=True,
+    help="On this machine only (loopback): print text messages (sign-up codes) to stdout.",
+)  # fmt: skip
 def run(
     participant: str | None,
     home: Path,
@@ -123,12 +140,13 @@ def run(
     cert: Path | None,
     key: Path | None,
     as_json: bool,
+    print_sms: bool,
 ) -> None:
     """Run the gateway in HOME until SIGTERM or SIGINT; prints where it listens."""
     from bakong.errors import LocalError, RemoteError
     from bakong.gateway.serve import RunOptions, run_gateway
 
-    options = RunOptions(home, participant, database, host, port, cert, key, as_json)
+    options = RunOptions(home, participant, database, host, port, cert, key, as_json, print_sms)
     try:
         status = run_gateway(options)
     except (LocalError, RemoteError) as error:
@@ -137,28 +155,10 @@ def run(
     sys.exit(status)
 
 
-@gateway.command("officer-token")
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--database", help="A postgresql:// URL (default: the home's).")
-@click.option(
-    "--ttl-minutes",
-    type=click.IntRange(1, _officer_minutes_max),
-    default=_officer_minutes_default,
-    show_default=True,
-    help="How long the session lasts.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def officer_token(home: Path, database: str | None, ttl_minutes: int, as_json: bool) -> None:
-    """Open a bank officer's session in HOME's store and print its token, once.
-
-    Run on the gateway's host by the bank's back office: it is how staff access starts (the
-    token is stored only hashed; keep it like a password). It opens the store directly, so
-    the gateway need not be running."""
-    import os
-    import time
-
+def _store(home: Path, database: str | None) -> Engine:
+    """An engine on HOME's store (migrated), or exit 2 naming what is wrong with HOME."""
     from bakong.errors import LocalError, RemoteError
-    from bakong.gateway import db, sessions
+    from bakong.gateway import db
     from bakong.gateway.home import load_home
 
     try:
@@ -167,11 +167,130 @@ def officer_token(home: Path, database: str | None, ttl_minutes: int, as_json: b
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
     engine = db.engine_for(database or loaded.database_url)
+    db.migrate(engine)
+    return engine
+
+
+def _now_ms() -> int:
+    import time
+
+    return time.time_ns() // 1_000_000
+
+
+_home = click.option("--home", type=click.Path(file_okay=False, path_type=Path), required=True)
+_database = click.option("--database", help="A postgresql:// URL (default: the home's).")
+_name = click.option("--name", required=True, help="The officer's login name, e.g. sokha.k.")
+
+
+@gateway.group()
+def officer() -> None:
+    """The bank's officers: who may sign in to the officer page."""
+
+
+@officer.command("add")
+@_home
+@_database
+@_name
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+def officer_add(home: Path, database: str | None, name: str, password_stdin: bool) -> None:
+    """Add an officer NAME; without --password-stdin a password is generated and shown once."""
+    import os
+
+    from bakong.errors import RemoteError
+    from bakong.gateway import officers
+
+    password = (
+        sys.stdin.readline().rstrip("\r\n")
+        if password_stdin
+        else officers.generate_password(os.urandom)
+    )
+    engine = _store(home, database)
     try:
-        db.migrate(engine)
-        token, session = sessions.open_officer_session(
-            engine, time.time_ns() // 1_000_000, os.urandom, ttl_minutes * 60_000
+        officers.add_officer(engine, name, password, _now_ms())
+    except RemoteError as error:
+        click.echo(f"error: {error.message}", err=True)
+        sys.exit(2)
+    finally:
+        engine.dispose()
+    click.echo(f"officer {name} added")
+    if not password_stdin:
+        click.echo(f"password (shown once): {password}")
+
+
+@officer.command("list")
+@_home
+@_database
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def officer_list(home: Path, database: str | None, as_json: bool) -> None:
+    """The officers: name, enabled or not, locked until when."""
+    import msgspec
+
+    from bakong.gateway import officers
+
+    engine = _store(home, database)
+    try:
+        found = officers.list_officers(engine)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(msgspec.json.encode({"officers": found}).decode())
+        return
+    for row in found:
+        state = "disabled" if row.disabled else "enabled"
+        click.echo(f"{row.name}\t{state}\tlocked_until_ms={row.locked_until_ms}")
+
+
+@officer.command("disable")
+@_home
+@_database
+@_name
+def officer_disable(home: Path, database: str | None, name: str) -> None:
+    """Disable officer NAME: it cannot sign in, and its sessions end now."""
+    from bakong.gateway import officers
+
+    engine = _store(home, database)
+    try:
+        found = officers.disable_officer(engine, name)
+    finally:
+        engine.dispose()
+    if not found:
+        click.echo(f"error: no officer is named {name}", err=True)
+        sys.exit(2)
+    click.echo(f"officer {name} disabled")
+
+
+@gateway.command("officer-token")
+@_home
+@_database
+@_name
+@click.option(
+    "--ttl-minutes",
+    type=click.IntRange(1, _officer_minutes_max),
+    default=_officer_minutes_default,
+    show_default=True,
+    help="How long the session lasts.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def officer_token(
+    home: Path, database: str | None, name: str, ttl_minutes: int, as_json: bool
+) -> None:
+    """Open a session of officer NAME in HOME's store and print its token, once.
+
+    Run on the gateway's host by the bank's back office, for scripts (the token is stored only
+    hashed; keep it like a password). Its acts are recorded as NAME's."""
+    import os
+
+    from bakong.errors import RemoteError
+    from bakong.gateway import officers
+
+    engine = _store(home, database)
+    try:
+        token, session = officers.open_officer_session(
+            engine, name, _now_ms(), os.urandom, ttl_minutes * 60_000
         )
+    except RemoteError as error:
+        click.echo(f"error: {error.message}", err=True)
+        sys.exit(2)
     finally:
         engine.dispose()
     if as_json:

@@ -10,10 +10,13 @@ One schema serves SQLite (the default: a file in the gateway's home) and Postgre
   gateway calls it at start-up, so a new release brings its own schema changes.
 - Amounts are integers in minor units (BIGINT) and times are Unix milliseconds (BIGINT): no
   floats in the store. Binary hashes and keys are BLOB/BYTEA.
-- Personal data (names, phones, birth dates) lives only in `customers`, `otp_codes` and
-  `sms_outbox`, never in a projection table that mirrors the ledger.
+- Personal data (names, phones, birth dates) lives only in `customers`, `otp_codes`,
+  `sms_outbox` and `claims` (the phone of a payee who has no wallet yet), never in a
+  projection table that mirrors the ledger.
 - SQLite runs in WAL mode with a busy timeout, so request threads and the projection can
   share one file; foreign keys are not used (rows refer to ledger IDs, not to each other).
+  The writers of one process queue for the file in the process (`_SqliteWriterGate`), so the
+  next one starts when the last commits instead of when SQLite's busy handler wakes it.
 - SQLite syncs NORMAL, not FULL: in WAL mode a commit then appends to the log without an
   fsync of its own (the log is synced at checkpoints). A process crash (kill -9) loses no
   committed transaction and never corrupts the file; a power loss may lose the last commits
@@ -28,6 +31,8 @@ One schema serves SQLite (the default: a file in the gateway's home) and Postgre
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,23 +45,31 @@ from sqlalchemy.engine import Engine
 from bakong import limits
 
 __all__ = [
+    "agents",
     "api_tokens",
+    "approvals",
     "balances",
+    "claims",
     "customers",
     "database_url_for",
     "engine_for",
     "history",
     "holds",
     "khqr_codes",
+    "kyc_submissions",
     "merchants",
     "meta",
     "metadata",
     "migrate",
+    "officer_actions",
+    "officers",
     "otp_codes",
     "sessions",
     "sms_outbox",
     "sqlite_url",
     "submissions",
+    "ussd_profiles",
+    "ussd_sessions",
     "webhook_events",
 ]
 
@@ -85,7 +98,7 @@ customers = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("birth_date", sa.Text, nullable=True),
     sa.Column("tier", sa.Integer, nullable=False),
-    sa.Column("kind", sa.Text, nullable=False),  # 'personal' | 'merchant'
+    sa.Column("kind", sa.Text, nullable=False),  # 'personal' | 'merchant' | 'agent'
     sa.Column("pin_hash", sa.Text, nullable=True),
     sa.Column("pin_failures", sa.Integer, nullable=False, server_default="0"),
     sa.Column("locked_until_ms", sa.BigInteger, nullable=False, server_default="0"),
@@ -93,6 +106,8 @@ customers = sa.Table(
     sa.Column("key_sealed", sa.LargeBinary, nullable=True),
     sa.Column("public_key", sa.LargeBinary, nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
+    # 'active' | 'frozen': a bank officer's freeze (`officers`), mirrored on the ledger.
+    sa.Column("status", sa.Text, nullable=False, server_default="active"),
 )
 
 #: One-time codes (`otp`): stored hashed, single use, attempts counted.
@@ -126,7 +141,7 @@ sessions = sa.Table(
     metadata,
     sa.Column("token_hash", sa.Text, primary_key=True),
     sa.Column("customer_id", sa.BigInteger, nullable=False, index=True),
-    sa.Column("role", sa.Text, nullable=False),  # 'customer' | 'officer' | 'merchant'
+    sa.Column("role", sa.Text, nullable=False),  # 'customer' | 'officer' | 'merchant' | 'agent'
     sa.Column("expires_ms", sa.BigInteger, nullable=False),
     sa.Column("revoked", sa.Integer, nullable=False, server_default="0"),
 )
@@ -226,6 +241,9 @@ merchants = sa.Table(
     sa.Column("webhook_url", sa.Text, nullable=True),
     sa.Column("webhook_secret", sa.Text, nullable=True),
     sa.Column("city", sa.Text, nullable=True),  # KHQR tag 60; none prints the default city
+    sa.Column("name_km", sa.Text, nullable=True),  # the business name in Khmer, for its card
+    sa.Column("short_code", sa.Integer, nullable=True),  # what a feature phone pays (`ussd`)
+    sa.Index("ix_merchants_short_code", "short_code", unique=True),
 )
 
 #: Open API bearer tokens (`open_api`): hashed, each bound to one merchant account.
@@ -249,6 +267,153 @@ webhook_events = sa.Table(
     sa.Column("next_attempt_ms", sa.BigInteger, nullable=False, index=True),
     sa.Column("delivered_ms", sa.BigInteger, nullable=True),
     sa.Column("last_status", sa.Text, nullable=True),
+)
+
+#: Bank officers (`officers`): a staff login name, its password's argon2id hash, the lockout.
+officers = sa.Table(
+    "officers",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("disabled", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until_ms", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+
+#: What officers did (`officers`), append-only (a trigger refuses UPDATE and DELETE).
+officer_actions = sa.Table(
+    "officer_actions",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("officer_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("customer_id", sa.BigInteger, nullable=True, index=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),  # e.g. "tier 1 -> 2"; never personal data
+    sa.Column("time_ms", sa.BigInteger, nullable=False),
+)
+
+#: Requests a customer approves with the PIN before money moves (`approvals`): an agent's
+#: cash-out. Nothing moves until `state` is 'approved'; an expired request moves nothing.
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", sa.BigInteger, nullable=False, index=True),  # who approves
+    sa.Column("requester_id", sa.BigInteger, nullable=False),  # the agent's customers.id
+    sa.Column("idempotency_key", sa.Text, nullable=False),  # the requester's
+    sa.Column("kind", sa.Text, nullable=False),  # 'cash_out'
+    sa.Column("payee", sa.Text, nullable=False),  # the account paid on approval (the agent's)
+    sa.Column("asset", sa.Text, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),  # 'pending' | 'approved' | 'declined'
+    sa.Column("expires_ms", sa.BigInteger, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("decided_ms", sa.BigInteger, nullable=True),
+    sa.Column("submission_id", sa.BigInteger, nullable=True),  # the payment, once approved
+    sa.UniqueConstraint("requester_id", "idempotency_key", name="uq_approvals_request"),
+)
+
+#: Money sent to a phone that has no wallet (`claims`), held on the ledger until claimed or
+#: returned. `phone` is the payee's, kept to text them the code: personal data, like
+#: `customers`. The code itself is never stored (it is derived from `claim_id` under a key of
+#: the bank's); `secret_hash` is the payer's secret for an agent, keyed likewise.
+claims = sa.Table(
+    "claims",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("claim_id", sa.Text, nullable=False, unique=True),
+    sa.Column("payer_id", sa.BigInteger, nullable=False),  # customers.id
+    sa.Column("idempotency_key", sa.Text, nullable=False),  # the payer's payment key
+    sa.Column("payer_account", sa.Text, nullable=False),
+    sa.Column("phone", sa.Text, nullable=False),
+    sa.Column("alias", sa.LargeBinary, nullable=False, index=True),  # HMAC(alias key, phone)
+    sa.Column("asset", sa.Text, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("memo", sa.Text, nullable=False),
+    sa.Column("hold_id", sa.LargeBinary, nullable=False, unique=True),
+    sa.Column("expires_ms", sa.BigInteger, nullable=False),
+    sa.Column("secret_hash", sa.Text, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # 'placing' | 'refused' | 'pending_claim' | 'claiming' | 'claimed' | 'returned'
+    sa.Column("state", sa.Text, nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=True),  # the ledger's code of a refusal or return
+    sa.Column("claimant", sa.Text, nullable=True),  # the account the money went to
+    sa.Column("claimant_kind", sa.Text, nullable=True),  # 'wallet' | 'agent'
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+    sa.Column("finished_ms", sa.BigInteger, nullable=True),
+    sa.UniqueConstraint("payer_id", "idempotency_key", name="uq_claims_payment"),
+)
+
+#: Cash agents (`agents`): the agent's account (its e-money float), the customers row it
+#: signs in with, its own daily caps and float alert thresholds, and whether its float is
+#: below each threshold now (an alert goes out once per crossing).
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("account_id", sa.Text, primary_key=True),
+    sa.Column("customer_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("cap_khr", sa.BigInteger, nullable=False),
+    sa.Column("cap_usd", sa.BigInteger, nullable=False),
+    sa.Column("alert_khr", sa.BigInteger, nullable=False),
+    sa.Column("alert_usd", sa.BigInteger, nullable=False),
+    sa.Column("low_khr", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("low_usd", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+
+#: USSD sessions (`ussd.service`): the menu's state between hits (never a PIN, never the raw
+#: text: a keyed digest of it recognises a replay); deleted a while after they end.
+ussd_sessions = sa.Table(
+    "ussd_sessions",
+    metadata,
+    sa.Column("session_key", sa.Text, primary_key=True),  # SHA-256 of aggregator and session
+    sa.Column("phone_hash", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),  # `ussd.menu.State` as JSON
+    sa.Column("inputs", sa.Integer, nullable=False),
+    sa.Column("text_digest", sa.Text, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+    sa.Column("expires_ms", sa.BigInteger, nullable=False, index=True),
+)
+
+#: USSD callers by phone hash (`ussd.service`): the language chosen; such a customer's
+#: payments are also receipted by SMS.
+ussd_profiles = sa.Table(
+    "ussd_profiles",
+    metadata,
+    sa.Column("phone_hash", sa.Text, primary_key=True),
+    sa.Column("language", sa.Text, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+)
+
+#: Onboarding by ID card and selfie (`kyc.store`): the images and what was read from them are
+#: personal data, sealed under keys derived from the KEK and the customer (`images_sealed`,
+#: `fields_sealed`); the other columns hold states, codes and numbers only.
+kyc_submissions = sa.Table(
+    "kyc_submissions",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", sa.BigInteger, nullable=False, index=True),
+    # 'checking' | 'approving' | 'verified' | 'review' | 'approved' | 'rejected'
+    sa.Column("state", sa.Text, nullable=False, index=True),
+    sa.Column("challenge", sa.Text, nullable=False),  # 'blink' | 'turn'
+    sa.Column("images_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("fields_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("doubts", sa.Text, nullable=False, server_default=""),  # codes, comma-separated
+    sa.Column("face_distance_milli", sa.Integer, nullable=True),  # thousandths
+    sa.Column("threshold_milli", sa.Integer, nullable=True),
+    sa.Column("liveness", sa.Text, nullable=True),  # the check's reason: 'blink_seen', ...
+    sa.Column("decided_by", sa.BigInteger, nullable=True),  # officers.id (a system one: auto)
+    sa.Column("reason", sa.Text, nullable=True),  # the officer's, on a decision
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_ms", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+    sa.Column("decided_ms", sa.BigInteger, nullable=True),
 )
 
 
@@ -275,6 +440,58 @@ def _sqlite_pragmas(connection: Any, _record: object) -> None:
     cursor.close()
 
 
+class _SqliteWriterGate:
+    """One writer at a time per SQLite engine, queued in this process (module rules).
+
+    SQLite lets one connection write at a time; a second writer's statement waits in SQLite's
+    busy handler, which sleeps 1, 2, 5, 10 ... 100 ms between tries, so under concurrent
+    payments the write lock passes with milliseconds of idle sleep each time. Here a
+    transaction's first writing statement takes a lock that the commit or rollback releases,
+    the point where SQLite itself takes its write lock, so a waiting writer runs the moment
+    the previous one ends. Another process's writer still meets the busy timeout."""
+
+    _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+    def __init__(self, engine: Engine) -> None:
+        self._lock = threading.Lock()
+        self._holder: object | None = None  # the DBAPI connection whose transaction writes
+        self._wait_s = limits.gateway_sqlite_busy_ms / 1000
+        # The dialect is this engine's own instance: wrap the calls that end a transaction.
+        for name in ("do_commit", "do_rollback", "do_close"):
+            setattr(engine.dialect, name, self._ending(getattr(engine.dialect, name)))
+        sa.event.listen(engine, "before_cursor_execute", self._before_execute)
+
+    def _before_execute(
+        self, connection: sa.Connection, _cursor: Any, statement: str, *_args: Any
+    ) -> None:
+        if not statement.lstrip()[:7].upper().startswith(self._WRITES):
+            return
+        raw = connection.connection.dbapi_connection
+        if self._holder is raw:
+            return  # this transaction already writes
+        if not self._lock.acquire(timeout=self._wait_s):
+            # The gate only spares sleeps; SQLite's own lock and busy timeout still rule (a
+            # stuck writer ends in its "database is locked").
+            return
+        self._holder = raw
+
+    def _ending(self, end: Callable[[Any], None]) -> Callable[[Any], None]:
+        def ended(connection: Any) -> None:
+            try:
+                end(connection)
+            finally:
+                if self._holder is not None and self._holder is _dbapi(connection):
+                    self._holder = None
+                    self._lock.release()
+
+        return ended
+
+
+def _dbapi(connection: Any) -> object:
+    """The DBAPI connection of a pool's proxy, or the DBAPI connection itself."""
+    return getattr(connection, "dbapi_connection", connection)
+
+
 def engine_for(url: str) -> Engine:
     """An engine for `url` (`sqlite:///FILE` or `postgresql://...`)."""
     url = database_url_for(url)
@@ -291,6 +508,7 @@ def engine_for(url: str) -> Engine:
     engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"), **pool)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        _SqliteWriterGate(engine)
     return engine
 
 

@@ -4,9 +4,14 @@ paid dynamic KHQR, and `demo.json` saying where everything is.
     NETWORK/demo.json   {"gateways": {code: URL},
                          "customers": [{"participant", "account", "phone", "pin"}],
                          "merchant": {"account", "participant", "open_api_base",
-                                      "open_api_token"},
+                                      "open_api_token", "till_sign_in": {"handle", "pin"}},
                          "paid_khqr": [{"qr", "md5", "hash", "amount", "currency",
-                                        "from_account", "to_account"}]}
+                                        "from_account", "to_account"}],
+                         "pages": {"wallet": {code: URL}, "till": URL, "officer": URL},
+                         "officer": {"participant", "name", "password"},
+                         "ussd": {code: {"callback_url", "service_code", "aggregator",
+                                         "secret", "ca"}},
+                         "agent": {"participant", "account", "phone", "pin"}}
 
 `run_demo_gateways(network, stack)` prepares and starts a gateway process per sample bank
 (`bakong.gateway.processes`, HTTPS with the network's loopback CA, SQLite in each home), has
@@ -17,7 +22,16 @@ wallet API as a person would (`bakong.gateway.scripted`), cashes each in from it
 settlement account, has the back office of abaa open a merchant with an Open API token, and has
 the customer of aclb pay one of the merchant's dynamic KHQR codes through the wallet API; the
 merchant's Open API then confirms it, and its envelope's figures go into `paid_khqr` (`amount`
-as the Open API writes it: 4.5 for USD 4.50, 4400 for KHR 4,400).
+as the Open API writes it: 4.5 for USD 4.50, 4400 for KHR 4,400). `pages` says where a person
+opens the pages (`bakong.gateway.pages`): each bank's wallet at its own gateway, the till and
+the officer's page at the merchant's bank; the customers sign in to their wallet with the
+phone and PIN above, the merchant's owner to the till with `till_sign_in`, and `officer` is
+a bank officer of the merchant's bank, made on the gateway's host as `bakong gateway officer
+add` makes one, who signs in to the officer's page with that name and password. `ussd` says
+where an aggregator-style client dials each bank's USSD service (`bakong.gateway.ussd`): the
+form callback, with the aggregator's name and secret in the URL as Africa's Talking is set up,
+and the bank's service code (`bakong phone` is such a client). `agent` is a cash agent of aclb
+with a float, who signs in like a customer (`bakong.gateway.agents`).
 
 Rules:
 - A second run resumes: the gateways keep their homes, and when `demo.json` still matches
@@ -27,6 +41,11 @@ Rules:
   when a handle is taken); nobody is registered twice.
 - The people are invented; phone numbers are drawn at random in a Cambodian mobile range
   and PINs at random among those the gateway accepts, so they are printed, never guessable.
+- The officer is kept while its name and password still sign in; otherwise a new one is made
+  (with a suffix: an officer's name is never reused for another password).
+- Each gateway's USSD service is switched on in its config.toml at the first run, with a fresh
+  aggregator secret kept in the home (`ussd-demo.secret`); the agent is kept while it still
+  signs in.
 - The processes are entered in `stack`, so leaving it (Ctrl-C) stops them.
 """
 
@@ -34,17 +53,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import time
+import urllib.parse
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from bakong import limits
 from bakong.client import Client
-from bakong.gateway import pins, scripted
-from bakong.gateway.home import GatewayHome
+from bakong.gateway import db, officers, pins, scripted
+from bakong.gateway.home import GatewayHome, format_config, load_home
 from bakong.gateway.problems import GatewayProblem
 from bakong.gateway.processes import (
     GatewayProcess,
@@ -54,6 +78,8 @@ from bakong.gateway.processes import (
     publish_gateways,
 )
 from bakong.gateway.scripted import GatewayCalls, Person
+from bakong.gateway.ussd.config import UssdAggregator, UssdConfig, secret_digest
+from bakong.keystore import read_private_file, write_private_file
 from bakong.ledger.assets import Asset
 
 __all__ = ["DemoGateways", "run_demo_gateways"]
@@ -74,6 +100,17 @@ CASH_IN = {
 MERCHANT = ("coffee_klaing", "Coffee Klaing", "ABAA-0001")
 KHQR_PRICE = (Asset.USD, 4_50)  # an iced latte
 PAYER_BANK = "aclb"
+#: Where a gateway serves each page family (`bakong.gateway.pages`).
+PAGE_PATHS = {"wallet": "/wallet/", "till": "/till/", "officer": "/officer/"}
+OFFICER_NAME = "demo.officer"
+#: Each bank's USSD service code, and the aggregator every demo gateway lets in.
+USSD_CODES = {"aclb": "*855*1#", "wing": "*855*2#", "abaa": "*855*3#"}
+USSD_AGGREGATOR = "demo"
+USSD_SECRET_FILE = "ussd-demo.secret"
+#: The demo's cash agent: at the first customer's bank, with a float to pay cash-ins from.
+AGENT_BANK = "aclb"
+AGENT = ("sokhom_shop", "Sokhom Shop")
+AGENT_FLOAT = {Asset.KHR: 2_000_000, Asset.USD: 200_00}
 
 
 @dataclass
@@ -106,10 +143,26 @@ def _calls(gateways: DemoGateways, code: str) -> GatewayCalls:
     return GatewayCalls(process.url, verify=process.verify())
 
 
+def _with_ussd(home: GatewayHome) -> GatewayHome:
+    """`home` with its USSD service on (module rules): the bank's service code and the
+    aggregator `demo`, whose secret is kept in the home (only its SHA-256 in the config)."""
+    if home.config.ussd.enabled:
+        return home
+    code = home.config.gateway.participant
+    secret = secrets.token_hex(limits.ussd_secret_chars_min // 2)
+    write_private_file(home.path / USSD_SECRET_FILE, secret.encode())
+    aggregator = UssdAggregator(shape="form", secret_sha256=secret_digest(secret))
+    ussd = UssdConfig(service_code=USSD_CODES[code], aggregators={USSD_AGGREGATOR: aggregator})
+    config = msgspec.structs.replace(home.config, ussd=ussd)
+    (home.path / "config.toml").write_text(format_config(config))
+    return load_home(home.path)
+
+
 def start_gateways(network: Path, stack: ExitStack) -> DemoGateways:
     """Prepare and start the three gateways (stopped when `stack` closes)."""
     tls = loopback_tls(network)
-    homes = prepare_gateways(network, list(BANKS))
+    prepared = prepare_gateways(network, list(BANKS))
+    homes = {code: _with_ussd(home) for code, home in prepared.items()}
     processes = {code: GatewayProcess(home, tls=tls) for code, home in homes.items()}
     for process in processes.values():
         stack.callback(process.stop)
@@ -289,5 +342,125 @@ def run_demo_gateways(network: Path, stack: ExitStack) -> DemoGateways:
     if till_token is None:
         till_token = _seed(gateways)
     gateways.state["paid_khqr"].append(_pay_a_code(gateways, till_token))
+    _add_pages(gateways)
+    _add_officer(gateways)
+    _add_ussd(gateways)
+    _add_agent(gateways)
     gateways.path.write_text(json.dumps(gateways.state, indent=2) + "\n")
     return gateways
+
+
+def _add_pages(gateways: DemoGateways) -> None:
+    """Where each page is and how its people sign in, in `gateways.state` (module docstring)."""
+    urls = {code: process.url for code, process in gateways.processes.items()}
+    merchant = gateways.state["merchant"]
+    handle, pin = scripted.till_sign_in(gateways.homes[MERCHANT_BANK], merchant["account"])
+    merchant["till_sign_in"] = {"handle": handle, "pin": pin}
+    gateways.state["pages"] = {
+        "wallet": {code: url + PAGE_PATHS["wallet"] for code, url in urls.items()},
+        "till": urls[MERCHANT_BANK] + PAGE_PATHS["till"],
+        "officer": urls[MERCHANT_BANK] + PAGE_PATHS["officer"],
+    }
+
+
+def _officer_signs_in(gateways: DemoGateways, officer: dict[str, str]) -> bool:
+    calls = _calls(gateways, MERCHANT_BANK)
+    try:
+        body = {"name": officer["name"], "password": officer["password"]}
+        token = calls.call("POST", "/v1/officer/sessions", body=body)["token"]
+        calls.call("DELETE", "/v1/sessions", token=token)  # only a check: sign out again
+        return True
+    except (GatewayProblem, KeyError, TypeError):
+        return False
+    finally:
+        calls.close()
+
+
+def _add_officer(gateways: DemoGateways) -> None:
+    """The demo's bank officer at the merchant's bank in `gateways.state` (module rules)."""
+    known = gateways.state.get("officer")
+    if isinstance(known, dict) and _officer_signs_in(gateways, known):
+        return
+    engine = db.engine_for(gateways.homes[MERCHANT_BANK].database_url)
+    password = officers.generate_password(os.urandom)
+    name = OFFICER_NAME
+    try:
+        try:
+            officers.add_officer(engine, name, password, time.time_ns() // 1_000_000)
+        except GatewayProblem as problem:
+            if problem.code != "officer_exists":
+                raise
+            name = f"{OFFICER_NAME}-{secrets.token_hex(2)}"  # the officer of a lost demo.json
+            officers.add_officer(engine, name, password, time.time_ns() // 1_000_000)
+    finally:
+        engine.dispose()
+    gateways.state["officer"] = {"participant": MERCHANT_BANK, "name": name, "password": password}
+
+
+def _add_ussd(gateways: DemoGateways) -> None:
+    """Where an aggregator-style client dials each bank (`"ussd"` in demo.json): the callback
+    URL with the aggregator's name and secret in it, as Africa's Talking is configured."""
+    services = {}
+    for code, process in gateways.processes.items():
+        home = gateways.homes[code]
+        secret = read_private_file(home.path / USSD_SECRET_FILE).decode()
+        url = urllib.parse.urlsplit(process.url)
+        with_login = url._replace(netloc=f"{USSD_AGGREGATOR}:{secret}@{url.netloc}")
+        services[code] = {
+            "callback_url": urllib.parse.urlunsplit(with_login) + "/ussd/callback",
+            "service_code": home.config.ussd.service_code,
+            "aggregator": USSD_AGGREGATOR,
+            "secret": secret,
+            "ca": str(gateways.tls.authority),
+        }
+    gateways.state["ussd"] = services
+
+
+def _agent_signs_in(gateways: DemoGateways, agent: dict[str, str]) -> bool:
+    calls = _calls(gateways, agent["participant"])
+    try:
+        return bool(calls.login(agent["phone"], agent["pin"]))
+    except GatewayProblem:
+        return False
+    finally:
+        calls.close()
+
+
+def _add_agent(gateways: DemoGateways) -> None:
+    """The demo's cash agent (`"agent"` in demo.json): opened by the back office of its bank
+    through `POST /v1/officer/agents`, its float paid from the bank's settlement account. Kept
+    on a resume while it still signs in."""
+    known = gateways.state.get("agent")
+    if isinstance(known, dict) and _agent_signs_in(gateways, known):
+        return
+    home = gateways.homes[AGENT_BANK]
+    handle, name = AGENT
+    if isinstance(known, dict):
+        handle = f"{handle}{secrets.token_hex(2)}"  # the agent of a lost demo.json
+    agent = {"participant": AGENT_BANK, "account": f"{handle}@{AGENT_BANK}",
+             "phone": _phone(), "pin": _pin()}  # fmt: skip
+    body = {"handle": handle, "name": name, "phone": agent["phone"], "pin": agent["pin"]}
+    calls = _calls(gateways, AGENT_BANK)
+    try:
+        officer = scripted.officer_token(home)
+
+        def opened() -> Any:  # 202 while on its way: the same request finishes it
+            answer = calls.call("POST", "/v1/officer/agents", token=officer, body=body)
+            return None if answer.get("state") else answer
+
+        scripted.wait_until(opened, limits.local_gateway_request_timeout_s, "the agent's account")
+    finally:
+        calls.close()
+
+    async def fund() -> None:
+        core = Client(home.config.gateway.core_url, home.gateway_key,
+                      chain_id=home.genesis.chain_id)  # fmt: skip
+        try:
+            committed = await scripted.cash_in(core, home.admin_key, agent["account"], AGENT_FLOAT)
+        finally:
+            await core.aclose()
+        if not committed.ok:
+            raise GatewayProblem(502, "ledger_refused", f"the agent's float: {committed.result}")
+
+    asyncio.run(fund())
+    gateways.state["agent"] = agent

@@ -2,6 +2,10 @@
 
     DIR/config.toml        [gateway] participant, core_url, database, listen, public_url;
                            [directory] other participants' gateway URLs (code = "URL")
+                           [ussd] the USSD service, if any (`bakong.gateway.ussd.config`)
+                           [claims], [agents] claim period, agents' caps (`cash_config`)
+                           [kyc] the face distance threshold (`kyc.config`)
+                           [sms] an HTTP SMS provider, if any, and its token file (`sms_http`)
     DIR/genesis.json       the chain's genesis: the root of the stream's verification
     DIR/gateway-key.json   signs the gateway's API requests to the core (a participant gateway key)
     DIR/admin-key.json     signs the participant's commands (create_account, register_alias, ...)
@@ -30,6 +34,10 @@ import nacl.utils
 
 from bakong import limits
 from bakong.errors import ConfigError, KeyFileError
+from bakong.gateway.cash_config import AgentsConfig, ClaimsConfig, check_cash, format_cash
+from bakong.gateway.kyc.config import KycConfig, check_kyc, format_kyc
+from bakong.gateway.sms_http import SmsConfig, check_sms, format_sms
+from bakong.gateway.ussd.config import UssdConfig, check_ussd, format_ussd
 from bakong.keystore import (
     generate_key,
     read_key_file,
@@ -69,6 +77,11 @@ class GatewaySection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     gateway: GatewaySection
     directory: dict[str, str] = msgspec.field(default_factory=dict)
+    ussd: UssdConfig = msgspec.field(default_factory=UssdConfig)  # `ussd.config`
+    claims: ClaimsConfig = msgspec.field(default_factory=ClaimsConfig)  # `cash_config`
+    agents: AgentsConfig = msgspec.field(default_factory=AgentsConfig)
+    kyc: KycConfig = msgspec.field(default_factory=KycConfig)  # `kyc.config`
+    sms: SmsConfig = msgspec.field(default_factory=SmsConfig)  # `sms_http`
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,10 @@ def format_config(config: GatewayConfig) -> str:
         lines.append(f"{field.name} = {_toml_string(getattr(config.gateway, field.name))}")
     lines += ["", "[directory]"]
     lines += [f"{code} = {_toml_string(url)}" for code, url in sorted(config.directory.items())]
+    lines += format_ussd(config.ussd)
+    lines += format_cash(config.claims, config.agents)
+    lines += format_kyc(config.kyc)
+    lines += format_sms(config.sms)
     return "\n".join(lines) + "\n"
 
 
@@ -130,6 +147,10 @@ def _check_config(config: GatewayConfig, genesis: GenesisFile) -> None:
     for other, url in config.directory.items():
         if not is_participant_code(other) or not url.startswith(("http://", "https://")):
             raise ConfigError(f"[directory] {other} = {url!r}: a participant code and a URL")
+    check_ussd(config.ussd, code, genesis)
+    check_cash(config.claims, config.agents)
+    check_kyc(config.kyc)
+    check_sms(config.sms)
 
 
 def load_home(path: Path) -> GatewayHome:

@@ -18,12 +18,23 @@ Rules:
   ordinary payment and does not change which transaction paid the code.
 - Amounts are integers in minor units; the only float made here is the KHQR amount the SDK's
   generator takes, exact for every cent amount below 2**53.
+- The till (issue 16) also reads: the merchant's own profile (`GET /v1/merchant`), where one
+  of its codes stands (`GET /v1/merchant/codes/{md5}`: paid, by which bank's customer), a
+  day's sales with totals per currency (`GET /v1/merchant/sales?date=`: the calendar day in
+  Asia/Phnom_Penh, as the ledger's daily limits count days; the totals count every payment,
+  the list is bounded by `limits.merchant_sales_page_max`), and its static code as a printable
+  card (`GET /v1/merchant/card.png`, `card.pdf`: `store_card`). A merchant's session reaches
+  only its own account's rows: the account comes from the session, never from the request.
 - Nothing here logs or returns a customer's personal data: a code carries the merchant's
-  business name, which the merchant chose to print on its QR.
+  business name, which the merchant chose to print on its QR; a payer is shown by account ID
+  and bank, as the ledger shows them.
 """
 
 from __future__ import annotations
 
+import datetime
+import re
+import zoneinfo
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -35,20 +46,24 @@ from starlette.routing import BaseRoute, Route
 
 from bakong import limits
 from bakong.errors import QRInputError
-from bakong.gateway import db, open_api, webhooks
+from bakong.gateway import db, open_api, store_card, webhooks
 from bakong.gateway.db import khqr_codes
 from bakong.gateway.problems import GatewayProblem, json_response, read_json
 from bakong.gateway.sessions import authenticate
 from bakong.khqr import Generated, Options, generate_merchant, verify
 from bakong.khqr import tags as khqr_tags
 from bakong.ledger.assets import Asset
+from bakong.ledger.identifiers import participant_of
+from bakong.qrimage.render import render_svg
 
 if TYPE_CHECKING:
     from bakong.gateway.service import GatewayServices, Worker
 
 __all__ = [
     "Merchant",
+    "bank_name",
     "bill_number",
+    "day_bounds_ms",
     "code_refusal",
     "dynamic_code",
     "expiry_ms",
@@ -62,6 +77,9 @@ __all__ = [
 ]
 
 _EXPIRED_CODE = 46  # the SDK's KHQR_EXPIRED verdict
+PHNOM_PENH = zoneinfo.ZoneInfo("Asia/Phnom_Penh")
+_MD5 = re.compile(r"[0-9a-f]{32}")
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 class Merchant(msgspec.Struct, frozen=True, kw_only=True):
@@ -225,17 +243,23 @@ def register_merchant(
     merchant_id: str,
     acquiring_bank: str,
     city: str | None = None,
+    name_km: str | None = None,
 ) -> None:
-    """Make a local account a merchant with KHQR tag 30's merchant ID and acquiring bank, and
-    the city its codes print (tag 60; None prints the KHQR default, Phnom Penh)."""
+    """Make a local account a merchant with KHQR tag 30's merchant ID and acquiring bank, the
+    city its codes print (tag 60; None prints the KHQR default, Phnom Penh) and its name in
+    Khmer for the store card (None: the card shows the Latin name only). It gets the next
+    numeric short code, which feature phones pay it by (`bakong.gateway.ussd`)."""
+    highest = connection.execute(sa.select(sa.func.max(db.merchants.c.short_code))).scalar()
     connection.execute(
         sa.insert(db.merchants).values(
+            short_code=max(limits.merchant_short_code_first, (highest or 0) + 1),
             account_id=account_id,
             merchant_id=merchant_id,
             acquiring_bank=acquiring_bank,
             webhook_url=None,
             webhook_secret=None,
             city=city,
+            name_km=name_km,
         )
     )
 
@@ -252,15 +276,17 @@ class CodeRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         Annotated[int, msgspec.Meta(ge=limits.khqr_expiry_ms_min, le=limits.khqr_expiry_ms_max)]
         | None
     ) = None
+    image: Annotated[str, msgspec.Meta(pattern=r"^svg$")] | None = None  # the code drawn too
 
 
-class CodeAnswer(msgspec.Struct, frozen=True):
+class CodeAnswer(msgspec.Struct, frozen=True, omit_defaults=True):
     qr: str
     md5: str
     asset: str
     amount: int | None
     bill_number: str | None
     expires_ms: int | None
+    svg: str | None = None  # the KHQR card (`bakong.qrimage`), when the request asked for it
 
 
 class WebhookRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -363,19 +389,204 @@ def _limit(request: Request) -> int:
     return int(text)
 
 
+# -- the till: profile, a code's state, the day's sales, the store card -----------------------
+
+
+def bank_name(services: GatewayServices, account_id: str) -> str:
+    """The name of the bank that holds `account_id` (its participant code if the genesis does
+    not name it: a participant admitted later)."""
+    code = participant_of(account_id)
+    names = {participant.code: participant.name for participant in services.genesis.participants}
+    return names.get(code, code.upper())
+
+
+def day_bounds_ms(day: datetime.date) -> tuple[int, int]:
+    """The first millisecond of `day` in Asia/Phnom_Penh and of the day after."""
+    start = datetime.datetime.combine(day, datetime.time(), PHNOM_PENH)
+    end = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time(), PHNOM_PENH)
+    one_ms = datetime.timedelta(milliseconds=1)
+    return (start - _EPOCH) // one_ms, (end - _EPOCH) // one_ms
+
+
+def _profile(services: GatewayServices, customer_id: int) -> dict[str, Any]:
+    with services.engine.connect() as connection:
+        merchant = _merchant_of(connection, customer_id)
+        name_km, short_code = connection.execute(
+            sa.select(db.merchants.c.name_km, db.merchants.c.short_code).where(
+                db.merchants.c.account_id == merchant.account_id
+            )
+        ).one()
+    return {
+        "account_id": merchant.account_id, "name": merchant.name, "name_km": name_km,
+        "merchant_id": merchant.merchant_id, "acquiring_bank": merchant.acquiring_bank,
+        "city": merchant.city, "short_code": short_code,
+    }  # fmt: skip
+
+
+def _payer(services: GatewayServices, account_id: str | None) -> dict[str, Any]:
+    if account_id is None:
+        return {"from": None, "from_bank": None}
+    return {"from": account_id, "from_bank": bank_name(services, account_id)}
+
+
+def _code_state(services: GatewayServices, customer_id: int, md5: str) -> dict[str, Any]:
+    codes, h = khqr_codes, db.history
+    with services.engine.connect() as connection:
+        merchant = _merchant_of(connection, customer_id)
+        row = connection.execute(
+            sa.select(codes).where(codes.c.md5 == md5, codes.c.account_id == merchant.account_id)
+        ).first()
+        if row is None:  # or another merchant's: the same answer
+            raise GatewayProblem(404, "code_not_found", "this till made no code with this md5")
+        payer = None
+        if row.paid_tx_hash is not None:
+            payer = connection.execute(
+                sa.select(h.c.counterparty).where(
+                    h.c.tx_hash == row.paid_tx_hash, h.c.account_id == merchant.account_id
+                )
+            ).scalar()
+    paid = row.paid_tx_hash is not None
+    return {
+        "md5": row.md5, "asset": row.asset, "amount": row.amount, "dynamic": bool(row.dynamic),
+        "bill_number": row.bill_number, "expires_ms": row.expires_ms, "paid": paid,
+        "tx_hash": bytes(row.paid_tx_hash).hex() if paid else None, **_payer(services, payer),
+    }  # fmt: skip
+
+
+class SalesQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    date: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")] | None = None
+
+
+def sales_day(query: SalesQuery, now_ms: int) -> datetime.date:
+    """The day asked for, or today in Asia/Phnom_Penh."""
+    if query.date is None:
+        return datetime.datetime.fromtimestamp(now_ms // 1000, PHNOM_PENH).date()
+    try:
+        return datetime.date.fromisoformat(query.date)
+    except ValueError:
+        raise GatewayProblem(400, "bad_request", "date is a calendar day, YYYY-MM-DD") from None
+
+
+def _sales(services: GatewayServices, customer_id: int, day: datetime.date) -> dict[str, Any]:
+    start_ms, end_ms = day_bounds_ms(day)
+    h = db.history
+    with services.engine.connect() as connection:
+        account_id = _merchant_of(connection, customer_id).account_id
+        where = (
+            h.c.account_id == account_id, h.c.direction == "in", h.c.result == "ok",
+            h.c.time_ms >= start_ms, h.c.time_ms < end_ms,
+        )  # fmt: skip
+        sums = connection.execute(
+            sa.select(h.c.asset, sa.func.sum(h.c.amount), sa.func.count())
+            .where(*where)
+            .group_by(h.c.asset)
+        ).all()
+        rows = connection.execute(
+            sa.select(h).where(*where).order_by(h.c.id.desc()).limit(limits.merchant_sales_page_max)
+        ).all()
+    totals = {asset.value: {"amount": 0, "count": 0} for asset in (Asset.KHR, Asset.USD)}
+    for asset, amount, count in sums:  # PostgreSQL sums a BIGINT as NUMERIC: back to int
+        totals[asset] = {"amount": int(amount), "count": int(count)}
+    payments = [
+        {"tx_hash": bytes(r.tx_hash).hex(), "asset": r.asset, "amount": r.amount,
+         "reference": r.reference, "time_ms": r.time_ms, **_payer(services, r.counterparty)}
+        for r in rows
+    ]  # fmt: skip
+    complete = sum(total["count"] for total in totals.values()) == len(payments)
+    return {"date": day.isoformat(), "timezone": "Asia/Phnom_Penh", "totals": totals,
+            "payments": payments, "complete": complete}  # fmt: skip
+
+
+def _store_card(services: GatewayServices, customer_id: int, asset: Asset) -> store_card.StoreCard:
+    code = _create_code(services, customer_id, CodeRequest(asset=asset))
+    profile = _profile(services, customer_id)
+    return store_card.StoreCard(
+        qr=code.qr, name=profile["name"], name_km=profile["name_km"],
+        bank=profile["acquiring_bank"], account_id=profile["account_id"],
+    )  # fmt: skip
+
+
+class CardQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    asset: Asset = Asset.KHR
+
+
+def _query(request: Request, kind: type[msgspec.Struct]) -> Any:
+    try:
+        return msgspec.convert(dict(request.query_params), kind, strict=False)
+    except msgspec.ValidationError as error:
+        raise GatewayProblem(400, "bad_request", str(error)) from None
+
+
 def workers(services: GatewayServices) -> list[Worker]:
     """The webhook sender, started with the app."""
     return [lambda: webhooks.run_worker(services.engine, services.clock_ms)]
 
 
+def _till_routes(services: GatewayServices) -> list[BaseRoute]:
+    """What the till's page reads: the profile, a code's state, the sales, the store card."""
+
+    async def profile(request: Request) -> Response:
+        """The till's merchant: its names, account, merchant ID, bank and city."""
+        session = await authenticate(services, request, "merchant")
+        return json_response(await services.db(_profile, services, session.customer_id))
+
+    async def code_state(request: Request) -> Response:
+        """Where one of the till's codes stands: paid or not, and by which bank's customer."""
+        session = await authenticate(services, request, "merchant")
+        md5 = request.path_params["md5"]
+        if not _MD5.fullmatch(md5):
+            raise GatewayProblem(404, "code_not_found", "this till made no code with this md5")
+        return json_response(await services.db(_code_state, services, session.customer_id, md5))
+
+    async def sales(request: Request) -> Response:
+        """A day's sales (today by default, in Asia/Phnom_Penh) with totals per currency."""
+        session = await authenticate(services, request, "merchant")
+        day = sales_day(_query(request, SalesQuery), services.clock_ms())
+        return json_response(await services.db(_sales, services, session.customer_id, day))
+
+    def card(kind: str, render: Any, media_type: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            session = await authenticate(services, request, "merchant")
+            query = _query(request, CardQuery)
+            made = await services.db(_store_card, services, session.customer_id, query.asset)
+            headers = {
+                "content-disposition": f'attachment; filename="khqr-store-card.{kind}"',
+                "cache-control": "no-store",
+            }
+            return Response(await services.db(render, made), media_type=media_type, headers=headers)
+
+        endpoint.__doc__ = f"The merchant's static KHQR as a printable card ({kind.upper()})."
+        endpoint.__name__ = f"card_{kind}"
+        return endpoint
+
+    return [
+        Route("/v1/merchant", profile, methods=["GET"]),
+        Route("/v1/merchant/codes/{md5}", code_state, methods=["GET"]),
+        Route("/v1/merchant/sales", sales, methods=["GET"]),
+        Route(
+            "/v1/merchant/card.png",
+            card("png", store_card.render_png, "image/png"),
+            methods=["GET"],
+        ),
+        Route(
+            "/v1/merchant/card.pdf",
+            card("pdf", store_card.render_pdf, "application/pdf"),
+            methods=["GET"],
+        ),
+    ]
+
+
 def routes(services: GatewayServices) -> list[BaseRoute]:
     """The till's routes; also installs the projection hook that queues webhooks."""
-    services.hooks.payment_applied.append(webhooks.on_payment_applied)
+    services.hooks.payments_applied.append(webhooks.on_payments_applied)
 
     async def create_code(request: Request) -> Response:
         session = await authenticate(services, request, "merchant")
         body = await read_json(request, CodeRequest, limits.merchant_body_bytes_max)
-        return json_response(await services.db(_create_code, services, session.customer_id, body))
+        answer = await services.db(_create_code, services, session.customer_id, body)
+        if body.image == "svg":  # the till's page shows a code it cannot draw itself
+            answer = msgspec.structs.replace(answer, svg=await services.db(render_svg, answer.qr))
+        return json_response(answer)
 
     async def payments(request: Request) -> Response:
         session = await authenticate(services, request, "merchant")
@@ -415,6 +626,7 @@ def routes(services: GatewayServices) -> list[BaseRoute]:
 
     return [
         Route("/v1/merchant/codes", create_code, methods=["POST"]),
+        *_till_routes(services),
         Route("/v1/merchant/payments", payments, methods=["GET"]),
         Route("/v1/merchant/webhook", set_webhook, methods=["PUT"]),
         Route("/v1/merchant/webhook/deliveries", deliveries, methods=["GET"]),

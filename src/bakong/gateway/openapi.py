@@ -86,7 +86,7 @@ def _operation(route: Route, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
 
 def openapi_document(routes: Sequence[BaseRoute], title: str = "bakong gateway") -> dict[str, Any]:
     """The OpenAPI document of `routes`."""
-    http_routes = [route for route in routes if isinstance(route, Route)]
+    http_routes = [r for r in routes if isinstance(r, Route) and r.include_in_schema]
     types = sorted(
         {
             kind

@@ -21,6 +21,14 @@ Rules:
   its state; `GET /v1/payments/{idempotency_key}` tells where it stands.
 - Custodial wallets are signed here after the session authenticated the customer; a
   self-custody wallet submits its own signed transaction (`POST /v1/payments/signed`).
+- A payment may carry the customer's `pin` (the wallet pages always send it): it is checked
+  before anything else, under the wallet's lockout, with the same answers as a login
+  (`wallets.check_pin`: `login_failed` with `attempts_left`, `pin_locked`). It is not part
+  of the request hash: a retry is the same payment, checked again.
+- A phone that has no wallet at any bank is paid all the same: the money waits in a
+  claimable hold (`claims`) and the answer carries the claim and its state. Such a payment
+  may carry a `claim_secret` for a payout at a cash agent. A retry finds the claim, even
+  after the payee has registered.
 """
 
 from __future__ import annotations
@@ -43,15 +51,15 @@ from starlette.routing import BaseRoute, Route
 from bakong import limits
 from bakong.client import NotFound, TransactionBuilder, alias_hash, transfer
 from bakong.errors import DecodeError
-from bakong.gateway import custody, db, merchants, parties, sessions, submission
+from bakong.gateway import claims, custody, db, merchants, parties, sessions, submission
 from bakong.gateway.problems import GatewayProblem, json_response, read_body, read_json
 from bakong.gateway.service import GatewayServices
-from bakong.gateway.wallets import PhoneNumber, bind, customer_by_id
+from bakong.gateway.wallets import PhoneNumber, bind, check_pin, customer_by_id
 from bakong.khqr import decode, md5, verify
 from bakong.khqr import tags as khqr_tags
 from bakong.khqr.codes import NAMES
 from bakong.ledger.assets import Asset
-from bakong.ledger.commands import Transfer
+from bakong.ledger.commands import PlaceHold, Transfer
 from bakong.ledger.identifiers import is_account_id
 from bakong.ledger.policy import DEFAULT_POLICY, daily_limit, phnom_penh_day
 from bakong.ledger.records import KycTier
@@ -84,6 +92,8 @@ class PaymentRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     amount: Amount | None = None
     asset: AssetText | None = None
     memo: Annotated[str, Meta(max_length=limits.memo_chars_max)] = ""
+    pin: Annotated[str, Meta(max_length=limits.pin_digits_max)] | None = None
+    claim_secret: claims.Secret | None = None  # for a phone with no wallet (`claims`)
 
 
 class SignedPayment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -153,7 +163,8 @@ async def resolve(
             ).account_id
         except NotFound:
             raise GatewayProblem(
-                404, "recipient_not_found", "no wallet at any bank has this phone number"
+                404, "recipient_not_found", "no wallet at any bank has this phone number",
+                {"claimable": True},  # paying it anyway makes a claim (`claims`)
             ) from None
     if account is None or not is_account_id(account):
         raise GatewayProblem(400, "recipient_invalid", "the account ID is not name@participant")
@@ -181,22 +192,44 @@ async def preview(services: GatewayServices, request: Request) -> Response:
 
 def _request_hash(body: PaymentRequest) -> str:
     fields = [body.to.account, body.to.phone, body.to.khqr, body.amount, body.asset, body.memo]
+    if body.claim_secret is not None:
+        fields.append(body.claim_secret)
     return hashlib.sha256(msgspec.msgpack.encode(fields)).hexdigest()
 
 
+#: The session of a token digest, its customer, and the state of the customer's submission
+#: under an idempotency key, if any: everything a payment needs to know first, in one query.
+_PAYER = (
+    sa.select(
+        *sessions.SESSION_COLUMNS, db.customers,
+        db.submissions.c.state.label("submission_state"),
+    )
+    .select_from(
+        db.sessions.join(db.customers, db.customers.c.id == db.sessions.c.customer_id).outerjoin(
+            db.submissions,
+            sa.and_(
+                db.submissions.c.customer_id == db.sessions.c.customer_id,
+                db.submissions.c.idempotency_key == sa.bindparam("b_key"),
+            ),
+        )
+    )
+    .where(db.sessions.c.token_hash == sa.bindparam("b_digest"))
+)  # fmt: skip
+
+
 def _payer(
-    engine: Engine, customer_id: int, key: str
+    engine: Engine, token: str, key: str, now_ms: int
 ) -> tuple[sa.Row[Any], submission.State | None]:
-    """The paying customer, and the state of a payment already made with `key` (one read)."""
-    table = db.submissions
+    """The customer whose live session `token` is (else 401), and the state of a payment it
+    already made with `key`."""
+    digest = sessions.token_digest(token)
     with engine.connect() as connection:
-        customer = customer_by_id(connection, customer_id)
-        state = connection.execute(
-            sa.select(table.c.state).where(
-                table.c.customer_id == customer_id, table.c.idempotency_key == key
-            )
-        ).scalar_one_or_none()
-    return customer, None if state is None else submission.State(state)
+        row = connection.execute(_PAYER, {"b_digest": digest, "b_key": key}).first()
+    session = sessions.live_session(row, digest, now_ms)
+    if row is None or session is None or session.role != "customer":
+        raise sessions.unauthenticated()
+    state = row.submission_state
+    return row, None if state is None else submission.State(state)
 
 
 def _refusal(engine: Engine, payee: Payee, now_ms: int) -> None:
@@ -234,6 +267,17 @@ def _signer(
     return sign
 
 
+def _payer_pin(engine: Engine, customer: sa.Row[Any], pin: str, now_ms: int) -> None:
+    """The PIN a payment carries, checked as a login's is; a right one clears the count."""
+    check_pin(engine, customer, pin, now_ms)
+    if customer.pin_failures:
+        table = db.customers
+        with engine.begin() as connection:
+            connection.execute(
+                table.update().where(table.c.id == customer.id).values(pin_failures=0)
+            )
+
+
 def _customer(engine: Engine, customer_id: int) -> sa.Row[Any]:
     with engine.connect() as connection:
         return customer_by_id(connection, customer_id)
@@ -245,24 +289,58 @@ def _not_signing(created_ms: int, nonce: int) -> Transaction:
 
 async def pay(services: GatewayServices, request: Request) -> Response:
     """Pay an account, a phone number or a KHQR; a retry with the same key pays once."""
-    session = await sessions.authenticate(services, request, "customer")
-    body = await read_json(request, PaymentRequest, limits.wallet_body_bytes_max)
+    token = sessions.bearer_token(request.headers.get("authorization"))
+    if token is None:
+        raise sessions.unauthenticated()
+    # The body is read before the session is looked up, so that one query finds the session,
+    # the payer and the key's submission; a bad body is still refused after a bad token.
+    try:
+        body = await read_json(request, PaymentRequest, limits.wallet_body_bytes_max)
+    except GatewayProblem as problem:
+        await services.db(_payer, services.engine, token, "", services.clock_ms())
+        raise problem from None
     customer, state = await services.db(
-        _payer, services.engine, session.customer_id, body.idempotency_key
+        _payer, services.engine, token, body.idempotency_key, services.clock_ms()
     )
     if customer.custody != "custodial":
         raise GatewayProblem(409, "self_custody", "sign it yourself: POST /v1/payments/signed")
+    if body.pin is not None:
+        await services.db(_payer_pin, services.engine, customer, body.pin, services.clock_ms())
     request_hash = _request_hash(body)
     sign: submission.Signer = _not_signing
     if state in (None, submission.State.received):
-        payee = await resolve(services, body.to, body.amount, body.asset)
+        try:
+            payee = await resolve(services, body.to, body.amount, body.asset)
+        except GatewayProblem as problem:
+            if problem.code != "recipient_not_found" or body.to.phone is None:
+                raise
+            return await _pay_claim(services, customer, body, request_hash)
         if payee.qr is not None:  # only a KHQR can be refused before signing
             await services.db(_refusal, services.engine, payee, services.clock_ms())
         sign = _signer(services, customer, payee, body.memo)
     submitted = await submission.submit(
-        services, customer.id, body.idempotency_key, request_hash, sign
+        services, customer.id, body.idempotency_key, request_hash, sign, known_new=state is None
     )
-    return await _answer(services, customer, submitted)
+    claim = None  # a retry's payment may be a claim's hold
+    if sign is _not_signing:
+        claim = await services.db(
+            claims.claim_for_payment, services.engine, customer.id, body.idempotency_key
+        )
+    return await _answer(services, customer, submitted, claim)
+
+
+async def _pay_claim(
+    services: GatewayServices, customer: sa.Row[Any], body: PaymentRequest, request_hash: str
+) -> Response:
+    """A phone with no wallet at any bank: the money waits for its claim (`claims`)."""
+    assert body.to.phone is not None and body.amount is not None and body.asset is not None
+    outgoing = claims.Outgoing(
+        body.to.phone, Asset(body.asset), body.amount, body.memo, body.claim_secret
+    )
+    sent, claim = await claims.send(
+        services, customer, body.idempotency_key, request_hash, outgoing
+    )
+    return await _answer(services, customer, sent, claim)
 
 
 async def pay_signed(services: GatewayServices, request: Request) -> Response:
@@ -303,7 +381,8 @@ async def payment_status(services: GatewayServices, request: Request) -> Respons
     if found is None:
         raise GatewayProblem(404, "payment_not_found", "no payment has this idempotency key")
     customer = await services.db(_customer, services.engine, session.customer_id)
-    return await _answer(services, customer, found)
+    claim = await services.db(claims.claim_for_payment, services.engine, customer.id, key)
+    return await _answer(services, customer, found, claim)
 
 
 # -- answers a person understands ---------------------------------------------------------------
@@ -313,6 +392,7 @@ _MESSAGES = {
     "target_account_not_found": "no wallet has this account ID",
     "account_not_found": "no wallet has this account ID",
     "source_account_not_active": "your wallet is frozen: contact the bank",
+    "creator_not_active": "your wallet is frozen: contact the bank",
     "target_account_not_active": "the payee's wallet is frozen or closed",
     "balance_cap_exceeded": "the payee's wallet cannot hold that much",
 }
@@ -320,6 +400,7 @@ _CODES = {
     "target_account_not_found": "recipient_not_found",
     "account_not_found": "recipient_not_found",
     "source_account_not_active": "account_frozen",
+    "creator_not_active": "account_frozen",  # the payer signs its own transfer: checked first
     "target_account_not_active": "recipient_frozen",
 }
 
@@ -333,9 +414,12 @@ def _spent_today(engine: Engine, account_id: str, asset: str, now_ms: int) -> in
                 table.c.account_id == account_id, table.c.direction == "out",
                 table.c.asset == asset, table.c.result == "ok",
                 table.c.time_ms > now_ms - 2 * 86_400_000,
+                # A claim's post: the ledger counted its hold, on the day it was placed.
+                ~table.c.reference.startswith(claims.REFERENCE_PREFIX),
             )
         ).all()  # fmt: skip
-    return sum(row.amount for row in rows if phnom_penh_day(row.time_ms) == day)
+        held = claims.held_today(connection, account_id, asset, now_ms)
+    return held + sum(int(row.amount) for row in rows if phnom_penh_day(row.time_ms) == day)
 
 
 async def _limit_details(
@@ -353,9 +437,12 @@ async def _limit_details(
 
 
 async def _answer(
-    services: GatewayServices, customer: sa.Row[Any], found: submission.Submission
-) -> Response:
+    services: GatewayServices, customer: sa.Row[Any], found: submission.Submission,
+    claim: dict[str, Any] | None = None,
+) -> Response:  # fmt: skip
     view = found.view()
+    if claim is not None:
+        view = {**view, "claim": claim}
     if found.state is submission.State.committed:
         return json_response(view)
     if found.state is not submission.State.rejected:
@@ -374,7 +461,7 @@ async def _answer(
 def _asset_of(found: submission.Submission) -> str:
     assert found.signed_tx is not None
     command = decode_transaction(found.signed_tx).payload.commands[0]
-    assert isinstance(command, Transfer), "a wallet payment is one transfer"
+    assert isinstance(command, Transfer | PlaceHold), "a transfer, or a claim's hold"
     return command.asset.value
 
 

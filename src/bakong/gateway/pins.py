@@ -24,6 +24,7 @@ from bakong import limits
 __all__ = [
     "Lock",
     "after_failure",
+    "attempts_left",
     "hash_pin",
     "is_locked",
     "pin_matches",
@@ -78,6 +79,13 @@ def pin_needs_rehash(pin_hash: str) -> bool:
 
 def is_locked(lock: Lock, now_ms: int) -> bool:
     return now_ms < lock.locked_until_ms
+
+
+def attempts_left(lock: Lock) -> int:
+    """Wrong PINs left before the next lock (0 right after one locked the wallet)."""
+    return (limits.pin_failures_max - lock.failures % limits.pin_failures_max) % (
+        limits.pin_failures_max
+    )
 
 
 def after_failure(lock: Lock, now_ms: int) -> Lock:

@@ -3,7 +3,9 @@
 Rules:
 - A refusal is `GatewayProblem(status, code, message)`, raised anywhere below a handler and
   rendered by the app as `{"error": {"code", "message"}}` with that HTTP status. The code is a
-  stable snake_case string a program branches on; the message is for a person.
+  stable snake_case string a program branches on; the message is for a person. A refusal may
+  add facts a program shows in its own words (`details`, beside code and message): the
+  attempts left before a lockout, when a lock ends.
 - Neither may carry personal data (a phone, a name, a PIN, a code, a token): say which field
   is wrong, never what it held. msgspec's validation messages name the path (`$.phone`), not
   the value, which is why they may be passed on.
@@ -33,9 +35,12 @@ JSON_TYPE = "application/json"
 class GatewayProblem(RemoteError):
     """The gateway refuses a request: an HTTP status, a stable code and a message."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(code, message)
         self.http_status = status
+        self.details = details or {}
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -45,7 +50,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def problem_response(problem: GatewayProblem) -> Response:
     """The error envelope of `problem`."""
-    envelope = {"error": {"code": problem.code, "message": problem.message}}
+    envelope = {"error": {**problem.details, "code": problem.code, "message": problem.message}}
     return json_response(envelope, problem.http_status)
 
 

@@ -219,6 +219,7 @@ class GatewayProcess:
             sys.executable, "-m", "bakong", "gateway", "run",
             "--participant", self.participant, "--home", str(self.home.path),
             "--host", self.host, "--port", str(self.port),
+            "--print-sms",  # local gateways: sign-up codes appear in gateway.log
         ]  # fmt: skip
         environment = dict(os.environ)
         if self.tls is not None:

@@ -30,6 +30,8 @@ the next height with nothing missed and nothing counted twice. Rules:
    - `payment_applied(connection, payment)` and `khqr_paid(connection, md5, payment)` run
      INSIDE the projection's transaction, for ok payments: what they write (a webhook event)
      commits exactly when the payment does. They must not do I/O beyond that connection.
+     `payments_applied(connection, payments)` is the same for all of a block's ok payments
+     at once, for a hook that would otherwise query the store once per payment.
    - `payment_committed(payment)` (async) runs after the commit, for live pushes (server-sent
      events). It is best effort: a crash between the commit and the push loses the push, not
      the payment, which the history shows.
@@ -43,21 +45,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 
 from bakong import limits
 from bakong.client import ApiError, TrustState, VerificationError, VerifiedBlock
 from bakong.client.responses import result_name
 from bakong.gateway import db
-from bakong.gateway.submission import finish_submissions
+from bakong.gateway.submission import Submission, finish_submissions
 from bakong.ledger.commands import Issue, PlaceHold, PostHold, Redeem, Transfer, VoidHold
 from bakong.ledger.genesis import GenesisFile
 from bakong.ledger.identifiers import participant_of, treasury_account
@@ -108,6 +112,7 @@ class Payment:
 
 
 PaymentHook = Callable[[Connection, Payment], None]
+PaymentsHook = Callable[[Connection, Sequence[Payment]], None]
 KhqrPaidHook = Callable[[Connection, str, Payment], None]
 CommittedHook = Callable[[Payment], Awaitable[None]]
 
@@ -117,6 +122,7 @@ class ProjectionHooks:
     """Callbacks of other modules (rule 3). Register at start-up, before the app serves."""
 
     payment_applied: list[PaymentHook] = field(default_factory=list)
+    payments_applied: list[PaymentsHook] = field(default_factory=list)  # a block's, at once
     khqr_paid: list[KhqrPaidHook] = field(default_factory=list)
     payment_committed: list[CommittedHook] = field(default_factory=list)
 
@@ -156,15 +162,20 @@ def _advance(connection: Connection, height: int, trust: TrustState) -> bool:
         connection.execute(db.meta.insert().values(key=LAST_HEIGHT, value="1"))
         connection.execute(db.meta.insert().values(key=TRUST, value=encoded))
         return True
-    moved = connection.execute(
-        db.meta.update()
-        .where(db.meta.c.key == LAST_HEIGHT, db.meta.c.value == str(height - 1))
-        .values(value=str(height))
-    )
+    moved = connection.execute(_ADVANCE, {"b_from": str(height - 1), "b_to": str(height)})
     if moved.rowcount != 1:
         return False
-    connection.execute(db.meta.update().where(db.meta.c.key == TRUST).values(value=encoded))
+    connection.execute(_SAVE_TRUST, {"b_trust": encoded})
     return True
+
+
+# Statements of every block, built once (SQLAlchemy then finds their compiled form at once).
+_ADVANCE = (
+    db.meta.update()
+    .where(db.meta.c.key == LAST_HEIGHT, db.meta.c.value == sa.bindparam("b_from"))
+    .values(value=sa.bindparam("b_to"))
+)
+_SAVE_TRUST = db.meta.update().where(db.meta.c.key == TRUST).values(value=sa.bindparam("b_trust"))
 
 
 # -- balances and holds -----------------------------------------------------------------------
@@ -184,14 +195,50 @@ def _move(connection: Connection, account: str, asset: str, available: int, held
         )
 
 
+def _add_to_balances(connection: Connection, movements: list[Movement]) -> None:
+    """A block's movements of local balances, summed per balance, in one statement: an
+    insert of each balance that adds to the row when there is one (SQLite and PostgreSQL
+    share the `ON CONFLICT ... DO UPDATE` form)."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    for account, asset, available, held in movements:
+        total = sums.setdefault((account, asset), [0, 0])
+        total[0] += available
+        total[1] += held
+    if sums:
+        connection.execute(
+            _UPSERT_BALANCE[connection.dialect.name],
+            [
+                {"account_id": account, "asset": asset, "available": available, "held": held}
+                for (account, asset), (available, held) in sums.items()
+            ],
+        )
+
+
+def _upsert_balance(insert: Callable[[sa.Table], Any]) -> Any:
+    statement = insert(db.balances)
+    return statement.on_conflict_do_update(
+        index_elements=[db.balances.c.account_id, db.balances.c.asset],
+        set_={
+            "available": db.balances.c.available + statement.excluded.available,
+            "held": db.balances.c.held + statement.excluded.held,
+        },
+    )
+
+
+_UPSERT_BALANCE = {
+    "sqlite": _upsert_balance(sqlite_dialect.insert),
+    "postgresql": _upsert_balance(postgresql_dialect.insert),
+}
+
+_EXPIRED_HOLDS = sa.select(
+    db.holds.c.hold_id, db.holds.c.source, db.holds.c.asset, db.holds.c.amount
+).where(db.holds.c.status == "pending", db.holds.c.expires_ms < sa.bindparam("b_time"))
+
+
 def _expire_holds(connection: Connection, local: Callable[[str], bool], time_ms: int) -> None:
     """The ledger's sweep before a block: pending holds past expiry return to their source."""
     hold = db.holds
-    expired = connection.execute(
-        sa.select(hold.c.hold_id, hold.c.source, hold.c.asset, hold.c.amount).where(
-            hold.c.status == "pending", hold.c.expires_ms < time_ms
-        )
-    ).all()
+    expired = connection.execute(_EXPIRED_HOLDS, {"b_time": time_ms}).all()
     for hold_id, source, asset, amount in expired:
         if local(source):
             _move(connection, source, asset, amount, -amount)
@@ -366,6 +413,26 @@ def apply_block(
     hooks: ProjectionHooks,
 ) -> list[Payment] | None:
     """Apply `block` inside the caller's transaction; None if it was applied before (rule 1)."""
+    applied = _apply_block(connection, participant, central_bank, block, trust, hooks)
+    return None if applied is None else applied.payments
+
+
+@dataclass(frozen=True)
+class _Applied:
+    payments: list[Payment]  # of the participant's accounts
+    finished: list[Submission]  # this gateway's submissions the block finished
+
+
+def _apply_block(
+    connection: Connection,
+    participant: str,
+    central_bank: str,
+    block: VerifiedBlock,
+    trust: TrustState,
+    hooks: ProjectionHooks,
+) -> _Applied | None:
+    # Advancing the height comes first: on SQLite its write takes the store's write lock, so
+    # nothing changes under the reads below until this transaction ends.
     if not _advance(connection, block.height, trust):
         return None
 
@@ -388,13 +455,11 @@ def apply_block(
         else:
             _failed_effects(context, commands, effects)
         results.append((item.tx_hash, result))
-    finish_submissions(connection, results, block.height, time_ms)
-    for account, asset, available, held in effects.movements:
-        if local(account):
-            _move(connection, account, asset, available, held)
+    finished = finish_submissions(connection, results, block.height, time_ms)
+    _add_to_balances(connection, [move for move in effects.movements if local(move[0])])
     payments = [payment for payment in effects.payments if local(payment.account_id)]
     if payments:
-        connection.execute(db.history.insert(), [_history_row(p) for p in payments])
+        connection.execute(_INSERT_HISTORY, [_history_row(p) for p in payments])
     for payment in payments:
         if not payment.ok:
             continue
@@ -403,15 +468,20 @@ def apply_block(
         if mark_khqr_paid(connection, payment):
             for paid in hooks.khqr_paid:
                 paid(connection, payment.reference, payment)
-    return payments
+    if hooks.payments_applied:
+        ok = [payment for payment in payments if payment.ok]
+        for applied_all in hooks.payments_applied:
+            applied_all(connection, ok)
+    return _Applied(payments, finished)
 
 
-def _apply(
-    services: GatewayServices, block: VerifiedBlock, trust: TrustState
-) -> list[Payment] | None:
+_INSERT_HISTORY = db.history.insert()
+
+
+def _apply(services: GatewayServices, block: VerifiedBlock, trust: TrustState) -> _Applied | None:
     central_bank = services.genesis.central_bank.code
     with services.engine.begin() as connection:
-        return apply_block(
+        return _apply_block(
             connection, services.participant, central_bank, block, trust, services.hooks
         )
 
@@ -437,18 +507,19 @@ async def _follow(services: GatewayServices) -> None:
     try:
         async with aclosing(stream) as blocks:
             async for block in blocks:
-                payments = await services.db(_apply, services, block, follower.trust)
+                applied = await services.db(_apply, services, block, follower.trust)
                 # Committed now (or before, when None): senders parked on these hashes find
-                # their submissions finished.
-                services.waiters.wake(item.tx_hash for item in block.items)
-                if payments is None:
+                # their submissions finished, and are handed them as they were stored.
+                finished = () if applied is None else applied.finished
+                services.waiters.wake((item.tx_hash for item in block.items), finished)
+                if applied is None:
                     log.warning(
                         "block already applied: resuming from the store",
                         extra={"height": block.height},
                     )
                     return
                 services.metrics.count("blocks_applied")
-                await _announce(services, payments)
+                await _announce(services, applied.payments)
     finally:
         services.waiters.following = False
 

@@ -10,11 +10,12 @@ webhook, Open API tokens) and confirms payments through the Open API like any in
 Rules:
 - Everything a customer, merchant or officer does goes through the gateway's HTTP API, at the
   URL the bank published on the ledger. Only the back office reaches past it, on the gateway's
-  own machine: it opens an officer session in the store (as `bakong gateway officer-token`
-  does), and cash-in is the participant's settlement account paying through the SDK. The
-  officer opens a merchant with `POST /v1/officer/merchants`; the owner's phone and PIN are
-  derived from the home's KEK and the account, so the back office can sign the till in again
-  (`till_session`) without keeping them anywhere.
+  own machine: it opens a session of its officer `back-office` in the store (as
+  `bakong gateway officer-token --name back-office` does), and cash-in is the participant's
+  settlement account paying through the SDK. The officer opens a merchant with
+  `POST /v1/officer/merchants`; the owner's phone and PIN are derived from the home's KEK and
+  the account, so the back office can sign the till in again (`till_session`) without keeping
+  them anywhere.
 - A refusal is raised as the `GatewayProblem` the gateway answered (its status and code); an
   Open API answer is returned as its envelope, refusals included, as a client sees it.
 - Personal data here is the demo's invented people; nothing of it is logged.
@@ -37,7 +38,7 @@ import sqlalchemy as sa
 
 from bakong import limits
 from bakong.client import Client, Committed, SyncClient, transfer
-from bakong.gateway import custody, db, sessions
+from bakong.gateway import custody, db, officers
 from bakong.gateway.home import GatewayHome
 from bakong.gateway.problems import GatewayProblem
 from bakong.gateway.processes import loopback_tls
@@ -53,10 +54,12 @@ __all__ = [
     "register",
     "sms_code",
     "till_session",
+    "till_sign_in",
     "wait_until",
 ]
 
 _CODE = re.compile(rf"\b([0-9]{{{limits.otp_digits}}})\b")
+BACK_OFFICE = "back-office"  # the officer the scripted back office acts as
 
 
 @dataclass(frozen=True)
@@ -262,14 +265,16 @@ def _published_url(home: GatewayHome, gateway_url: str | None) -> GatewayCalls:
     return GatewayCalls(url, verify=verify)
 
 
-def _officer_token(home: GatewayHome) -> str:
-    """What `bakong gateway officer-token` does on the gateway's host."""
+def officer_token(home: GatewayHome) -> str:
+    """What `bakong gateway officer-token --name back-office` does on the gateway's host (the
+    back office is an officer of its own, made on first use, so its acts are recorded)."""
     engine = db.engine_for(home.database_url)
+    now_ms = time.time_ns() // 1_000_000
     try:
-        token, _ = sessions.open_officer_session(
-            engine, time.time_ns() // 1_000_000, os.urandom,
-            limits.officer_session_lifetime_ms_default,
-        )  # fmt: skip
+        officers.ensure_officer(engine, BACK_OFFICE, now_ms, os.urandom)
+        token, _ = officers.open_officer_session(
+            engine, BACK_OFFICE, now_ms, os.urandom, limits.officer_session_lifetime_ms_default
+        )
     finally:
         engine.dispose()
     return token
@@ -286,7 +291,7 @@ def _open_and_sign_in(
     }  # fmt: skip
     calls = _published_url(home, gateway_url)
     try:
-        officer = _officer_token(home)
+        officer = officer_token(home)
         opened = calls.call("POST", "/v1/officer/merchants", token=officer, body=body)
 
         def on_ledger() -> Any:  # 202 while on its way: the same request finishes it
@@ -323,6 +328,11 @@ async def open_merchant(
     return await asyncio.to_thread(
         _open_and_sign_in, home, published, handle, business_name, merchant_id
     )
+
+
+def till_sign_in(home: GatewayHome, account_id: str) -> tuple[str, str]:
+    """What the owner of the merchant `account_id` signs in to the till with: handle, PIN."""
+    return account_id.rpartition("@")[0], _owner_pin(home, account_id)
 
 
 def till_session(home: GatewayHome, account_id: str) -> str:

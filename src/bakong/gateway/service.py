@@ -12,8 +12,9 @@ Rules:
 - Modules that react to committed payments register on `services.hooks` (see
   `bakong.gateway.projection.ProjectionHooks`); modules that need a loop of their own (the
   webhook sender) register it in `services.workers`, which the app starts and stops.
-- `services.sms_provider` is the real SMS provider an integrator plugs in; without one the
-  outbox table is the sink (`bakong.gateway.sms`).
+- `services.sms_provider` is the real SMS provider an integrator plugs in (from a home, the
+  `[sms]` table's HTTP provider, `bakong.gateway.sms_http`); without one the outbox table is
+  the sink (`bakong.gateway.sms`).
 - `services.waiters` parks each payment's sender until the projection applies the block that
   carries its transaction (`bakong.gateway.submission`, rule 5), so no request polls the core;
   `services.admissions` sends the signed bytes of every payment queued meanwhile in one request.
@@ -36,6 +37,7 @@ from bakong.gateway.home import GatewayConfig, GatewayHome
 from bakong.gateway.observe import Metrics
 from bakong.gateway.projection import ProjectionHooks
 from bakong.gateway.sms import SmsProvider
+from bakong.gateway.sms_http import sms_provider
 from bakong.gateway.submission import Admissions, Waiters
 from bakong.ledger.genesis import GenesisFile
 from bakong.wire.keys import SigningKey
@@ -109,4 +111,5 @@ def services_from_home(
         admin_key=home.admin_key,
         kek=home.kek,
         alias_key=home.alias_key,
+        sms_provider=sms_provider(home.config.sms, home.path),  # None: the outbox is the sink
     )

@@ -4,12 +4,12 @@ Rules:
 - A token is `limits.session_token_bytes` random bytes, base64url, behind a `bgs_` prefix
   (so a leaked one is recognisable in a secret scanner). It is shown once, to its holder; the
   store keeps only its SHA-256 (a 256-bit random token needs no slow hash).
-- A session has a role: `customer` (a wallet's owner), `officer` (a bank officer, for KYC; its
-  `customer_id` is 0, the bank itself) or `merchant`. A route names the roles it accepts, and
-  a token of another role is refused exactly like an unknown one. Signing out
-  (`DELETE /v1/sessions`) accepts every role: ending one's own session is always safe.
-- A session lasts `limits.session_lifetime_ms` from its opening (an officer's, opened on the
-  gateway's host by `bakong gateway officer-token`, a shift: at most
+- A session has a role: `customer` (a wallet's owner), `officer` (a named bank officer: its
+  `customer_id` is the officer's id in `officers`, see `bakong.gateway.officers`),
+  `merchant` or `agent` (a cash agent, `bakong.gateway.agents`). A route names the roles
+  it accepts, and a token of another role is refused exactly like an unknown one. Signing
+  out (`DELETE /v1/sessions`) accepts every role: ending one's own session is always safe.
+- A session lasts `limits.session_lifetime_ms` from its opening (an officer's, a shift: at most
   `limits.officer_session_lifetime_ms_max`); an expired or revoked token
   is refused with 401 `unauthenticated`, the same answer as a token never issued, so the
   answer tells a guesser nothing.
@@ -23,7 +23,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -44,15 +44,17 @@ __all__ = [
     "bearer_token",
     "find_session",
     "new_token",
-    "open_officer_session",
     "open_session",
     "revoke_session",
     "token_digest",
+    "SESSION_COLUMNS",
+    "live_session",
+    "unauthenticated",
 ]
 
 _PREFIX = "bgs_"
-OFFICER = 0  # the customer_id of an officer's session: the bank, not a customer
-ROLES = ("customer", "officer", "merchant")
+OFFICER = 0  # the customer_id of what the gateway does itself (a stored onboarding)
+ROLES = ("customer", "officer", "merchant", "agent")  # agent: a cash agent (`agents`)
 
 
 @dataclass(frozen=True)
@@ -110,27 +112,52 @@ def open_session(
     return token, session
 
 
-def open_officer_session(
-    engine: Engine, now_ms: int, random_bytes: Callable[[int], bytes], lifetime_ms: int
-) -> tuple[str, Session]:
-    """A bank officer's session, opened in the store by the back office on the gateway's host
-    (`bakong gateway officer-token`): how staff access starts."""
-    with engine.begin() as connection:
-        return open_session(connection, OFFICER, "officer", now_ms, random_bytes, lifetime_ms)
+#: The session of a token digest (bound as `b_digest`), built once: SQLAlchemy then finds its
+#: compiled form at once instead of building and keying a new statement per request.
+_BY_DIGEST = sa.select(db.sessions).where(db.sessions.c.token_hash == sa.bindparam("b_digest"))
+
+#: The `sessions` columns as a query joining other tables selects them (`live_session`).
+SESSION_COLUMNS = (
+    db.sessions.c.token_hash.label("session_token_hash"),
+    db.sessions.c.customer_id.label("session_customer_id"),
+    db.sessions.c.role.label("session_role"),
+    db.sessions.c.expires_ms.label("session_expires_ms"),
+    db.sessions.c.revoked.label("session_revoked"),
+)
 
 
 def find_session(connection: sa.Connection, token: str, now_ms: int) -> Session | None:
     """The live session of `token`, or None (unknown, expired or revoked)."""
     digest = token_digest(token)
-    table = db.sessions
-    row = connection.execute(sa.select(table).where(table.c.token_hash == digest)).first()
-    if row is None or row.revoked or now_ms >= row.expires_ms:
+    row = connection.execute(_BY_DIGEST, {"b_digest": digest}).first()
+    if row is None:
+        return None
+    return _live(digest, now_ms, row.token_hash, row.customer_id, row.role, row.expires_ms,
+                 row.revoked)  # fmt: skip
+
+
+def live_session(row: sa.Row[Any] | None, digest: str, now_ms: int) -> Session | None:
+    """The live session in `row` of a query that selected `SESSION_COLUMNS` by `digest`
+    (joined with what the caller needs), or None (no row, expired or revoked)."""
+    if row is None:
+        return None
+    return _live(
+        digest, now_ms, row.session_token_hash, row.session_customer_id, row.session_role,
+        row.session_expires_ms, row.session_revoked,
+    )  # fmt: skip
+
+
+def _live(
+    digest: str, now_ms: int, token_hash: str, customer_id: int, role: str, expires_ms: int,
+    revoked: int,
+) -> Session | None:  # fmt: skip
+    if revoked or now_ms >= expires_ms:
         return None
     # The lookup was by the digest; comparing again in constant time keeps a database whose
     # index compares early-exit from leaking anything usable.
-    if not hmac.compare_digest(row.token_hash, digest):
+    if not hmac.compare_digest(token_hash, digest):
         return None
-    return Session(row.token_hash, row.customer_id, row.role, row.expires_ms)
+    return Session(token_hash, customer_id, role, expires_ms)
 
 
 def _live_session(engine: Engine, token: str, now_ms: int) -> Session | None:
@@ -152,4 +179,9 @@ async def authenticate(services: GatewayServices, request: Request, *roles: str)
         session = await services.db(_live_session, services.engine, token, services.clock_ms())
         if session is not None and session.role in roles:
             return session
-    raise GatewayProblem(401, "unauthenticated", "a valid bearer token is required")
+    raise unauthenticated()
+
+
+def unauthenticated() -> GatewayProblem:
+    """The one answer to a missing, unknown, expired, revoked or wrong-role token."""
+    return GatewayProblem(401, "unauthenticated", "a valid bearer token is required")

@@ -11,6 +11,11 @@ Rules:
   send raises stays unsent and is tried again on the next call (at least once; a code's
   lifetime bounds how long a retry is useful). With no provider configured the outbox is the
   sink: the demo and the tests read the code from it.
+- `PrintedSms` is the stand-in provider of a gateway run on one's own machine (`bakong
+  gateway run --print-sms`, which the local demo uses): it prints each message, code and
+  phone included, to the gateway's stdout, so a person trying the wallet reads the code
+  there. `serve` refuses it unless the gateway listens on loopback only: a gateway others can
+  reach never prints a code.
 - With a provider in `services.sms_provider`, `run_sender` (a worker `wallets` registers) hands
   it the outbox every `limits.sms_poll_s`; after a round in which a send failed it waits twice
   as long each round (`retry_delay_s`, at most `limits.sms_backoff_s_max`), back to the poll
@@ -33,6 +38,7 @@ from bakong import limits
 from bakong.gateway import db
 
 __all__ = [
+    "PrintedSms",
     "SmsProvider",
     "code_message",
     "deliver_pending",
@@ -48,6 +54,13 @@ class SmsProvider(Protocol):
     """A real SMS gateway (an aggregator's HTTP API, an SMPP link)."""
 
     async def send(self, phone: str, body: str) -> None: ...
+
+
+class PrintedSms:
+    """Prints each message to stdout instead of sending it (a gateway on loopback only)."""
+
+    async def send(self, phone: str, body: str) -> None:
+        print(f"sms to {phone}: {body}", flush=True)
 
 
 def code_message(code: str) -> str:

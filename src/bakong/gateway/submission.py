@@ -27,9 +27,11 @@ Rules:
    answer is stored (`answer`) and is what every later retry gets.
 5. Waiting costs the core nothing while the projection follows the stream: the sender parks
    on a `Waiters` entry for its hash, registered before the bytes are sent, which the
-   projection wakes after committing the block that carries the hash. Only when no block has
-   woken it for `gateway_wait_check_s` does it ask the core for the status (once per period),
-   and when no projection follows (tests, a stream down) it polls as the SDK does.
+   projection wakes after committing the block that carries the hash, handing it the
+   submission as that commit finished it (so the answer needs no read back). Only when no
+   block has woken it for `gateway_wait_check_s` does it ask the core for the status (once
+   per period), and when no projection follows (tests, a stream down) it polls as the SDK
+   does.
 6. A `received` row whose process died before signing has sent nothing; a retry of its key
    signs it then. Customer id 0 is the gateway itself (the participant's own commands).
 7. A caller whose own rows must exist exactly when the transaction does (a registration's
@@ -42,6 +44,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -89,6 +92,7 @@ __all__ = [
     "sign_claimed",
     "store_signed",
     "submit",
+    "touch_rejected",
 ]
 
 log = logging.getLogger(__name__)
@@ -229,16 +233,37 @@ def store_signed(
     """Rules 1-2 at once, inside the caller's database transaction: store a new submission
     already `signed`, so that it commits or rolls back with the caller's own rows (a
     registration's customer row); its id. The key must be new (IntegrityError otherwise)."""
+    raw, tx_hash = transaction_bytes(transaction), transaction_hash(transaction.payload)
+    return _insert_signed(
+        connection, customer_id, idempotency_key, request_hash, raw, tx_hash, now_ms
+    ).id
+
+
+#: A new submission, stored `signed` (built once: SQLAlchemy keeps its compiled form).
+_INSERT_SIGNED = db.submissions.insert().values(
+    idempotency_key=sa.bindparam("b_key"), customer_id=sa.bindparam("b_customer"),
+    request_hash=sa.bindparam("b_request_hash"), state=State.signed.value,
+    signed_tx=sa.bindparam("b_signed_tx"), tx_hash=sa.bindparam("b_tx_hash"),
+    created_ms=sa.bindparam("b_now"), updated_ms=sa.bindparam("b_now"),
+)  # fmt: skip
+
+
+def _insert_signed(
+    connection: Connection, customer_id: int, idempotency_key: str, request_hash: str,
+    raw: bytes, tx_hash: bytes, now_ms: int,
+) -> Submission:  # fmt: skip
+    """Insert a new `signed` submission; it, as stored (IntegrityError if the key is not new)."""
     inserted = connection.execute(
-        db.submissions.insert().values(
-            idempotency_key=idempotency_key, customer_id=customer_id, request_hash=request_hash,
-            state=State.signed.value, signed_tx=transaction_bytes(transaction),
-            tx_hash=transaction_hash(transaction.payload), created_ms=now_ms, updated_ms=now_ms,
-        )
+        _INSERT_SIGNED,
+        {"b_key": idempotency_key, "b_customer": customer_id, "b_request_hash": request_hash,
+         "b_signed_tx": raw, "b_tx_hash": tx_hash, "b_now": now_ms},
     )  # fmt: skip
     (submission_id,) = inserted.inserted_primary_key or (None,)
     assert isinstance(submission_id, int)
-    return submission_id
+    return Submission(
+        submission_id, customer_id, idempotency_key, request_hash, State.signed, tx_hash, raw,
+        result=None, height=None, answer=None,
+    )  # fmt: skip
 
 
 def find_submission(
@@ -248,17 +273,39 @@ def find_submission(
     return _find(connection, customer_id, idempotency_key)
 
 
-def discard_rejected(connection: Connection, submission_id: int) -> bool:
+def discard_rejected(
+    connection: Connection, submission_id: int, untouched_since_ms: int | None = None
+) -> bool:
     """Delete a `rejected` submission whose request is being undone with it (a registration
     the ledger refused: its key may be used again); False if it was not there (undone
-    already). Nothing else is ever deleted."""
+    already) or, with `untouched_since_ms`, if it was touched (`touch_rejected`) after that
+    time: the delete is conditional, so whoever touched it first keeps it. Nothing else is
+    ever deleted."""
+    conditions = [db.submissions.c.id == submission_id]
+    if untouched_since_ms is not None:
+        conditions.append(db.submissions.c.updated_ms <= untouched_since_ms)
     deleted = connection.execute(
-        db.submissions.delete().where(
-            db.submissions.c.id == submission_id,
-            db.submissions.c.state == State.rejected.value,
-        )
+        db.submissions.delete().where(*conditions, db.submissions.c.state == State.rejected.value)
     )
     return deleted.rowcount == 1
+
+
+def touch_rejected(
+    connection: Connection, customer_id: int, idempotency_key: str, now_ms: int
+) -> bool:
+    """Note that a retry is undoing this key's `rejected` submission itself, so that a
+    conditional `discard_rejected` from before now leaves it alone; False if there is no
+    such submission any more (another undid it first)."""
+    touched = connection.execute(
+        db.submissions.update()
+        .where(
+            db.submissions.c.customer_id == customer_id,
+            db.submissions.c.idempotency_key == idempotency_key,
+            db.submissions.c.state == State.rejected.value,
+        )
+        .values(updated_ms=now_ms)
+    )
+    return touched.rowcount == 1
 
 
 def sign_claimed(
@@ -290,42 +337,85 @@ def finish_submission(
     connection: Connection, tx_hash: bytes, result: str, height: int | None, now_ms: int
 ) -> bool:
     """Rule 4: finish the unfinished submission of `tx_hash`, if any; True if this did."""
-    return finish_submissions(connection, [(tx_hash, result)], height, now_ms) == 1
+    return len(finish_submissions(connection, [(tx_hash, result)], height, now_ms)) == 1
+
+
+_UNFINISHED_OF = (
+    sa.select(*_columns)
+    .where(
+        db.submissions.c.tx_hash.in_(sa.bindparam("b_hashes", expanding=True)),
+        db.submissions.c.state.in_(UNFINISHED),
+    )
+    .with_for_update()  # PostgreSQL: these rows are this transaction's until it ends
+)
+_FINISH = (
+    db.submissions.update()
+    .where(
+        db.submissions.c.id == sa.bindparam("b_id"),
+        # Not `IN`: an expanding parameter cannot be bound once for many rows.
+        sa.or_(
+            db.submissions.c.state == State.signed.value,
+            db.submissions.c.state == State.submitted.value,
+        ),
+    )
+    .values(
+        state=sa.bindparam("b_state"), result=sa.bindparam("b_result"),
+        height=sa.bindparam("b_height"), answer=sa.bindparam("b_answer"),
+        updated_ms=sa.bindparam("b_now"),
+    )
+)  # fmt: skip
 
 
 def finish_submissions(
     connection: Connection, results: Sequence[tuple[bytes, str]], height: int | None, now_ms: int
-) -> int:
+) -> list[Submission]:
     """Rule 4 for a block's (tx hash, result) pairs: one query finds which are unfinished
-    submissions of this gateway (most of a block is other banks'); the number finished."""
-    table = db.submissions
-    found: dict[bytes, int] = {}
+    submissions of this gateway (most of a block is other banks'), one statement finishes
+    them all; the submissions this finished, as they now stand."""
+    found: dict[bytes, Submission] = {}
     for start in range(0, len(results), limits.gateway_finish_batch_max):
         hashes = [
             tx_hash for tx_hash, _ in results[start : start + limits.gateway_finish_batch_max]
         ]
-        rows = connection.execute(
-            sa.select(table.c.tx_hash, table.c.id).where(
-                table.c.tx_hash.in_(hashes), table.c.state.in_(UNFINISHED)
-            )
-        ).all()
-        found.update((bytes(row.tx_hash), int(row.id)) for row in rows)
-    finished = 0
+        for row in connection.execute(_UNFINISHED_OF, {"b_hashes": hashes}):
+            found[bytes(row.tx_hash)] = _from_row(row._mapping)
+    finished: list[Submission] = []
     for tx_hash, result in results:
-        submission_id = found.get(tx_hash)
-        if submission_id is None:
+        unfinished = found.get(tx_hash)
+        if unfinished is None:
             continue
         state = State.committed if result == "ok" else State.rejected
-        answer = msgspec.json.encode(_answer(submission_id, state, tx_hash, result, height))
-        finished += connection.execute(
-            table.update()
-            .where(table.c.id == submission_id, table.c.state.in_(UNFINISHED))
-            .values(
-                state=state.value, result=result, height=height, answer=answer.decode(),
-                updated_ms=now_ms,
+        answer = msgspec.json.encode(_answer(unfinished.id, state, tx_hash, result, height))
+        finished.append(
+            dataclasses.replace(
+                unfinished, state=state, result=result, height=height, answer=answer.decode()
             )
-        ).rowcount  # fmt: skip
-    return finished
+        )
+    if not finished:
+        return []
+    updated = connection.execute(
+        _FINISH,
+        [
+            {"b_id": done.id, "b_state": done.state.value, "b_result": done.result,
+             "b_height": height, "b_answer": done.answer, "b_now": now_ms}
+            for done in finished
+        ],
+    ).rowcount  # fmt: skip
+    if updated == len(finished):
+        return finished
+    # Another finisher came first (the rows are locked only inside a block's transaction,
+    # which took the write lock before this read). One row: it was not this call's. Several
+    # (never from a block): whichever hold this answer, which is the same from any finisher.
+    if len(finished) == 1:
+        return []
+    return [done for done in finished if _stored_answer(connection, done.id) == done.answer]
+
+
+def _stored_answer(connection: Connection, submission_id: int) -> str | None:
+    answer: str | None = connection.execute(
+        sa.select(db.submissions.c.answer).where(db.submissions.c.id == submission_id)
+    ).scalar_one()
+    return answer
 
 
 def _touch(engine: Engine, submission_id: int, now_ms: int) -> None:
@@ -352,6 +442,7 @@ class Waiters:
     def __init__(self) -> None:
         self._events: dict[bytes, asyncio.Event] = {}
         self._counts: dict[bytes, int] = {}
+        self._finished: dict[bytes, Submission] = {}
         self.following = False
 
     def register(self, tx_hash: bytes) -> asyncio.Event:
@@ -365,13 +456,24 @@ class Waiters:
             self._counts[tx_hash] = left
         else:
             self._events.pop(tx_hash, None)
+            self._finished.pop(tx_hash, None)
 
-    def wake(self, tx_hashes: Iterable[bytes]) -> None:
-        """The projection committed a block carrying `tx_hashes`: wake their senders."""
+    def wake(self, tx_hashes: Iterable[bytes], finished: Iterable[Submission] = ()) -> None:
+        """The projection committed a block carrying `tx_hashes`, which finished `finished`:
+        wake their senders, each with its submission as the commit left it (so the sender
+        answers without reading it back)."""
+        for done in finished:
+            if done.tx_hash is not None and done.tx_hash in self._events:
+                self._finished[done.tx_hash] = done
         for tx_hash in tx_hashes:
             event = self._events.get(tx_hash)
             if event is not None:
                 event.set()
+
+    def finished(self, tx_hash: bytes) -> Submission | None:
+        """The submission of `tx_hash` as the block that woke its senders finished it; None
+        if that block did not (another finisher came first: the store knows)."""
+        return self._finished.get(tx_hash)
 
     def __len__(self) -> int:
         return len(self._events)
@@ -491,17 +593,23 @@ async def _parked(
             raise WaitTimeout(tx_hash, "pending", wait_s)
 
 
-async def _await_end(services: GatewayServices, submission: Submission, wait_s: float) -> bool:
+async def _await_end(
+    services: GatewayServices, submission: Submission, wait_s: float
+) -> tuple[bool, Submission | None]:
     """Send and wait for the submission's end; record what the core said, if it said it
-    first. True if the core took the bytes."""
+    first. Whether the core took the bytes, and the submission as the projection finished
+    it when a block woke this sender."""
     assert submission.tx_hash is not None
     event = services.waiters.register(submission.tx_hash)
     admitted = False
+    woken: Submission | None = None
     try:
         admitted = await _admit(services, submission)
         final = None
         if admitted and wait_s > 0:
             final = await _parked(services, event, submission.tx_hash, wait_s)
+            if final is None:
+                woken = services.waiters.finished(submission.tx_hash)
         elif admitted:  # a resubmission round: no wait, one look
             final = await _status_now(services, submission.tx_hash)
         if final is not None:
@@ -517,7 +625,7 @@ async def _await_end(services: GatewayServices, submission: Submission, wait_s: 
         pass  # still on its way: the projection or the resubmitter will finish it
     finally:
         services.waiters.release(submission.tx_hash)
-    return admitted
+    return admitted, woken
 
 
 async def send_signed(
@@ -526,29 +634,36 @@ async def send_signed(
     """Rule 3: send a signed or submitted submission and wait up to `wait_s` for its end."""
     if submission.finished or submission.state is State.received:
         return submission
-    sent = await _await_end(services, submission, wait_s)
+    sent, woken = await _await_end(services, submission, wait_s)
+    if woken is not None:  # finished and committed by the block that woke us: as stored
+        return woken
     return await services.db(_settle, services.engine, submission.id, sent, services.clock_ms())
 
 
 def claim_signed(
     engine: Engine, customer_id: int, idempotency_key: str, request_hash: str, sign: Signer,
-    now_ms: int, nonce: int,
+    now_ms: int, nonce: int, *, known_new: bool = False,
 ) -> Submission:  # fmt: skip
     """Rules 1-2 in one transaction: the submission of this key, stored already signed if
-    it is new (a stored `received` one is signed by `sign_claimed`)."""
+    it is new (a stored `received` one is signed by `sign_claimed`). `known_new`: the caller
+    read no submission under the key just before, so none is looked for (a concurrent retry
+    that stored it since makes the insert fail, and its stored one is used)."""
     found: Submission | None = None
+    stored: Submission | None = None
     try:
         with engine.begin() as connection:
-            found = _find(connection, customer_id, idempotency_key)
+            found = None if known_new else _find(connection, customer_id, idempotency_key)
             if found is None:
                 transaction = sign(now_ms, nonce)
-                submission_id = store_signed(
-                    connection, customer_id, idempotency_key, request_hash, transaction, now_ms
-                )
+                stored = _insert_signed(
+                    connection, customer_id, idempotency_key, request_hash,
+                    transaction_bytes(transaction), transaction_hash(transaction.payload), now_ms,
+                )  # fmt: skip
     except sa.exc.IntegrityError:  # a concurrent retry stored the key first: its bytes win
         return claim(engine, customer_id, idempotency_key, request_hash, now_ms)
-    if found is None:
-        return load_submission(engine, submission_id)
+    if stored is not None:
+        return stored
+    assert found is not None
     if found.request_hash != request_hash:
         raise GatewayProblem(
             409, "idempotency_key_reused", "this idempotency key was used for another request"
@@ -563,11 +678,14 @@ async def submit(
     request_hash: str,
     sign: Signer,
     wait_s: float = limits.gateway_submit_wait_s,
+    *,
+    known_new: bool = False,
 ) -> Submission:
-    """The whole machine for one request (rules 1-5); returns where the submission stands."""
+    """The whole machine for one request (rules 1-5); returns where the submission stands.
+    `known_new`: as `claim_signed`'s."""
     submission = await services.db(
         claim_signed, services.engine, customer_id, idempotency_key, request_hash, sign,
-        services.clock_ms(), services.nonces(),
+        services.clock_ms(), services.nonces(), known_new=known_new,
     )  # fmt: skip
     if submission.finished:
         return submission

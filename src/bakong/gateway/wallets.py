@@ -1,5 +1,5 @@
-"""The wallet API: registration by phone, PIN login, balances, history, "my QR", request money,
-and the bank officer's tier change. Payments are in `payments`, live events in `events`.
+"""The wallet API: registration by phone, PIN login, balances, history, "my QR", request money.
+Payments are in `payments`, live events in `events`, what bank officers do in `officers`.
 
 Rules:
 - Registration proves the phone with a one-time code (`otp`, sent through `sms`), then creates
@@ -18,11 +18,12 @@ Rules:
   submission are removed again: by the retry, or by the sweeper (`run_onboarding_sweeper`)
   when nobody retries, so a refused registration never keeps a handle or phone taken. An
   already-taken handle is answered `handle_taken` without spending the code.
-- A bank officer opens a merchant the same way (`POST /v1/officer/merchants`): a full-tier
-  merchant account with a custodial key and no phone alias (the phone is the owner's, to sign
-  in; payers reach a till by its KHQR), and its `merchants` row in the same database
-  transaction. Login gives a session whose role follows the row's kind: `merchant` for a
-  merchant (the till's routes), `customer` for a person.
+- A bank officer opens a merchant the same way (`officers`, `onboard` with a row of its own):
+  a full-tier merchant account with a custodial key and no phone alias (the phone is the
+  owner's, to sign in; payers reach a till by its KHQR). Login gives a session whose role
+  follows the row's kind: `merchant` for a merchant (the till's routes), `customer` for a
+  person. A wallet a bank officer froze cannot sign in (`account_frozen`, told only to the
+  holder of the right PIN).
 - Login and code requests are also limited per client address (`throttle`): 429
   `rate_limited` with `Retry-After`, besides the per-wallet lockout and per-phone code quota.
 - Custody is custodial unless the body brings the customer's own public key: then the gateway
@@ -63,9 +64,18 @@ from bakong.client import (
     alias_hash,
     create_account,
     register_alias,
-    set_kyc_tier,
 )
-from bakong.gateway import custody, db, merchants, otp, pins, sessions, sms, submission
+from bakong.gateway import (
+    claim_history,
+    custody,
+    db,
+    merchants,
+    otp,
+    pins,
+    sessions,
+    sms,
+    submission,
+)
 from bakong.gateway.openapi import describe
 from bakong.gateway.parties import display_name
 from bakong.gateway.problems import GatewayProblem, json_response, read_json
@@ -73,7 +83,6 @@ from bakong.gateway.service import GatewayServices, Worker
 from bakong.gateway.throttle import ClientLimiter
 from bakong.khqr import Generated, Options, generate_individual
 from bakong.khqr import tags as khqr_tags
-from bakong.khqr.ecmascript import units
 from bakong.ledger.assets import Asset
 from bakong.ledger.identifiers import is_account_id
 from bakong.ledger.transaction import Transaction, transaction_hash
@@ -84,6 +93,7 @@ __all__ = [
     "Onboarding",
     "PhoneNumber",
     "bind",
+    "check_pin",
     "complete_onboarding",
     "customer_by_id",
     "limited",
@@ -94,7 +104,9 @@ __all__ = [
     "routes",
     "run_onboarding_sweeper",
     "submit_as_participant",
+    "wallet_keys",
     "sweep_rejected_onboardings",
+    "Handle",
     "workers",
 ]
 
@@ -136,16 +148,13 @@ class Login(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     handle: Handle | None = None
 
 
-class TierChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    tier: Annotated[int, Meta(ge=int(KycTier.basic), le=int(KycTier.full))]
-
-
 class WalletRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     amount: Annotated[int, Meta(gt=0, le=limits.amount_max)]
     asset: Annotated[str, Meta(pattern=r"^(KHR|USD)$")]
     lifetime_ms: Annotated[
         int, Meta(ge=limits.khqr_expiry_ms_min, le=limits.khqr_expiry_ms_max)
     ] = limits.khqr_expiry_ms_default
+    image: Annotated[str, Meta(pattern=r"^svg$")] | None = None  # add the code drawn as SVG
 
 
 def customer_by_id(connection: Connection, customer_id: int) -> sa.Row[Any]:
@@ -328,7 +337,8 @@ def _enrol(
         if any(row.phone != onboarding.phone for row in taken):
             raise GatewayProblem(409, "handle_taken", "this handle is taken: choose another")
         if taken and _is_retry(connection, pepper, taken[0], onboarding, code, pin, now_ms):
-            return _Resume(taken[0].id)
+            if _resumable(connection, taken[0].id, onboarding, now_ms):
+                return _Resume(taken[0].id)
         verdict = otp.Verdict.ok
         if code is not None:
             verdict = otp.verify_code(connection, pepper, REGISTER, onboarding.phone, code, now_ms)
@@ -338,6 +348,22 @@ def _enrol(
     if verdict is not otp.Verdict.ok:
         raise GatewayProblem(400, verdict.value, _CODE_MESSAGES[verdict])
     raise GatewayProblem(409, "phone_registered", "this phone already has a wallet")
+
+
+def _resumable(
+    connection: Connection, customer_id: int, onboarding: Onboarding, now_ms: int
+) -> bool:
+    """Whether a retry may resume the stored onboarding of `customer_id`, claimed from the
+    sweeper first: the touch makes the sweeper's delete (conditional on a submission left
+    untouched) spare it, and holds the write lock, so the row read after it is the latest.
+    A row the sweeper removed meanwhile (its id perhaps reused by a newer registration) is
+    not resumed."""
+    submission.touch_rejected(connection, sessions.OFFICER, onboarding_key(customer_id), now_ms)
+    table = db.customers
+    row = connection.execute(
+        sa.select(table.c.handle, table.c.phone).where(table.c.id == customer_id)
+    ).first()
+    return row is not None and (row.handle, row.phone) == (onboarding.handle, onboarding.phone)
 
 
 _CODE_MESSAGES = {
@@ -353,18 +379,23 @@ def _stored_onboarding(engine: Engine, customer_id: int) -> submission.Submissio
         return submission.find_submission(connection, sessions.OFFICER, onboarding_key(customer_id))
 
 
-def _undo(engine: Engine, customer_id: int, submission_id: int) -> None:
+def _undo(
+    engine: Engine, customer_id: int, submission_id: int, untouched_since_ms: int | None = None
+) -> bool:
     """The ledger refused the onboarding for good: free its handle and phone again. Only
     whoever discards the rejected submission removes the rows, so a retry and the sweeper
-    racing each other cannot remove a later customer that reused the id."""
+    racing each other cannot remove a later customer that reused the id. The sweeper passes
+    the time it looked (`untouched_since_ms`): a retry that claimed the onboarding since
+    (`_resumable`) undoes it itself. True if this call removed them."""
     with engine.begin() as connection:
-        if not submission.discard_rejected(connection, submission_id):
-            return
+        if not submission.discard_rejected(connection, submission_id, untouched_since_ms):
+            return False
         account_id = connection.execute(
             sa.select(db.customers.c.account_id).where(db.customers.c.id == customer_id)
         ).scalar_one_or_none()
         connection.execute(db.merchants.delete().where(db.merchants.c.account_id == account_id))
         connection.execute(db.customers.delete().where(db.customers.c.id == customer_id))
+        return True
 
 
 def _rejected_onboardings(engine: Engine, finished_before_ms: int) -> list[tuple[int, int]]:
@@ -392,9 +423,10 @@ async def sweep_rejected_onboardings(services: GatewayServices) -> int:
     flight undoes its own); the number undone."""
     before_ms = services.clock_ms() - limits.onboarding_sweep_grace_ms
     found = await services.db(_rejected_onboardings, services.engine, before_ms)
+    undone = 0
     for customer_id, submission_id in found:
-        await services.db(_undo, services.engine, customer_id, submission_id)
-    return len(found)
+        undone += await services.db(_undo, services.engine, customer_id, submission_id, before_ms)
+    return undone
 
 
 async def run_onboarding_sweeper(services: GatewayServices) -> None:
@@ -440,7 +472,7 @@ async def onboard(
     return customer_id, await complete_onboarding(services, customer_id)
 
 
-def _keys(
+def wallet_keys(
     services: GatewayServices, public_key_hex: str | None, account_id: str
 ) -> tuple[bytes, bytes | None]:
     if public_key_hex is not None:
@@ -471,7 +503,7 @@ async def register_finish(services: GatewayServices, request: Request) -> Respon
     body = await read_json(request, RegisterFinish, limits.wallet_body_bytes_max)
     _check_registration(body, services.participant, services.clock_ms())
     account_id = f"{body.handle}@{services.participant}"
-    public_key, sealed = _keys(services, body.public_key, account_id)
+    public_key, sealed = wallet_keys(services, body.public_key, account_id)
     assert len(public_key) == public_key_size
     onboarding = Onboarding(
         handle=body.handle, account_id=account_id, phone=body.phone, name=body.name,
@@ -495,8 +527,9 @@ def _open(
 
 
 def role_of(kind: str) -> str:
-    """The session role a customer row's kind signs in to: a merchant's owner gets the till."""
-    return "merchant" if kind == "merchant" else "customer"
+    """The session role a customer row's kind signs in to: a merchant's owner gets the till,
+    a cash agent the agent's routes (`agents`)."""
+    return kind if kind in ("merchant", "agent") else "customer"
 
 
 def _login(
@@ -508,14 +541,10 @@ def _login(
         row = connection.execute(sa.select(table).where(where)).first()
     if row is None or row.pin_hash is None:
         pins.pin_matches(_DECOY_HASH, body.pin)
-        raise GatewayProblem(401, "login_failed", "the PIN or the phone or handle is wrong")
-    lock = pins.Lock(row.pin_failures, row.locked_until_ms)
-    if pins.is_locked(lock, now_ms):
-        minutes = -(-(lock.locked_until_ms - now_ms) // 60_000)
-        raise GatewayProblem(423, "pin_locked", f"too many wrong PINs: try again in {minutes} min")
-    if not pins.pin_matches(row.pin_hash, body.pin):
-        _count_failure(services.engine, row.id, now_ms)
-        raise GatewayProblem(401, "login_failed", "the PIN or the phone or handle is wrong")
+        raise _wrong_pin(pins.Lock(1, 0), now_ms)
+    check_pin(services.engine, row, body.pin, now_ms)
+    if row.status == "frozen":
+        raise GatewayProblem(403, "account_frozen", "this wallet is frozen: contact the bank")
     with services.engine.begin() as connection:
         reset: dict[str, Any] = {"pin_failures": 0}
         if pins.pin_needs_rehash(row.pin_hash):
@@ -527,8 +556,35 @@ def _login(
     return token, session, row.account_id
 
 
-def _count_failure(engine: Engine, customer_id: int, now_ms: int) -> None:
-    """One more wrong PIN, counted atomically (two guesses at once both count)."""
+def _wrong_pin(lock: pins.Lock, now_ms: int) -> GatewayProblem:
+    """401 `login_failed` after a wrong PIN, with the attempts left before the wallet locks
+    (and when the lock ends, once it has locked)."""
+    details: dict[str, Any] = {"attempts_left": pins.attempts_left(lock)}
+    if pins.is_locked(lock, now_ms):
+        details["locked_until_ms"] = lock.locked_until_ms
+    return GatewayProblem(401, "login_failed", "the PIN or the phone or handle is wrong", details)
+
+
+def check_pin(engine: Engine, row: Any, pin: str, now_ms: int) -> None:
+    """`pin` checked against the customer `row` under its lockout (argon2 work: run it in a
+    worker thread): 423 `pin_locked` with `locked_until_ms` while locked; 401 `login_failed`
+    with `attempts_left` when wrong (counted). The caller resets the count when it is right.
+    An unknown phone answers as a wallet's first wrong PIN does; the count of a real one
+    tells a guesser the phone has a wallet, which paying that phone would tell any customer."""
+    lock = pins.Lock(row.pin_failures, row.locked_until_ms)
+    if pins.is_locked(lock, now_ms):
+        minutes = -(-(lock.locked_until_ms - now_ms) // 60_000)
+        raise GatewayProblem(
+            423, "pin_locked", f"too many wrong PINs: try again in {minutes} min",
+            {"locked_until_ms": lock.locked_until_ms},
+        )  # fmt: skip
+    if not pins.pin_matches(row.pin_hash, pin):
+        raise _wrong_pin(_count_failure(engine, row.id, now_ms), now_ms)
+
+
+def _count_failure(engine: Engine, customer_id: int, now_ms: int) -> pins.Lock:
+    """One more wrong PIN, counted atomically (two guesses at once both count); the lock
+    after it."""
     table = db.customers
     with engine.begin() as connection:
         failures = connection.execute(
@@ -544,6 +600,7 @@ def _count_failure(engine: Engine, customer_id: int, now_ms: int) -> None:
                 .where(table.c.id == customer_id)
                 .values(locked_until_ms=lock.locked_until_ms)
             )
+    return lock
 
 
 async def login(services: GatewayServices, request: Request) -> Response:
@@ -600,6 +657,9 @@ class HistoryQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     limit: Annotated[int, Meta(ge=1, le=limits.history_page_max)] = limits.history_page_default
     direction: Annotated[str, Meta(pattern=r"^(in|out)$")] | None = None
     asset: Annotated[str, Meta(pattern=r"^(KHR|USD)$")] | None = None
+    since_ms: Annotated[int, Meta(ge=0)] | None = None  # entries at or after this time
+    until_ms: Annotated[int, Meta(ge=0)] | None = None  # entries before this time
+    tx_hash: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")] | None = None  # one receipt's
 
 
 def query_params(request: Request, kind: type[msgspec.Struct]) -> Any:
@@ -621,6 +681,12 @@ def _history(engine: Engine, customer_id: int, query: HistoryQuery) -> dict[str,
             select = select.where(table.c.direction == query.direction)
         if query.asset is not None:
             select = select.where(table.c.asset == query.asset)
+        if query.since_ms is not None:
+            select = select.where(table.c.time_ms >= query.since_ms)
+        if query.until_ms is not None:
+            select = select.where(table.c.time_ms < query.until_ms)
+        if query.tx_hash is not None:
+            select = select.where(table.c.tx_hash == bytes.fromhex(query.tx_hash))
         rows = connection.execute(select.order_by(table.c.id.desc()).limit(query.limit)).all()
     entries = [
         {
@@ -632,6 +698,8 @@ def _history(engine: Engine, customer_id: int, query: HistoryQuery) -> dict[str,
         for row in rows
     ]  # fmt: skip
     more = len(rows) == query.limit
+    with engine.connect() as connection:  # money sent to phones with no wallet, shown too
+        entries = claim_history.merged(connection, account_id, query, entries, more)
     return {"entries": entries, "next_cursor": rows[-1].id if more else None}
 
 
@@ -706,118 +774,10 @@ async def request_money(services: GatewayServices, request: Request) -> Response
     await services.db(
         _store_request, services.engine, generated, account_id, body, bill, expires_ms, now_ms
     )
-    return _qr_answer(generated, "json", {"expires_ms": expires_ms, "bill_number": bill})
-
-
-# -- the bank officer ----------------------------------------------------------------------------
-
-
-def _customer_by_handle(engine: Engine, handle: str) -> sa.Row[Any] | None:
-    with engine.connect() as connection:
-        return connection.execute(
-            sa.select(db.customers).where(db.customers.c.handle == handle)
-        ).first()
-
-
-def _set_tier(engine: Engine, customer_id: int, tier: int) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            db.customers.update().where(db.customers.c.id == customer_id).values(tier=tier)
-        )
-
-
-async def change_tier(services: GatewayServices, request: Request) -> Response:
-    """A bank officer raises (or lowers) a customer's KYC tier after checking documents."""
-    await sessions.authenticate(services, request, "officer")
-    body = await read_json(request, TierChange, limits.wallet_body_bytes_max)
-    customer = await services.db(
-        _customer_by_handle, services.engine, request.path_params["handle"]
-    )
-    if customer is None:
-        raise GatewayProblem(404, "customer_not_found", "no customer has this handle")
-    committed = await submit_as_participant(
-        services, set_kyc_tier(customer.account_id, KycTier(body.tier))
-    )
-    if not committed.ok and committed.result != "status_unchanged":
-        raise GatewayProblem(502, "ledger_refused", f"the ledger refused: {committed.result}")
-    await services.db(_set_tier, services.engine, customer.id, body.tier)
-    return json_response({"account_id": customer.account_id, "tier": body.tier})
-
-
-MerchantId = Annotated[
-    str, Meta(pattern=r"^[A-Za-z0-9_.-]+$", max_length=khqr_tags.merchant_id_chars_max)
-]
-
-
-CityName = Annotated[str, Meta(min_length=1, max_length=khqr_tags.merchant_city_chars_max)]
-
-
-class MerchantOnboarding(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    handle: Handle
-    name: Annotated[str, Meta(min_length=1, max_length=limits.customer_name_chars_max)]
-    phone: PhoneNumber
-    pin: Annotated[str, Meta(max_length=limits.pin_digits_max)]
-    merchant_id: (
-        Annotated[
-            str, Meta(pattern=r"^[A-Za-z0-9_.-]+$", max_length=khqr_tags.merchant_id_chars_max)
-        ]
-        | None
-    ) = None
-    # KHQR tag 60 counts UTF-16 units (`open_merchant` checks them); None prints Phnom Penh.
-    city: CityName | None = None
-
-
-def _city_problem(city: str | None) -> str | None:
-    """Why `city` cannot be printed in KHQR tag 60, or None."""
-    if city is None:
-        return None
-    if city != city.strip() or _CONTROL.search(city):
-        return "the city has control characters or padding"
-    if units(city) > khqr_tags.merchant_city_chars_max:
-        return f"the city is longer than KHQR's {khqr_tags.merchant_city_chars_max} characters"
-    return None
-
-
-def _acquiring_bank(services: GatewayServices) -> str:
-    return next(p.name for p in services.genesis.participants if p.code == services.participant)
-
-
-async def open_merchant(services: GatewayServices, request: Request) -> Response:
-    """A bank officer opens a merchant after its KYC: a full-tier merchant account with a
-    custodial key, and the owner's phone and PIN to sign in to the till. Sent again with the
-    same details after a failure, it finishes the same opening (202 until then)."""
-    await sessions.authenticate(services, request, "officer")
-    body = await read_json(request, MerchantOnboarding, limits.wallet_body_bytes_max)
-    account_id = f"{body.handle}@{services.participant}"
-    if not is_account_id(account_id):
-        raise GatewayProblem(400, "handle_invalid", "this handle does not make an account ID")
-    if body.name != body.name.strip() or _CONTROL.search(body.name):
-        raise GatewayProblem(400, "name_invalid", "the name has control characters or padding")
-    city_problem = _city_problem(body.city)
-    if city_problem is not None:
-        raise GatewayProblem(400, "city_invalid", city_problem)
-    problem = pins.pin_problem(body.pin)
-    if problem is not None:
-        raise GatewayProblem(400, "pin_invalid", problem)
-    public_key, sealed = _keys(services, None, account_id)
-    onboarding = Onboarding(
-        handle=body.handle, account_id=account_id, phone=body.phone, name=body.name,
-        birth_date=None, kind="merchant", tier=int(KycTier.full), public_key=public_key,
-        sealed=sealed, pin_hash=await services.db(pins.hash_pin, body.pin),
-    )  # fmt: skip
-    merchant_id = body.merchant_id or body.handle
-    bank = _acquiring_bank(services)
-
-    def merchant_row(connection: Connection) -> None:
-        merchants.register_merchant(
-            connection, account_id, merchant_id=merchant_id, acquiring_bank=bank, city=body.city
-        )
-
-    customer_id, on_ledger = await onboard(services, onboarding, None, body.pin, merchant_row)
-    if not on_ledger:
-        return json_response({"account_id": account_id, "state": "submitted"}, 202)
-    answer = {"account_id": account_id, "merchant_id": merchant_id, "acquiring_bank": bank}
-    return json_response(answer, 201)
+    extra: dict[str, Any] = {"expires_ms": expires_ms, "bill_number": bill}
+    if body.image == "svg":  # a page shows the code it cannot draw itself
+        extra["svg"] = render_svg(generated.qr)
+    return _qr_answer(generated, "json", extra)
 
 
 # -- routes --------------------------------------------------------------------------------------
@@ -874,6 +834,4 @@ def routes(services: GatewayServices) -> list[BaseRoute]:
         route("/v1/wallet/history", history, "GET"),
         route("/v1/wallet/qr", my_qr, "GET"),
         route("/v1/wallet/request", request_money, "POST", WalletRequest),
-        route("/v1/officer/customers/{handle}/tier", change_tier, "POST", TierChange),
-        route("/v1/officer/merchants", open_merchant, "POST", MerchantOnboarding),
     ]

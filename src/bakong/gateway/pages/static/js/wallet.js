@@ -1,0 +1,108 @@
+// What every page of the customer's wallet shares: the session, errors, activity rows.
+//
+// - The session is the bearer token of role `customer` in sessionStorage (`api.js`). A page
+//   that needs one and has none sends the person to sign in, remembering where they were
+//   (a path of the wallet only); a token the gateway no longer accepts is forgotten the same way.
+// - `fail(error, element)` shows an ApiError in words (`explain`), or signs out on an ended
+//   session: every page reports its errors through it.
+// - Rows of activity are built with DOM calls and textContent only: nothing the API returns
+//   is ever parsed as HTML.
+
+import { api, explain, money, say, setToken, t, token, when } from "./api.js";
+
+export const ROLE = "customer";
+
+export function signInPath(next) {
+  const back = next && next.startsWith("/wallet/") ? next : "/wallet/";
+  return "/wallet/signin?next=" + encodeURIComponent(back);
+}
+
+// True when a customer's session is present; otherwise off to sign in (false).
+export function requireSession() {
+  if (token(ROLE)) return true;
+  location.replace(signInPath(location.pathname));
+  return false;
+}
+
+export function sessionEnded() {
+  setToken(ROLE, null);
+  location.replace(signInPath(location.pathname) + "&ended=1");
+}
+
+export function fail(error, element) {
+  if (error && error.name === "AbortError") return;
+  if (error && error.code === "unauthenticated") {
+    sessionEnded();
+    return;
+  }
+  if (!(error && error.code)) console.warn("unexpected", error);
+  say(element, explain(error || {}));
+}
+
+export async function signOut() {
+  try {
+    await api("DELETE", "/v1/sessions");
+  } catch (_) {
+    // Gone already, or the gateway is unreachable: the token is forgotten here either way.
+  }
+  setToken(ROLE, null);
+  location.assign("/wallet/signin");
+}
+
+// Show the parts of a page meant for a signed-in customer.
+export function reveal() {
+  for (const element of document.querySelectorAll("[data-signed-in]")) element.hidden = false;
+}
+
+// A phone number as typed in Cambodia ("012 345 678", "855 12 ...", "+855 ...") in E.164, or null.
+export function e164(text) {
+  let digits = String(text).trim().replace(/[\s().-]/g, "");
+  if (digits.startsWith("00")) digits = "+" + digits.slice(2);
+  else if (digits.startsWith("0")) digits = "+855" + digits.slice(1);
+  else if (digits.startsWith("855")) digits = "+" + digits;
+  return /^\+[1-9][0-9]{7,14}$/.test(digits) ? digits : null;
+}
+
+function span(className, text) {
+  const element = document.createElement("span");
+  element.className = className;
+  element.textContent = text;
+  return element;
+}
+
+// One history entry as a list row linking to its receipt.
+export function entryRow(entry) {
+  const incoming = entry.direction === "in";
+  const item = document.createElement("li");
+  item.className = "entry";
+  const link = document.createElement("a");
+  link.href = "/wallet/receipt/" + entry.tx_hash;
+  const who = span("who", t(incoming ? "wallet.entry.in" : "wallet.entry.out", {
+    who: entry.counterparty,
+  }));
+  who.append(document.createElement("br"));
+  const detail = entry.result === "ok" ? when(entry.time_ms) : t("wallet.entry.refused");
+  who.append(span("muted small", detail));
+  const sign = entry.result !== "ok" ? "" : incoming ? "+" : "−";
+  const amount = span("amount " + (incoming ? "in" : "out"), sign + money(entry.amount, entry.asset));
+  link.append(who, amount);
+  item.append(link);
+  return item;
+}
+
+// Show a `dt`/`dd` pair (or any elements) marked `data-NAME` when `shown`.
+export function toggle(name, shown) {
+  for (const element of document.querySelectorAll("[data-" + name + "]")) element.hidden = !shown;
+}
+
+// Seconds left until `ms` as "m:ss" (0:00 once past).
+export function countdownText(ms, now = Date.now()) {
+  const left = Math.max(0, Math.ceil((ms - now) / 1000));
+  return Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+}
+
+// How long a run of wrong PINs locks the wallet, as the page was told by the server.
+export function lockoutMinutes() {
+  const holder = document.querySelector("[data-lockout-minutes]");
+  return holder ? Number(holder.dataset.lockoutMinutes) : 15;
+}
