@@ -24,7 +24,10 @@
         ├── TransactionRejected   (client.errors) the node will never commit it as sent
         ├── VerificationError     (client.errors) a stream message failed a check
         ├── GatewayProblem        (gateway.problems) a gateway refuses a request: status, code
-        └── SmsNotAccepted        (gateway.sms_http) the SMS provider did not take a message
+        ├── SmsNotAccepted        (gateway.sms_http) the SMS provider did not take a message
+        ├── CorebankProblem       (corebank.books) the sample core bank refuses a request
+        └── CoreBankingError      (gateway.corebanking.adapter) a core bank's answer is unusable
+            └── CoreBankingUnavailable  (gateway.corebanking.adapter) no answer: try again
 
     AssertionError                one of our own invariants broke: a bug (assertions stay on)
     └── InvariantViolation        (ledger.invariants) a block broke conservation or a sign

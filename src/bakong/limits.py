@@ -267,6 +267,21 @@ __all__ = [
     "open_api_field_chars_max",
     "open_api_list_max",
     "open_api_short_hash_candidates_max",
+    # console: the central bank's console (bakong.console)
+    "console_session_lifetime_ms",
+    "console_body_bytes_max",
+    "console_reason_chars_max",
+    "console_page_rows_max",
+    "console_search_rows_max",
+    "console_rate_window_ms",
+    "console_submit_wait_s",
+    "console_follow_retry_s_max",
+    "console_form_fields_max",
+    "aml_count_max",
+    "aml_evidence_max",
+    "aml_rule_name_chars_max",
+    "aml_rules_max",
+    "aml_window_ms_max",
     # gateway: pages (wallet, till, officer)
     "page_static_file_bytes_max",
     "page_static_files_max",
@@ -301,6 +316,7 @@ __all__ = [
     "ussd_payments_counted_max",
     "ussd_approvals_shown_max",
     "ussd_statement_entries_max",
+    "ussd_banks_per_page",
     "ussd_session_kept_ms",
     "ussd_sweep_s",
     "ussd_sweep_batch_max",
@@ -346,6 +362,45 @@ __all__ = [
     "kyc_worker_poll_s",
     "kyc_worker_retry_ms",
     "kyc_queue_page_max",
+    # gateway: wallet <-> bank account, the sample core bank (issue 18)
+    "corebank_config_bytes_max",
+    "corebank_body_bytes_max",
+    "corebank_amount_max",
+    "corebank_reference_chars_max",
+    "corebank_holder_chars_max",
+    "corebank_fault_chars_max",
+    "corebank_fault_slow_s_max",
+    "corebank_journal_page_max",
+    "corebank_accounts_listed_max",
+    "corebank_start_timeout_s",
+    "core_banking_timeout_s_default",
+    "core_banking_timeout_s_min",
+    "core_banking_timeout_s_max",
+    "bank_links_per_wallet_max",
+    "bank_transfer_hold_ms_default",
+    "bank_transfer_hold_ms_min",
+    "bank_transfer_hold_ms_max",
+    "bank_transfer_step_wait_s",
+    "bank_transfers_sweep_s",
+    "bank_transfers_sweep_batch_max",
+    "bank_transfers_page_max",
+    "bank_transfer_body_bytes_max",
+    "reconcile_run_s",
+    "reconcile_retry_s",
+    "reconcile_entries_max",
+    # cross-border: the ISO 20022-shaped messages and the foreign switch simulators (issue 20)
+    "iso_id_chars_max",
+    "iso_name_chars_max",
+    "iso_text_chars_max",
+    "iso_amount_max",
+    "iso_body_bytes_max",
+    "iso_statement_entries_max",
+    "foreignsim_config_bytes_max",
+    "foreignsim_fault_chars_max",
+    "foreignsim_fault_slow_s_max",
+    "foreignsim_timeout_fault_s",
+    "foreignsim_link_timeout_s",
+    "foreignsim_start_timeout_s",
 ]
 
 # Identifiers. Account IDs are printed in KHQR tag 29/30 sub-tag 00, whose limit is 32.
@@ -798,6 +853,30 @@ open_api_list_max = 50
 # A short-hash check scans the merchant's latest transfers of that exact amount and currency.
 open_api_short_hash_candidates_max = 10_000
 
+# Console (bakong.console): a staff session lasts a shift (an HttpOnly cookie); a form is small
+# and has few fields; a reason or a reserve reference is a sentence; a page shows at most a few
+# hundred rows. The live rate counts the last minute's committed transactions. An approved
+# command waits this long for its commit before the page says "submitted" (the stream finishes
+# it later); a broken stream is reopened after at most this long.
+console_session_lifetime_ms = 8 * 60 * 60_000
+console_body_bytes_max = 8 * 1024
+console_reason_chars_max = 500
+console_page_rows_max = 200
+console_search_rows_max = 500
+console_rate_window_ms = 60_000
+console_submit_wait_s = 10.0
+console_follow_retry_s_max = 10.0
+console_form_fields_max = 20
+# Console: monitoring rules (bakong.console.monitoring). A supervisor keeps a few dozen rules,
+# each named in a word; a rule looks back at most a month (the longest pattern it looks for)
+# and counts at most this many payments; an alert carries at most this many movements of
+# evidence, the rest counted (a report a person reads, not a dump).
+aml_rules_max = 64
+aml_rule_name_chars_max = 64
+aml_window_ms_max = 31 * 24 * 60 * 60_000
+aml_count_max = 10_000
+aml_evidence_max = 200
+
 # Gateway: pages (bakong.gateway.pages). The static files (CSS, JS, icons) are read into memory
 # at start: each is small, and their count is bounded so a stray file cannot bloat a gateway.
 # A URL that carries the file's content hash is cached for a year (it never changes); any other
@@ -854,6 +933,9 @@ ussd_payments_counted_max = 500
 # A screen lists at most 3 cash-out requests and the 5 latest payments (the mini statement).
 ussd_approvals_shown_max = 3
 ussd_statement_entries_max = 5
+# The claim menu lists the banks a claim may be held at five to a screen (9 turns the page):
+# five 8-letter codes fit a Khmer screen under its title.
+ussd_banks_per_page = 5
 # A session's row outlives its expiry by 10 minutes (an aggregator's late retry is still known
 # as a replay), then is deleted: every 30 s, a bounded batch at a time.
 ussd_session_kept_ms = 10 * 60_000
@@ -940,6 +1022,75 @@ kyc_checks_parallel_max = 1
 kyc_worker_poll_s = 1.0
 kyc_worker_retry_ms = 10_000
 kyc_queue_page_max = 50
+# `bakong audit pii` searches the chain for personal values of at least this many characters:
+# a shorter one (a two-letter name) would match everywhere and prove nothing. A national
+# phone number's digits alone are 8 or 9.
+audit_pii_value_chars_min = 6
+# A scan lists at most this many findings (it counts them all): one is already a failure.
+audit_pii_findings_max = 1_000
+# `bakong audit verify` opens a validator's store read-only with room for its named databases
+# (`bakong.node.store` has seven), and shows its progress on a terminal every so many blocks.
+audit_store_dbs_max = 16
+audit_progress_blocks = 100
+
+# Gateway: wallet <-> bank account and the sample core bank (bakong.corebank,
+# bakong.gateway.corebanking; docs/core-banking.md). The core bank reads a config of a few
+# lines and bodies of one posting; amounts stay below 10^15 minor units (a BIGINT with room to
+# sum a day's journal); references and holder names are short text; a fault switch is a word
+# and a number, a slow answer at most two minutes. The journal is read 1,000 entries a page.
+corebank_config_bytes_max = 16 * 1024
+corebank_body_bytes_max = 4 * 1024
+corebank_amount_max = 10**15
+corebank_reference_chars_max = 64
+corebank_holder_chars_max = 80
+corebank_fault_chars_max = 64
+corebank_fault_slow_s_max = 120.0
+corebank_journal_page_max = 1_000
+corebank_accounts_listed_max = 10_000
+corebank_start_timeout_s = 30.0
+# The gateway waits 5 s for the core bank by default (a core-banking call is a database
+# transaction away): at least 0.2 s, at most a minute. A wallet links at most 5 accounts.
+core_banking_timeout_s_default = 5.0
+core_banking_timeout_s_min = 0.2
+core_banking_timeout_s_max = 60.0
+bank_links_per_wallet_max = 5
+# A bank transfer's hold lives 30 minutes by default: long enough for the core bank to come
+# back from a restart, short enough that money stuck behind a dead core bank returns the same
+# day. At least 2 s (tests of expiry), at most a claim's longest period (the ledger's longest
+# hold less the clock skew it allows).
+bank_transfer_hold_ms_default = 30 * 60_000
+bank_transfer_hold_ms_min = 2_000
+bank_transfer_hold_ms_max = hold_expiry_ms_max - tx_future_ms_max
+# A transfer's request waits up to 6 s for each of its ledger steps before answering 202; the
+# worker drives unfinished transfers every second, a bounded batch at a time. A wallet's list
+# is read 50 at a time.
+bank_transfer_step_wait_s = 6.0
+bank_transfers_sweep_s = 1.0
+bank_transfers_sweep_batch_max = 200
+bank_transfers_page_max = 50
+bank_transfer_body_bytes_max = 4 * 1024
+# Cross-border outbound (issue 20, `gateway.crossborder`): the gateway waits 5 s for the link
+# by default (0.2 s to a minute). A foreign QR is at most a KHQR's length; a link's answer at
+# most 16 KiB; a foreign amount at most 10^15 minor units. A payment's request waits up to 6 s
+# per step before answering 202; the worker drives unfinished payments every second, a bounded
+# batch at a time. The link's quote lives at most 15 minutes (the wallet must see it ticking).
+link_timeout_s_default = 5.0
+link_timeout_s_min = 0.2
+link_timeout_s_max = 60.0
+link_answer_bytes_max = 16 * 1024
+foreign_amount_max = 10**15
+foreign_text_chars_max = 140
+foreign_quote_lifetime_ms_max = 15 * 60_000
+foreign_payment_body_bytes_max = 4 * 1024
+foreign_payment_step_wait_s = 6.0
+foreign_payments_sweep_s = 1.0
+foreign_payments_sweep_batch_max = 200
+# The daily reconciliation looks once a minute whether yesterday's report is stored (every 2 s
+# while the projection is still applying that day); a day's report compares at most 100,000
+# entries a side.
+reconcile_run_s = 60.0
+reconcile_retry_s = 2.0
+reconcile_entries_max = 100_000
 
 assert account_name_chars_max + 1 + participant_code_chars_min == account_id_chars_max
 assert ussd_input_ms < ussd_session_ms and ussd_payment_wait_s < ussd_input_ms / 1_000
@@ -948,6 +1099,7 @@ assert ussd_handle_digits_min >= handle_chars_min and ussd_handle_digits_max <= 
 assert 10**ussd_amount_digits_max * 100 <= amount_max  # dollars to cents cannot overflow
 assert 0 < ussd_secret_chars_min <= ussd_secret_chars_max
 assert 0 < ussd_approvals_shown_max <= 9 and 0 < ussd_statement_entries_max  # one key each
+assert 0 < ussd_banks_per_page < 9  # one key each, and 9 for the next page
 assert gateway_submit_wait_s < phone_request_timeout_s  # a registration answers in time
 assert participant_code_chars_min <= participant_code_chars_max
 assert hold_expiry_ms_min < claim_period_ms_min <= claim_period_ms_max <= hold_expiry_ms_max
@@ -963,6 +1115,27 @@ assert 0 < sms_poll_s <= sms_backoff_s_max and sms_batch_max >= 1
 assert onboarding_sweep_grace_ms >= 2 * gateway_submit_wait_s * 1_000 and onboarding_sweep_s > 0
 assert 6 <= pin_digits_min <= pin_digits_max and pin_failures_max >= 1
 assert session_token_bytes >= 16 and history_page_default <= history_page_max
+# Cross-border messages (bakong.crossborder.messages) and the foreign switch simulators
+# (bakong.foreignsim; docs/foreign-switches.md). Ids are ISO 20022 Max35Text; names Max140Text
+# cut to what a QR carries (25) with room; free text (reasons, remittance) Max140Text. An
+# amount stays below 10^15 minor units (a BIGINT with room to sum a day). A message is one
+# small JSON object; a statement lists at most 10,000 entries of one day.
+iso_id_chars_max = 35
+iso_name_chars_max = 70
+iso_text_chars_max = 140
+iso_amount_max = 10**15
+iso_body_bytes_max = 8 * 1024
+iso_statement_entries_max = 10_000
+# A simulator reads a config of a few lines; its fault switch is a word and a number, a slow
+# answer at most two minutes; `timeout` holds the answer for 5 minutes, longer than any caller
+# waits. It waits 10 s for the link to answer a lookup or a pacs.008, 30 s for a child to start.
+foreignsim_config_bytes_max = 16 * 1024
+foreignsim_fault_chars_max = 64
+foreignsim_fault_slow_s_max = 120.0
+foreignsim_timeout_fault_s = 300.0
+foreignsim_link_timeout_s = 10.0
+foreignsim_start_timeout_s = 30.0
+
 assert 0 < client_logins_per_min and 0 < client_login_burst and client_addresses_tracked_max > 0
 assert 0 < client_codes_per_min and 0 < client_code_burst
 assert kyc_image_side_min < kyc_face_side_max <= kyc_image_side_max
@@ -1021,3 +1194,6 @@ assert 0 < loadgen_backoff_s_min <= loadgen_backoff_s_max
 assert loadgen_stream_message_bytes_max >= client_stream_message_bytes_max
 assert gateway_submit_wait_s < bench_gateway_request_timeout_s  # a payment answers in time
 assert gateway_submit_wait_s < local_gateway_request_timeout_s  # so does a scripted one
+assert hold_expiry_ms_min <= bank_transfer_hold_ms_min < bank_transfer_hold_ms_max
+assert core_banking_timeout_s_min <= core_banking_timeout_s_default <= core_banking_timeout_s_max
+assert link_timeout_s_min <= link_timeout_s_default <= link_timeout_s_max

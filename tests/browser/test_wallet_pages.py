@@ -184,10 +184,14 @@ def test_refusals_a_person_understands(
         page.get_by_label("Amount").fill(amount)
         page.get_by_role("button", name="Continue").click()
 
-    attempt("099 999 999", "1000")
+    attempt("nobody_here@aclb", "1000")
     expect(page.locator("#error")).to_have_text(
         "No wallet was found for this handle or phone number. Check it and try again."
     )
+    attempt("099 999 999", "1000")  # a phone with no wallet: offered a claim (its own tests)
+    expect(page.locator("#claim-offer-title")).to_have_text("No wallet has this number yet")
+    page.get_by_role("button", name="Use another number").click()
+    expect(page.get_by_label("To", exact=True)).to_be_focused()
     attempt("dara_sok@aclb", "1500000")
     page.get_by_label("Enter your PIN to pay").fill(PIN)
     page.get_by_role("button", name="Pay now").click()

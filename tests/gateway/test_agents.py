@@ -12,6 +12,7 @@ import csv
 import io
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +21,15 @@ import pytest
 from bakong import limits
 from bakong.gateway import officers
 from tests.gateway.conftest import Core, RunningGateway
-from tests.gateway.test_claims import claim_code_for, fund, send, texts, wallet
+from tests.gateway.test_claims import (
+    bank,
+    claim_code_for,
+    fund,
+    send,
+    sqlite_engine,
+    texts,
+    wallet,
+)
 from tests.gateway.test_wallets import PIN, auth, register
 
 PASSWORD = "correct horse battery"
@@ -226,3 +235,33 @@ def test_an_agent_pays_out_money_sent_to_a_phone_with_no_wallet(
     refused = http.post("/v1/agent/claims", headers=auth(agent), json={
         "bank": "aclb", "phone": "+85512000578", "code": other, "secret": "48213"})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "claim_secret_wrong"
+
+
+def test_an_agent_cashes_out_only_its_own_banks_customers(
+    gateway: RunningGateway, core: Core, desk: tuple[httpx.Client, str], tmp_path: Path
+) -> None:
+    """A cash-out is approved at the customer's bank: another bank's customer is refused
+    before anything is asked or recorded; cash-in still reaches any bank's wallet."""
+    http, officer = desk
+    agent = open_agent(http, officer, gateway, core)
+    wing_engine = sqlite_engine(tmp_path, "wing")
+    elsewhere = "+85512000562"
+    with bank(wing_engine, core, "wing") as wing, httpx.Client(base_url=wing.url,
+                                                               timeout=30) as at_wing:  # fmt: skip
+        dara = register(at_wing, wing, elsewhere, "dara_sok", "Dara Sok", "wing")
+        body = {"idempotency_key": "out-wing", "phone": elsewhere, "amount": 5_000,
+                "asset": "KHR"}  # fmt: skip
+        refused = http.post("/v1/agent/cash-out", headers=auth(agent), json=body)
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["error"]["code"] == "customer_not_found"
+        assert elsewhere not in refused.text
+        status = http.get("/v1/agent/cash-out/out-wing", headers=auth(agent))
+        assert status.status_code == 404  # nothing was recorded
+        assert at_wing.get("/v1/approvals", headers=auth(dara)).json()["approvals"] == []
+        assert http.get("/v1/agent", headers=auth(agent)).json()["today"]["KHR"]["cash_out"] == 0
+        cash = http.post("/v1/agent/cash-in", headers=auth(agent), json=body | {
+            "idempotency_key": "in-wing"})  # fmt: skip
+        assert cash.status_code == 200, cash.text  # cash-in reaches a wallet at any bank
+        wing.wait_for_height(core.height)
+        assert wallet(at_wing, dara)["available"] == 5_000
+    wing_engine.dispose()

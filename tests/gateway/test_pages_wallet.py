@@ -3,7 +3,8 @@ languages with the headers every page carries, the static files (types, caching,
 no way out of their directory), the language switch, the message catalogs (every key in both
 languages, Khmer really Khmer, every key the templates and scripts use defined), the manifest
 and its icons, pages that hold no customer's data; and what the pages need from the API: the
-PIN on a payment, the tries left after a wrong PIN, history filters, a requested code drawn.
+PIN on a payment, the tries left after a wrong PIN, history filters, a requested code drawn,
+the money waiting for a wallet's phone (shown to that wallet only, locked ones marked).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ KHMER = re.compile("[\u1780-\u17ff]")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 WRONG_PIN = "590142"
 RECEIPT = "/wallet/receipt/" + "ab" * 32
-PAGE_PATHS = [path for path, _, _ in PAGES] + [RECEIPT]
+SENT_CLAIM = "/wallet/sent/" + "cd" * limits.claim_id_bytes
+PAGE_PATHS = [path for path, _, _ in PAGES] + [RECEIPT, SENT_CLAIM]
 
 # Pages touch no database: their tests run on SQLite only (the API's on both).
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -117,7 +119,7 @@ def test_every_page_renders_with_the_page_headers(http: httpx.Client, language: 
         shown = html.split('<script type="application/json" id="messages">')[0]
         assert not PLACEHOLDER.search(shown.split("</head>")[1]), path
         title = re.search(r"<title>(.*?)</title>", html)
-        assert title is not None and (language == "en" or KHMER.search(title.group(1)))
+        assert title is not None and (language == "en" or KHMER.search(title.group(1))), path
         block = html.split('<script type="application/json" id="messages">')[1]
         messages = json.loads(block.split("</script>")[0])
         assert messages["common.brand"] == i18n.catalog("common", language)["common.brand"]
@@ -138,6 +140,9 @@ def test_every_asset_a_page_names_is_served(http: httpx.Client) -> None:
 def test_a_wrong_receipt_is_not_found_and_wallet_goes_home(http: httpx.Client) -> None:
     missing = http.get("/wallet/receipt/not-a-hash")
     assert missing.status_code == 404 and missing.headers["content-security-policy"] == CSP
+    for claim_id in ("not-a-claim", "cd" * (limits.claim_id_bytes + 1), "CD" * 16):
+        missing = http.get(f"/wallet/sent/{claim_id}")
+        assert missing.status_code == 404 and missing.headers["content-security-policy"] == CSP
     assert http.get("/wallet").headers["location"] == "/wallet/"
 
 
@@ -346,6 +351,41 @@ def test_a_requested_code_can_come_drawn(http: httpx.Client, gateway: RunningGat
     assert "svg" not in plain.json()
     png = http.post("/v1/wallet/request", headers=auth(sokha), json={**body, "image": "png"})
     assert png.status_code == 400
+
+
+def _waiting(http: httpx.Client, token: str) -> list[dict[str, object]]:
+    answer = http.get("/v1/wallet/claims/waiting", headers=auth(token))
+    assert answer.status_code == 200, answer.text
+    claims: list[dict[str, object]] = answer.json()["claims"]
+    return claims
+
+
+def test_money_waiting_for_a_phone_is_shown_to_its_wallet_only(
+    http: httpx.Client, gateway: RunningGateway, core: Core
+) -> None:
+    sokha = register(http, gateway, "+85512400601", "sokha_chan", "Sokha Chan")
+    cash_in(core, "sokha_chan@aclb", 100_000)
+    gateway.wait_for_height(core.height)
+    for key, amount in (("gift-1", 3_000), ("gift-2", 4_000)):
+        body = {"idempotency_key": key, "to": {"phone": "+85512400677"}, "amount": amount,
+                "asset": "KHR", "memo": "for the bus"}  # fmt: skip
+        sent = http.post("/v1/payments", headers=auth(sokha), json=body)
+        assert sent.status_code == 200 and sent.json()["claim"]["state"] == "pending_claim"
+    assert http.get("/v1/wallet/claims/waiting").status_code == 401
+    assert _waiting(http, sokha) == []  # the payer's own phone is owed nothing
+    dara = register(http, gateway, "+85512400677", "dara_new", "Dara New")
+    waiting = _waiting(http, dara)
+    assert [(claim["amount"], claim["from"], claim["bank"], claim["locked"])
+            for claim in waiting] == [(3_000, "Sokha C.", "aclb", False),
+                                      (4_000, "Sokha C.", "aclb", False)]  # fmt: skip
+    text = json.dumps(waiting)
+    assert not [word for word in ("Chan", "sokha_chan", "12400601", "bus") if word in text]
+    wrong = {"bank": "aclb", "code": "0" * limits.claim_code_digits}
+    for _ in range(limits.claim_attempts_max):
+        assert http.post("/v1/wallet/claims", headers=auth(dara), json=wrong).status_code == 403
+    assert [claim["locked"] for claim in _waiting(http, dara)] == [True, True]
+    lena = register(http, gateway, "+85512400678", "lena_new", "Lena New")
+    assert _waiting(http, lena) == []
 
 
 # -- the sign-up code of a local gateway ------------------------------------------------------

@@ -38,6 +38,11 @@ KHMER_NAME = "សុខា ចាន់ថាវង្សសុវណ្ណា�
 BIGGEST = 2**63 - 1  # a balance can be anything the ledger holds
 AMOUNT_MAX_KHR = 10**limits.ussd_amount_digits_max - 1
 AMOUNT_MAX_USD = AMOUNT_MAX_KHR * 100
+# Participant codes as long as they may be, more than a page of them.
+BANKS = ("aclb", *(f"bank{letter}xyz" for letter in "abcdefg"))
+CLAIM_CODE = "4821390751"
+SEALED = "ab" * 60  # what the service seals a payee's number into (opaque to the menu)
+MASKED = "+855 *** 999"
 
 
 def facts(language: str | None = "en", registered: bool = True, frozen: bool = False) -> Facts:
@@ -45,7 +50,7 @@ def facts(language: str | None = "en", registered: bool = True, frozen: bool = F
         bank="ACLEDA Bank Plc. of the Kingdom of Cambodia", service_code="*855*12#",
         country_code="855", phone=PHONE, registered=registered,
         account_id=LONG_ACCOUNT if registered else "", frozen=frozen, language=language,
-        digest_key=b"\x07" * 32,
+        digest_key=b"\x07" * 32, banks=BANKS,
     )  # fmt: skip
 
 
@@ -81,7 +86,7 @@ ENTRIES: dict[str, tuple[str, ...]] = {
     "reg_handle": ("5821", "012", "12000001"),
     "reg_pin": (PIN, WEAK_PIN),
     "reg_pin_again": (PIN, OTHER_PIN),
-    "main": ("1", "2", "3", "4", "5", "6", "7", "8"),
+    "main": ("1", "2", "3", "4", "5", "6", "7", "8", "9"),
     "send_phone": ("012000002", "012000001", "12"),
     "send_asset": ("1", "2", "3"),
     "send_amount": (str(AMOUNT_MAX_KHR), "0"),
@@ -90,12 +95,16 @@ ENTRIES: dict[str, tuple[str, ...]] = {
     "shop_amount": (str(AMOUNT_MAX_KHR), "x1"),
     "approvals": ("1", "3", "4"),
     "approval": ("1", "2", "3"),
+    "claim_asset": ("1", "2", "3"),
+    "claim_amount": (str(AMOUNT_MAX_KHR), "0"),
+    "claim_bank": ("1", "2", "5", "6", "9", "x"),
+    "claim_code": (CLAIM_CODE, "123", "48213907510"),
     "pin_new": (PIN, "111111"),
     "pin_new_again": (PIN, OTHER_PIN),
 }
 ALWAYS = ("0", "00", "", "#")
 PIN_SCREENS = ("balance_pin", "statement_pin", "pin_old", "send_confirm", "shop_confirm",
-               "approval_pin")  # fmt: skip
+               "approval_pin", "claim_confirm")  # fmt: skip
 APPROVALS = tuple(Item(LONG_NAME, asset, AMOUNT_MAX_USD, str(n)) for n, asset in
                   enumerate(["USD", "KHR", "USD"], start=1))  # fmt: skip
 REFUSALS = tuple(menu.Refused(reason, AMOUNT_MAX_USD, "USD") for reason in texts.REASONS["en"]) + (
@@ -111,10 +120,12 @@ RESULTS: dict[type, tuple[menu.Result, ...]] = {
     menu.LookupPayee: (menu.PayeeFound(LONG_ACCOUNT, LONG_NAME),
                        menu.PayeeFound(LONG_ACCOUNT, KHMER_NAME),
                        menu.PayeeFound(LONG_ACCOUNT, None), menu.PayeeMissing(),
-                       menu.Unavailable()),
+                       menu.PayeeClaimable(MASKED, SEALED), menu.Unavailable()),
     menu.LookupShop: (menu.ShopFound(LONG_ACCOUNT, KHMER_NAME), menu.ShopMissing()),
     menu.Balance: (menu.Balances(BIGGEST, BIGGEST), *PIN_VERDICTS),
-    menu.Statement: (menu.StatementShown(tuple((NOW, "USD", -BIGGEST) for _ in range(5))),
+    menu.Statement: (menu.StatementShown(tuple((NOW, "USD", -BIGGEST, "") for _ in range(5))),
+                     menu.StatementShown(tuple((NOW, "KHR", -BIGGEST, mark) for mark in
+                                               ("waiting", "claimed", "returned", "", ""))),
                      menu.StatementShown(()), *PIN_VERDICTS),
     menu.VerifyPin: (menu.PinOk(), *PIN_VERDICTS),
     menu.SetPin: (menu.PinChanged(),),
@@ -124,6 +135,13 @@ RESULTS: dict[type, tuple[menu.Result, ...]] = {
     menu.Approve: (menu.Approved("1a2b3c4d"), menu.Underway(), menu.ApprovalGone(),
                    *REFUSALS, *PIN_VERDICTS),
     menu.Decline: (menu.Declined(), menu.ApprovalGone()),
+    menu.PayClaim: (menu.ClaimPlaced("1a2b3c4d"), menu.Underway(), *REFUSALS, *PIN_VERDICTS,
+                    menu.Unavailable()),
+    menu.RedeemClaim: (menu.Claimed("USD", AMOUNT_MAX_USD), menu.ClaimUnderway(),
+                       menu.ClaimCodeWrong(limits.claim_attempts_max - 1),
+                       menu.ClaimCodeWrong(0), menu.ClaimClosed("claim_none"),
+                       menu.ClaimClosed("claim_locked"), menu.ClaimClosed("claim_gone"),
+                       menu.Unavailable()),
 }  # fmt: skip
 
 
@@ -418,9 +436,11 @@ def test_cash_out_requests_are_listed_approved_with_the_pin_or_declined() -> Non
 def test_mini_statement_and_pin_change() -> None:
     start = facts("en")
     day = NOW + 7 * 86_400_000  # 2026-01-08 in Phnom Penh
-    entries = ((day, "KHR", 25_000), (day, "USD", -1_250))
+    entries = ((day, "KHR", 25_000, ""), (day, "USD", -1_250, ""), (day, "KHR", -9_000, "waiting"))
     shown = walk(start, "5", PIN, results={menu.Statement: menu.StatementShown(entries)})
-    assert shown.text == "Last payments\n08/01 +25,000 KHR\n08/01 -12.50 USD"
+    assert shown.text == (
+        "Last payments\n08/01 +25,000 KHR\n08/01 -12.50 USD\n08/01 -9,000 KHR waiting"
+    )
     answers: dict[type, menu.Result] = {
         menu.VerifyPin: menu.PinOk(),
         menu.SetPin: menu.PinChanged(),
@@ -463,3 +483,82 @@ def test_receipts_fit_one_sms_segment(language: str) -> None:
             )
             assert texts.sms_segments(body) == 1, body
             assert texts.money(language, Asset.KHR, 1_250_000) in body and "1a2b3c4d" in body
+
+
+# -- money for a phone with no wallet, and claiming it ------------------------------------------
+
+
+def test_a_phone_with_no_wallet_is_offered_the_claimable_send() -> None:
+    start = facts("en")
+    offered = walk(start, "2", "012999999",
+                   results={menu.LookupPayee: menu.PayeeClaimable(MASKED, SEALED)})  # fmt: skip
+    assert offered.state.screen == "claim_asset" and not offered.end
+    assert offered.text == (
+        "+855 *** 999 has no wallet yet. We text them a code to claim the money at any bank.\n"
+        "1 KHR\n2 USD"
+    )
+    assert "012999999" not in msgspec.json.encode(offered.state).decode()  # sealed, never kept
+    amount = reply(step(offered.state, Entry("1"), start, NOW))
+    confirm = reply(step(amount.state, Entry("30000"), start, NOW))
+    assert confirm.text == (
+        "Send 30,000 KHR to +855 *** 999 (no wallet yet: claimed by SMS code)\nEnter PIN to confirm"
+    )
+    pay = perform(step(confirm.state, Entry(PIN), start, NOW))
+    assert pay.action == menu.PayClaim(PIN, SEALED, "KHR", 30_000, 5)
+    assert PIN not in repr(pay.action)
+    placed = reply(step(pay.state, menu.ClaimPlaced("1a2b3c4d"), start, NOW))
+    assert placed.end and placed.text.startswith("30,000 KHR waits for +855 *** 999")
+    assert "Ref 1a2b3c4d" in placed.text
+    back = reply(step(offered.state, Entry("0"), start, NOW))
+    assert back.state.screen == "send_phone"  # another number after all
+
+
+def test_claiming_asks_the_bank_a_page_at_a_time_then_the_code() -> None:
+    for language, more in (("en", "9 More"), ("km", "9 ទៀត")):
+        start = facts(language)
+        banks = walk(start, "8")
+        assert banks.state.screen == "claim_bank"
+        lines = banks.text.splitlines()
+        assert lines[-6:] == [f"{n} {code.upper()}" for n, code in enumerate(BANKS[:5], 1)] + [more]
+        turned = reply(step(banks.state, Entry("9"), start, NOW))
+        assert turned.text.splitlines()[-4:] == [
+            f"{n} {code.upper()}" for n, code in enumerate(BANKS[5:], 1)
+        ] + [more]
+        again = reply(step(turned.state, Entry("9"), start, NOW))  # the last page turns to 1
+        assert again.text == banks.text
+    start = facts("en")
+    chosen = walk(start, "8", "1")
+    assert chosen.text == "Enter the 10-digit code from the SMS of bank aclb"
+    short = reply(step(chosen.state, Entry("123"), start, NOW))
+    assert short.state.note == "claim_code_invalid" and short.state.screen == "claim_code"
+    redeem = perform(step(chosen.state, Entry(CLAIM_CODE), start, NOW))
+    assert redeem.action == menu.RedeemClaim("aclb", CLAIM_CODE)
+    assert CLAIM_CODE not in repr(redeem.action)
+    wrong = reply(step(redeem.state, menu.ClaimCodeWrong(3), start, NOW))
+    assert not wrong.end and wrong.text.startswith("Wrong code: 3 tries left.\nEnter the")
+    locked = reply(step(redeem.state, menu.ClaimCodeWrong(0), start, NOW))
+    assert locked.end and locked.state.screen == "claim_locked"
+    received = reply(step(redeem.state, menu.Claimed("KHR", 30_000), start, NOW))
+    assert received.end and received.text == (
+        f"Received 30,000 KHR into your wallet {LONG_ACCOUNT}. An SMS receipt follows."
+    )
+    nothing = reply(step(redeem.state, menu.ClaimClosed("claim_none"), start, NOW))
+    assert nothing.text == "No money waits for your number at bank aclb."
+    two = msgspec.structs.replace(start, banks=("aclb", "wing"))
+    few = walk(two, "8")
+    assert few.text == "Claim money\nWhich bank texted you the code?\n1 ACLB\n2 WING"  # no page
+    assert reply(step(few.state, Entry("9"), two, NOW)).state.note == "invalid"
+
+
+@pytest.mark.parametrize("language", ["en", "km"])
+def test_the_receipt_of_money_sent_to_a_phone_with_no_wallet_fits_one_segment(
+    language: str,
+) -> None:
+    for asset, amount in ((Asset.KHR, 1_250_000), (Asset.USD, 99_999_00)):
+        body = texts.claim_receipt(
+            language, asset, amount, MASKED, "09/12", "1a2b3c4d",
+            "ACLEDA Bank Plc. of the Kingdom of Cambodia",
+        )  # fmt: skip
+        assert texts.sms_segments(body) == 1, body
+        assert texts.money(language, asset, amount) in body and MASKED in body
+        assert "09/12" in body and "1a2b3c4d" in body

@@ -10,6 +10,7 @@ error."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from bakong import limits
 from bakong.gateway import approvals, db
+from bakong.gateway.cash_config import ClaimsConfig
 from bakong.gateway.observe import JsonFormatter
 from bakong.gateway.ussd.service import sweep_sessions
 from bakong.ledger.assets import Asset
@@ -180,6 +182,12 @@ def test_the_ussd_cap_refuses_before_signing(engine: Engine, core: Core) -> None
         refused = phone.run("2", "012000002", "1", "10000", PIN)
         assert refused == "END Not sent: over today's USSD limit, 5,000 KHR left."
         assert submissions_of(engine, FEATURE) == before  # nothing was signed
+        claim = phone.run("2", "012000399", "1", "10000", PIN)  # no wallet: a claim, capped too
+        assert claim == "END Not sent: over today's USSD limit, 5,000 KHR left."
+        assert _claims_of(engine, "5821@aclb") == [] and submissions_of(engine, FEATURE) == before
+        assert phone.run("2", "012000399", "1", "5000", PIN).startswith("END 5,000 KHR waits")
+        counted = phone.run("2", "012000002", "1", "1000", PIN)  # the claim's hold counted
+        assert counted == "END Not sent: over today's USSD limit, 0 KHR left."
         body = {"idempotency_key": "app-1", "to": {"phone": APP_USER}, "amount": 10_000,
                 "asset": "KHR", "pin": PIN}  # fmt: skip
         token = http.post("/v1/sessions", json={"phone": FEATURE, "pin": PIN}).json()["token"]
@@ -287,6 +295,9 @@ def test_the_pin_never_reaches_a_row_a_log_or_an_error(
         gateway.wait_for_height(core.height)
         assert phone.run("2", "012000002", "1", "1000", WRONG).startswith("CON Wrong PIN")
         assert phone.press(PIN).startswith("END Sent 1,000 KHR")
+        claim = phone.run("2", "012000377", "1", "1000", WRONG)
+        assert claim.startswith("CON Wrong PIN")
+        assert phone.press(PIN).startswith("END 1,000 KHR waits for +855 *** 377")
         assert phone.run("6", PIN, new_pin, new_pin) == "END Your PIN is changed."
         assert phone.run("1", new_pin).startswith("END Balance")
         errors = [phone.post(f"1*{PIN}*x").text, phone.post("*".join([PIN] * 41)).text,
@@ -302,3 +313,106 @@ def test_the_pin_never_reaches_a_row_a_log_or_an_error(
                             ("error", "\n".join(errors))):  # fmt: skip
             assert secret not in text, f"a PIN in a {where}"
     assert FEATURE not in lines and FEATURE.lstrip("+") not in lines
+
+
+def _claims_of(engine: Engine, account: str) -> list[str]:
+    table = db.claims
+    with engine.connect() as connection:
+        return list(connection.execute(
+            sa.select(table.c.state).where(table.c.payer_account == account).order_by(table.c.id)
+        ).scalars())  # fmt: skip
+
+
+def test_money_for_a_phone_with_no_wallet_waits_for_its_claim_by_ussd(
+    gateway: RunningGateway, core: Core
+) -> None:
+    engine, newcomer = gateway.services.engine, "+85512000377"
+    with httpx.Client(base_url=gateway.url, timeout=30) as http:
+        phone = _registered(http)
+        cash_in(core, "5821@aclb", 100_000)
+        gateway.wait_for_height(core.height)
+        offered = phone.run("2", "012000377")
+        assert offered == (
+            "CON +855 *** 377 has no wallet yet. We text them a code to claim the money at any "
+            "bank.\n1 KHR\n2 USD"
+        )
+        assert phone.press("1") == "CON Amount in KHR"
+        assert phone.press("30000").startswith("CON Send 30,000 KHR to +855 *** 377 (no wallet")
+        assert phone.press(WRONG).startswith("CON Wrong PIN: 4 tries left.")
+        placed = phone.press(PIN)
+        assert placed.startswith("END 30,000 KHR waits for +855 *** 377, who is texted a code.")
+        assert _claims_of(engine, "5821@aclb") == ["pending_claim"]
+        with engine.connect() as connection:  # the number typed is kept sealed, never as typed
+            states = connection.execute(sa.select(db.ussd_sessions.c.state)).scalars().all()
+        assert states and not any(
+            number in state for state in states for number in (newcomer, "012000377", "000377")
+        )
+        receipt = outbox(engine, FEATURE)[-1]
+        assert receipt.startswith("Sent 30,000 KHR to +855 *** 377, who has no wallet yet")
+        assert "bank aclb, code " in outbox(engine, newcomer)[-1]
+        # Replayed, and resumed after its row was swept: the same claim, never a second one.
+        assert phone.post().text == placed
+        with engine.begin() as connection:
+            connection.execute(sa.delete(db.ussd_sessions))
+        assert phone.post().text == placed
+        assert _claims_of(engine, "5821@aclb") == ["pending_claim"]
+        assert len([text for text in outbox(engine, FEATURE) if "no wallet yet" in text]) == 1
+        gateway.wait_for_height(core.height)
+        assert phone.run("1", PIN) == "END Balance 5821@aclb\n70,000 KHR\n0.00 USD"
+        assert "-30,000 KHR waiting" in phone.run("5", PIN)
+
+        # The newcomer opens a wallet by USSD and claims it: a wrong code is counted first.
+        code = outbox(engine, newcomer)[-1].split("code ")[1][:10]
+        wrong = f"{(int(code) + 1) % 10**10:010d}"
+        claimant = _registered(http, "6377", newcomer)
+        banks = [participant.code for participant in gateway.services.genesis.participants]
+        listed = claimant.run("8")
+        assert listed.startswith("CON Claim money\nWhich bank texted you the code?\n1 ")
+        key = str(banks.index("aclb") + 1)
+        assert claimant.press(key) == "CON Enter the 10-digit code from the SMS of bank aclb"
+        assert claimant.press("12345").startswith("CON Not a code from the SMS.")
+        assert claimant.press(wrong).startswith(
+            f"CON Wrong code: {limits.claim_attempts_max - 1} tries left.\nEnter the 10-digit"
+        )
+        claimed = claimant.press(code)
+        assert claimed == (
+            "END Received 30,000 KHR into your wallet 6377@aclb. An SMS receipt follows."
+        )
+        gateway.wait_for_height(core.height)
+        assert claimant.run("1", PIN) == "END Balance 6377@aclb\n30,000 KHR\n0.00 USD"
+        assert outbox(engine, newcomer)[-1].startswith("Received 30,000 KHR from ")
+        assert "was claimed" in outbox(engine, FEATURE)[-1]
+        assert "-30,000 KHR claimed" in phone.run("5", PIN)
+        assert _claims_of(engine, "5821@aclb") == ["claimed"]
+        again = claimant.run("8", key, code)  # claimed already: the same answer, no more money
+        assert again == claimed
+        assert claimant.run("8", key, wrong).startswith("END No money waits for your number")
+        gateway.wait_for_height(core.height)
+        assert claimant.run("1", PIN) == "END Balance 6377@aclb\n30,000 KHR\n0.00 USD"
+
+
+def test_money_nobody_claims_comes_back_and_the_statement_says_so(
+    engine: Engine, core: Core
+) -> None:
+    period_ms = 3_000
+    with (
+        ussd_gateway(engine, core, claims=ClaimsConfig(period_ms=period_ms)) as gateway,
+        httpx.Client(base_url=gateway.url, timeout=30) as http,
+    ):
+        phone = _registered(http)
+        cash_in(core, "5821@aclb", 50_000)
+        gateway.wait_for_height(core.height)
+        placed = phone.run("2", "012000388", "1", "20000", PIN)
+        assert placed.startswith("END 20,000 KHR waits for +855 *** 388")
+        gateway.wait_for_height(core.height)
+        assert phone.run("1", PIN) == "END Balance 5821@aclb\n30,000 KHR\n0.00 USD"
+        time.sleep(period_ms / 1000 + 0.5)
+        core.commit([])  # the first block past the expiry returns the hold
+        deadline = time.monotonic() + 10
+        while _claims_of(engine, "5821@aclb") != ["returned"]:
+            assert time.monotonic() < deadline, "the claim did not come back"
+            time.sleep(0.05)
+        gateway.wait_for_height(core.height)
+        assert phone.run("1", PIN) == "END Balance 5821@aclb\n50,000 KHR\n0.00 USD"
+        assert "-20,000 KHR returned" in phone.run("5", PIN)
+        assert "was not claimed and is back in your wallet" in outbox(engine, FEATURE)[-1]

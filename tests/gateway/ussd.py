@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from bakong.gateway import db
 from bakong.gateway.app import create_app
+from bakong.gateway.cash_config import ClaimsConfig
 from bakong.gateway.ussd.config import UssdAggregator, UssdConfig, secret_digest
 from tests.gateway.conftest import Core, RunningGateway, make_services
 from tests.gateway.loopback import serve
@@ -35,11 +36,15 @@ def ussd_config(**overrides: Any) -> UssdConfig:
 
 @contextmanager
 def ussd_gateway(
-    engine: Engine, core: Core, ussd: UssdConfig | None = None, participant: str = "aclb"
-) -> Iterator[RunningGateway]:
-    """A running gateway (projection and workers included) whose config has a USSD service."""
+    engine: Engine, core: Core, ussd: UssdConfig | None = None, participant: str = "aclb",
+    claims: ClaimsConfig | None = None,
+) -> Iterator[RunningGateway]:  # fmt: skip
+    """A running gateway (projection and workers included) whose config has a USSD service
+    (and `claims`' claim period, if given)."""
     services = make_services(engine, core, participant)
     services.config = msgspec.structs.replace(services.config, ussd=ussd or ussd_config())
+    if claims is not None:
+        services.config = msgspec.structs.replace(services.config, claims=claims)
     app = create_app(services)
     with serve(app) as url:
         yield RunningGateway(url, services, app)

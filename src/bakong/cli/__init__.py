@@ -16,7 +16,10 @@ __all__ = ["main"]
 
 # name -> (module, attribute, one-line help)
 groups: dict[str, tuple[str, str, str]] = {
+    "audit": ("bakong.cli.audit", "audit", "Re-verify a chain from genesis; scan it for PII."),
     "bench": ("bakong.cli.bench", "bench", "Benchmarks that print figures against baselines."),
+    "corebank": ("bakong.cli.corebank", "corebank", "A sample core-banking service."),
+    "console": ("bakong.cli.console", "console", "The central bank's console and its staff."),
     "demo": ("bakong.cli.demo", "demo", "Run the scripted demonstration scenario."),
     "gateway": ("bakong.cli.gateway", "gateway", "A participant's gateway: wallets, merchants."),
     "keys": ("bakong.cli.keys", "keys", "Create and inspect Ed25519 key files."),

@@ -204,5 +204,13 @@ def _pages(gateways: DemoGateways) -> None:
     click.echo(f"cash agent {agent['account']} (float from {agent['participant']}'s settlement "
                f"account): sign in with phone {agent['phone']}  PIN {agent['pin']}; API in "
                "docs/agents-and-claims.md")
+    from bakong.gateway.demo import core_banking_lines
+
+    for line in core_banking_lines(gateways):
+        click.echo(line)
+    console = gateways.state["console"]
+    click.echo(f"\nthe central bank's console: {console['url']}  (docs/console.md)")
+    for member in console["staff"]:
+        click.echo(f"  {member['role']:<10} {member['user']:<16} password {member['password']}")
     click.echo(f"all of it as JSON: {gateways.path}")
     click.echo("Ctrl-C stops the network and the gateways; `make demo` again resumes both.")

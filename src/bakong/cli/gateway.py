@@ -10,6 +10,7 @@
     bakong gateway officer disable --home DIR --name NAME [--database URL]
     bakong gateway officer-token --home DIR --name NAME [--database URL] [--ttl-minutes N]
                                  [--json]
+    bakong gateway reconcile --home DIR [--day YYYY-MM-DD] [--database URL] [--json]
 
 A local network's keys are in `.localnet/keys/<code>-gateway.json` and `<code>-admin.json`,
 its genesis in `.localnet/genesis.json`. Keys not given are generated (and must then be
@@ -298,3 +299,32 @@ def officer_token(
         return
     click.echo(f"officer token (shown once): {token}")
     click.echo(f"expires_ms: {session.expires_ms}")
+
+
+@gateway.command()
+@_home
+@_database
+@click.option("--day", help="The Asia/Phnom_Penh day, YYYY-MM-DD (default: yesterday).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def reconcile(home: Path, database: str | None, day: str | None, as_json: bool) -> None:
+    """Reconcile a day's bank transfers on the ledger with the core bank's journal.
+
+    The report is stored and printed; the exit status is 0 when both sides agree, 1 when the
+    report lists differences, 2 when it could not be made (docs/core-banking.md)."""
+    from bakong.errors import LocalError, RemoteError
+    from bakong.gateway.corebanking.reconcile import reconcile_from_home
+
+    try:
+        report = reconcile_from_home(home, database, day)
+    except (LocalError, RemoteError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        click.echo(f"{report['day']} {report['bank']}: {report['matched']} matched, "
+                   f"{report['differences']} differences")  # fmt: skip
+        for kind, items in report["items"].items():
+            if kind != "matched" and items:
+                click.echo(f"  {kind}: {json.dumps(items)}")
+    sys.exit(1 if report["differences"] else 0)

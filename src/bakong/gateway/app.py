@@ -70,8 +70,11 @@ ROUTE_MODULES: tuple[str, ...] = (
     "bakong.gateway.approvals",
     "bakong.gateway.claims",
     "bakong.gateway.claiming",
+    "bakong.gateway.claim_inbox",
     "bakong.gateway.agents",
     "bakong.gateway.kyc.api",
+    "bakong.gateway.corebanking.transfers",
+    "bakong.gateway.corebanking.reconcile",
 )
 
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"

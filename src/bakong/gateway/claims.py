@@ -21,7 +21,8 @@ Rules:
    and never pays a second time, even if the payee has registered meanwhile.
 2. Once the hold commits, one compare-and-set moves the claim to `pending_claim` and queues
    the payee's text in the same database transaction: the bank, the amount, the claim code
-   and the last day to claim. The code (`limits.claim_code_digits` digits) is derived from the
+   and the last day to claim (and a payer who uses the USSD service gets a receipt, in the
+   language chosen there). The code (`limits.claim_code_digits` digits) is derived from the
    claim id under a key derived from the key-encryption key; the store never holds it. The
    payer sees the state at every moment: in the payment's answer and `GET
    /v1/payments/{key}`, in the history (`claim_history`), and in `GET /v1/claims`.
@@ -108,6 +109,8 @@ from bakong.gateway.merchants import PHNOM_PENH, bank_name
 from bakong.gateway.parties import display_name
 from bakong.gateway.problems import GatewayProblem, json_response
 from bakong.gateway.service import GatewayServices, Worker
+from bakong.gateway.ussd import profiles
+from bakong.gateway.ussd import texts as ussd_texts
 from bakong.gateway.wallets import bind, customer_by_id, query_params, submit_as_participant
 from bakong.ledger.assets import Asset
 from bakong.ledger.policy import phnom_penh_day
@@ -377,6 +380,28 @@ def _settle_placement(services: GatewayServices, claim: Claim, now_ms: int) -> N
         payer = customer_by_id(connection, claim.payer_id)
         text = _payee_text(services, claim, display_name(payer.name))
         sms.queue_sms(connection, claim.phone, text, now_ms)
+        assert stored.tx_hash is not None
+        _payer_receipt(services, connection, claim, payer, stored.tx_hash, now_ms)
+
+
+def _payer_receipt(
+    services: GatewayServices, connection: Connection, claim: Claim, payer: Any, tx_hash: bytes,
+    now_ms: int,
+) -> None:  # fmt: skip
+    """Rule 2: a payer who uses the USSD service is texted a receipt of the money put aside, in
+    the language chosen by dialling (as every USSD payment is receipted: `ussd.service`)."""
+    if not services.config.ussd.enabled or payer.phone is None:
+        return
+    language = profiles.language_of(connection, services.kek, payer.phone)
+    if language is None:
+        return
+    expires = datetime.datetime.fromtimestamp(claim.expires_ms / 1000, PHNOM_PENH)
+    body = ussd_texts.claim_receipt(
+        language, Asset(claim.asset), claim.amount, mask_phone(claim.phone),
+        expires.strftime("%d/%m"), tx_hash.hex()[:8],
+        bank_name(services, escrow_account(services.participant)),
+    )  # fmt: skip
+    sms.queue_sms(connection, payer.phone, body, now_ms)
 
 
 def _claims_in(

@@ -49,6 +49,9 @@ __all__ = [
     "api_tokens",
     "approvals",
     "balances",
+    "bank_links",
+    "bank_reconciliations",
+    "bank_transfers",
     "claims",
     "customers",
     "database_url_for",
@@ -414,6 +417,69 @@ kyc_submissions = sa.Table(
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("updated_ms", sa.BigInteger, nullable=False),
     sa.Column("decided_ms", sa.BigInteger, nullable=True),
+)
+
+
+#: Bank accounts linked to wallets (`corebanking.transfers`): the core bank confirmed the
+#: account and that its phone is the wallet's. The account number is the bank's data, kept to
+#: address the core bank; only its masked form and the holder's masked name are ever shown.
+bank_links = sa.Table(
+    "bank_links",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("link_id", sa.Text, nullable=False, unique=True),
+    sa.Column("customer_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("account_number", sa.Text, nullable=False),
+    sa.Column("asset", sa.Text, nullable=False),
+    sa.Column("account_masked", sa.Text, nullable=False),
+    sa.Column("holder_masked", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),  # 'linked' | 'removed'
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("customer_id", "account_number", name="uq_bank_links_account"),
+)
+
+#: Money between a wallet and a linked bank account (`corebanking.transfers`): a two-phase
+#: operation on a ledger hold, stored before anything leaves the process. The hold's, post's
+#: and void's signed bytes are submissions `bank-hold:<id>`, `bank-post:<id>`, `bank-void:<id>`.
+bank_transfers = sa.Table(
+    "bank_transfers",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("transfer_id", sa.Text, nullable=False, unique=True),
+    sa.Column("customer_id", sa.BigInteger, nullable=False),
+    sa.Column("idempotency_key", sa.Text, nullable=False),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("link_id", sa.Text, nullable=False),
+    sa.Column("account_number", sa.Text, nullable=False),
+    sa.Column("wallet_account", sa.Text, nullable=False),
+    sa.Column("direction", sa.Text, nullable=False),  # 'to_bank' | 'from_bank'
+    sa.Column("asset", sa.Text, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("hold_id", sa.LargeBinary, nullable=False, unique=True),
+    sa.Column("expires_ms", sa.BigInteger, nullable=False),
+    # 'placing' | 'bank_pending' | 'posting' | 'voiding' | 'reversing'
+    # | 'completed' | 'failed' | 'reversed'
+    sa.Column("state", sa.Text, nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("bank_state", sa.Text, nullable=True),  # the core bank's word on the posting
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+    sa.Column("finished_ms", sa.BigInteger, nullable=True),
+    sa.UniqueConstraint("customer_id", "idempotency_key", name="uq_bank_transfers_key"),
+)
+
+#: The daily reconciliation of the ledger's bank transfers with the core bank's journal
+#: (`corebanking.reconcile`): one report per Asia/Phnom_Penh day, as JSON.
+bank_reconciliations = sa.Table(
+    "bank_reconciliations",
+    metadata,
+    sa.Column("day", sa.Text, primary_key=True),
+    sa.Column("bank", sa.Text, nullable=False),
+    sa.Column("matched", sa.Integer, nullable=False),
+    sa.Column("differences", sa.Integer, nullable=False),
+    sa.Column("report", sa.Text, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
 )
 
 

@@ -11,7 +11,10 @@ paid dynamic KHQR, and `demo.json` saying where everything is.
                          "officer": {"participant", "name", "password"},
                          "ussd": {code: {"callback_url", "service_code", "aggregator",
                                          "secret", "ca"}},
-                         "agent": {"participant", "account", "phone", "pin"}}
+                         "agent": {"participant", "account", "phone", "pin"},
+                         "core_banking": {code: {"url", "home", "accounts": [{"number",
+                                          "currency", "holder", "phone"}]}},
+                         "console": {"url", "staff": [{"user", "password", "role"}]}}
 
 `run_demo_gateways(network, stack)` prepares and starts a gateway process per sample bank
 (`bakong.gateway.processes`, HTTPS with the network's loopback CA, SQLite in each home), has
@@ -31,7 +34,10 @@ add` makes one, who signs in to the officer's page with that name and password. 
 where an aggregator-style client dials each bank's USSD service (`bakong.gateway.ussd`): the
 form callback, with the aggregator's name and secret in the URL as Africa's Talking is set up,
 and the bank's service code (`bakong phone` is such a client). `agent` is a cash agent of aclb
-with a float, who signs in like a customer (`bakong.gateway.agents`).
+with a float, who signs in like a customer (`bakong.gateway.agents`). `core_banking` is the
+sample core bank of each bank in `CORE_BANKS` (`bakong.corebank`, its own process and books),
+linked in that gateway's `[core_banking]`, with deposit accounts whose phone is the bank's demo
+customer's, so the customer links one to the wallet and moves money to it and back.
 
 Rules:
 - A second run resumes: the gateways keep their homes, and when `demo.json` still matches
@@ -46,12 +52,16 @@ Rules:
 - Each gateway's USSD service is switched on in its config.toml at the first run, with a fresh
   aggregator secret kept in the home (`ussd-demo.secret`); the agent is kept while it still
   signs in.
+- The core bank's home, its secret (copied into the gateway's home) and its deposit accounts
+  are made once; a resume finds them (an account is opened for a customer's phone only when
+  the bank has none at that number).
 - The processes are entered in `stack`, so leaving it (Ctrl-C) stops them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import secrets
@@ -67,13 +77,17 @@ import msgspec
 
 from bakong import limits
 from bakong.client import Client
+from bakong.corebank import books
+from bakong.corebank.process import CorebankProcess
 from bakong.gateway import db, officers, pins, scripted
-from bakong.gateway.home import GatewayHome, format_config, load_home
+from bakong.gateway.corebanking.config import CoreBankingConfig
+from bakong.gateway.home import GatewayHome, format_config, load_home, write_secret
 from bakong.gateway.problems import GatewayProblem
 from bakong.gateway.processes import (
     GatewayProcess,
     TlsFiles,
     loopback_tls,
+    prepare_core_bank,
     prepare_gateways,
     publish_gateways,
 )
@@ -111,6 +125,11 @@ USSD_SECRET_FILE = "ussd-demo.secret"
 AGENT_BANK = "aclb"
 AGENT = ("sokhom_shop", "Sokhom Shop")
 AGENT_FLOAT = {Asset.KHR: 2_000_000, Asset.USD: 200_00}
+#: The banks that run a sample core bank, and the deposits it opens for their demo customer
+#: (account numbers: a currency prefix and the phone's last eight digits).
+CORE_BANKS = ("aclb",)
+DEPOSITS = {"KHR": ("01", 5_000_000), "USD": ("02", 500_00)}
+CORE_BANKING_SECRET_FILE = "corebank.secret"
 
 
 @dataclass
@@ -125,6 +144,8 @@ class DemoGateways:
     #: What the payer's wallet showed before paying: {"account_id", "display_name"} of the
     #: payee, as the payee's bank returned it (found through the participant directory).
     preview: dict[str, Any] | None = None
+    #: The sample core banks, by participant code.
+    core_banks: dict[str, CorebankProcess] = dataclasses.field(default_factory=dict)
 
 
 def _phone() -> str:
@@ -158,11 +179,39 @@ def _with_ussd(home: GatewayHome) -> GatewayHome:
     return load_home(home.path)
 
 
+def _with_core_banking(home: GatewayHome, bank: CorebankProcess) -> GatewayHome:
+    """`home` linked to its sample core bank (module rules): the bank's secret copied into the
+    home, `[core_banking]` in its config."""
+    if home.config.core_banking.configured:
+        return home
+    secret = home.path / CORE_BANKING_SECRET_FILE
+    if not secret.exists():
+        write_secret(secret, bank.secret)
+    linked = CoreBankingConfig(url=bank.url, secret_file=CORE_BANKING_SECRET_FILE)
+    config = msgspec.structs.replace(home.config, core_banking=linked)
+    (home.path / "config.toml").write_text(format_config(config))
+    return load_home(home.path)
+
+
+def start_core_banks(network: Path, stack: ExitStack) -> dict[str, CorebankProcess]:
+    """Prepare and start the sample core banks (stopped when `stack` closes)."""
+    banks = {code: CorebankProcess(prepare_core_bank(network, code)) for code in CORE_BANKS}
+    for bank in banks.values():
+        stack.callback(bank.stop)
+        bank.start()
+    for bank in banks.values():
+        bank.wait_healthy()
+    return banks
+
+
 def start_gateways(network: Path, stack: ExitStack) -> DemoGateways:
-    """Prepare and start the three gateways (stopped when `stack` closes)."""
+    """Prepare and start the core banks and the three gateways (stopped when `stack` closes)."""
     tls = loopback_tls(network)
+    banks = start_core_banks(network, stack)
     prepared = prepare_gateways(network, list(BANKS))
     homes = {code: _with_ussd(home) for code, home in prepared.items()}
+    homes = {code: _with_core_banking(home, banks[code]) if code in banks else home
+             for code, home in homes.items()}  # fmt: skip
     processes = {code: GatewayProcess(home, tls=tls) for code, home in homes.items()}
     for process in processes.values():
         stack.callback(process.stop)
@@ -174,7 +223,7 @@ def start_gateways(network: Path, stack: ExitStack) -> DemoGateways:
     state: dict[str, Any] = {}
     if path.exists():
         state = json.loads(path.read_text())
-    return DemoGateways(processes, homes, tls, state, path)
+    return DemoGateways(processes, homes, tls, state, path, core_banks=banks)
 
 
 def _still_matches(gateways: DemoGateways) -> bool:
@@ -346,6 +395,11 @@ def run_demo_gateways(network: Path, stack: ExitStack) -> DemoGateways:
     _add_officer(gateways)
     _add_ussd(gateways)
     _add_agent(gateways)
+    _add_core_banking(gateways)
+    from bakong.console.demo import start_demo_console  # the central bank's console (C2)
+
+    known = gateways.state.get("console")
+    gateways.state["console"] = start_demo_console(network, stack, known, gateways.tls)
     gateways.path.write_text(json.dumps(gateways.state, indent=2) + "\n")
     return gateways
 
@@ -464,3 +518,53 @@ def _add_agent(gateways: DemoGateways) -> None:
 
     asyncio.run(fund())
     gateways.state["agent"] = agent
+
+
+def _add_core_banking(gateways: DemoGateways) -> None:
+    """Each core bank's deposit accounts for its bank's demo customer (`"core_banking"` in
+    demo.json): opened in the bank's books once, with the customer's phone."""
+    names = {code: name for code, _, name, _ in PEOPLE}
+    found: dict[str, Any] = {}
+    for code, bank in gateways.core_banks.items():
+        customer = next(c for c in gateways.state["customers"] if c["participant"] == code)
+        engine = db.engine_for(bank.home.database_url)
+        accounts = []
+        try:
+            for currency, (prefix, opening) in DEPOSITS.items():
+                number = prefix + customer["phone"][-8:]
+                if books.find_account(engine, number) is None:
+                    books.add_account(engine, number, names[code], customer["phone"], currency,
+                                      opening, time.time_ns() // 1_000_000)  # fmt: skip
+                accounts.append({"number": number, "currency": currency,
+                                 "holder": names[code], "phone": customer["phone"]})  # fmt: skip
+        finally:
+            engine.dispose()
+        found[code] = {"url": bank.url, "home": str(bank.home.path), "accounts": accounts}
+    gateways.state["core_banking"] = found
+
+
+def core_banking_lines(gateways: DemoGateways) -> list[str]:
+    """How to try wallet -> bank account and back, for the demo's printout."""
+    lines = []
+    for code, bank in gateways.state.get("core_banking", {}).items():
+        customer = next(c for c in gateways.state["customers"] if c["participant"] == code)
+        url = gateways.state["gateways"][code]
+        ca = gateways.tls.authority
+        numbers = ", ".join(f"{a['number']} ({a['currency']})" for a in bank["accounts"])
+        lines += [
+            f"\nwallet <-> bank account at {code} (its sample core bank: {bank['url']}; books: "
+            f"bakong corebank account list --home {bank['home']}):",
+            f"  {customer['account']}'s deposit accounts: {numbers}, at phone {customer['phone']}",
+            "  in the wallet page: Bank account; or with curl (TOKEN from POST /v1/sessions):",
+            f"  link:    curl --cacert {ca} -H \"authorization: Bearer $TOKEN\" -d "
+            f"'{{\"account_number\": \"{bank['accounts'][0]['number']}\", \"pin\": "
+            f"\"{customer['pin']}\"}}' {url}/v1/wallet/bank-accounts",
+            f"  to bank: curl --cacert {ca} -H \"authorization: Bearer $TOKEN\" -d "
+            f"'{{\"idempotency_key\": \"k1\", \"link_id\": \"<link_id>\", \"direction\": "
+            f"\"to_bank\", \"amount\": 10000, \"pin\": \"{customer['pin']}\"}}' "
+            f"{url}/v1/wallet/bank-transfers",
+            "  and back: the same with \"direction\": \"from_bank\" (a new idempotency_key)",
+            f"  the day's reconciliation: bakong gateway reconcile --home "
+            f"{gateways.homes[code].path} --day <YYYY-MM-DD> (docs/core-banking.md)",
+        ]
+    return lines

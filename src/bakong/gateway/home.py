@@ -6,6 +6,7 @@
                            [claims], [agents] claim period, agents' caps (`cash_config`)
                            [kyc] the face distance threshold (`kyc.config`)
                            [sms] an HTTP SMS provider, if any, and its token file (`sms_http`)
+                           [core_banking] the bank's core system (`corebanking.config`)
     DIR/genesis.json       the chain's genesis: the root of the stream's verification
     DIR/gateway-key.json   signs the gateway's API requests to the core (a participant gateway key)
     DIR/admin-key.json     signs the participant's commands (create_account, register_alias, ...)
@@ -35,6 +36,11 @@ import nacl.utils
 from bakong import limits
 from bakong.errors import ConfigError, KeyFileError
 from bakong.gateway.cash_config import AgentsConfig, ClaimsConfig, check_cash, format_cash
+from bakong.gateway.corebanking.config import (
+    CoreBankingConfig,
+    check_core_banking,
+    format_core_banking,
+)
 from bakong.gateway.kyc.config import KycConfig, check_kyc, format_kyc
 from bakong.gateway.sms_http import SmsConfig, check_sms, format_sms
 from bakong.gateway.ussd.config import UssdConfig, check_ussd, format_ussd
@@ -82,6 +88,7 @@ class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     agents: AgentsConfig = msgspec.field(default_factory=AgentsConfig)
     kyc: KycConfig = msgspec.field(default_factory=KycConfig)  # `kyc.config`
     sms: SmsConfig = msgspec.field(default_factory=SmsConfig)  # `sms_http`
+    core_banking: CoreBankingConfig = msgspec.field(default_factory=CoreBankingConfig)
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,7 @@ def format_config(config: GatewayConfig) -> str:
     lines += format_cash(config.claims, config.agents)
     lines += format_kyc(config.kyc)
     lines += format_sms(config.sms)
+    lines += format_core_banking(config.core_banking)
     return "\n".join(lines) + "\n"
 
 
@@ -151,6 +159,7 @@ def _check_config(config: GatewayConfig, genesis: GenesisFile) -> None:
     check_cash(config.claims, config.agents)
     check_kyc(config.kyc)
     check_sms(config.sms)
+    check_core_banking(config.core_banking)
 
 
 def load_home(path: Path) -> GatewayHome:

@@ -5,6 +5,7 @@ end-to-end tests, as `bakong.node.localnet` is for validators.
     NETWORK/tls/ca.pem               a throwaway certificate authority for loopback (demo only)
     NETWORK/tls/gateway.pem, .key    the certificate every local gateway serves (127.0.0.1)
     NETWORK/gateway-<code>/          one gateway home per participant (`bakong.gateway.home`)
+    NETWORK/corebank-<code>/         a sample core bank's home (`bakong.corebank.home`)
 
 `prepare_gateways(network, codes)` writes a home per participant with `bakong gateway init`
 (its keys are the localnet's `keys/<code>-gateway.json` and `<code>-admin.json`, the chain's
@@ -14,6 +15,8 @@ find each other through the participant directory, as gateways of a real network
 home needs a `[directory]` entry. `GatewayProcess` runs `bakong gateway run` on a home as a
 child process, waits until `/healthz` answers, stops it with SIGTERM (SIGKILL after a grace
 period) or kills it outright (crash tests), and starts it again on the same home.
+`prepare_core_bank(network, code)` writes (once) a sample core bank's home for a participant,
+which `bakong.corebank.process.CorebankProcess` runs.
 
 Rules:
 - A home is written once: preparing a directory that holds one reads it back (same port,
@@ -48,7 +51,14 @@ from bakong import limits
 from bakong.errors import ConfigError
 from bakong.gateway.home import GatewayHome, load_home, write_secret
 
-__all__ = ["GatewayProcess", "TlsFiles", "loopback_tls", "prepare_gateways", "publish_gateways"]
+__all__ = [
+    "GatewayProcess",
+    "TlsFiles",
+    "loopback_tls",
+    "prepare_core_bank",
+    "prepare_gateways",
+    "publish_gateways",
+]
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,18 @@ def prepare_gateways(
         if not (home / "config.toml").exists():
             _init(network, code, home, listens[code], (databases or {}).get(code, ""))
     return {code: load_home(home) for code, home in homes.items()}
+
+
+def prepare_core_bank(network: Path, code: str) -> Path:
+    """The home of participant `code`'s sample core bank under `network`, written on first use
+    (a free loopback port, SQLite in the home, the sample customers); read back as it is."""
+    from bakong.corebank.home import init_home
+
+    home = network / f"corebank-{code}"
+    if not (home / "config.toml").exists():
+        init_home(home, code, listen=f"127.0.0.1:{_free_port()}",
+                  now_ms=time.time_ns() // 1_000_000)  # fmt: skip
+    return home
 
 
 def publish_gateways(network: Path, urls: dict[str, str]) -> list[int]:

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 
 from bakong.client import Client
 from bakong.client.http import random_nonce, system_clock_ms
+from bakong.gateway.corebanking.adapter import CoreBanking, core_banking_from_home
 from bakong.gateway.home import GatewayConfig, GatewayHome
 from bakong.gateway.observe import Metrics
 from bakong.gateway.projection import ProjectionHooks
@@ -71,6 +72,7 @@ class GatewayServices:
     workers: list[Worker] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
     sms_provider: SmsProvider | None = None  # None: the outbox is the sink (`sms`)
+    core_banking: CoreBanking | None = None  # the bank's core system (`corebanking`), if any
 
     @property
     def participant(self) -> str:
@@ -112,4 +114,5 @@ def services_from_home(
         kek=home.kek,
         alias_key=home.alias_key,
         sms_provider=sms_provider(home.config.sms, home.path),  # None: the outbox is the sink
+        core_banking=core_banking_from_home(home.config.core_banking, home.path),
     )

@@ -8,14 +8,21 @@
     /wallet/qr                     my static KHQR, or a one-time code for an amount
     /wallet/history                payments, filtered by direction, currency and day; paged
     /wallet/receipt/{tx_hash}      one payment's receipt
+    /wallet/claim                  claim money sent to my phone before I had a wallet (the
+                                   bank and the code from the text); what this bank holds
+    /wallet/sent/{claim_id}        money I sent to a phone with no wallet: waiting, claimed
+                                   or returned, with its dates
+    /wallet/bank                   my bank account at this bank: link it, move money to it
+                                   and from it with the PIN, each transfer's state and reason
     /wallet/manifest.webmanifest   the installable web app's manifest
 
 Rules:
 - The pages hold no customer data: each page's script (`static/js/wallet-*.js`) reads it
   from the JSON API with the session token in `sessionStorage` and sends a person without
   one to sign in. So these routes need no session, and a page load without one shows nothing.
-- Only the receipt takes a path parameter, a transaction hash (64 hex digits, not personal);
-  anything else there is 404 before a template is rendered.
+- Only the receipts take a path parameter: a transaction hash (64 hex digits) or a claim's
+  id (its random id in hex), neither personal; anything else there is 404 before a template
+  is rendered. No page takes a claim code or a phone in its URL.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ __all__ = ["PAGES", "routes"]
 FAMILIES = ("wallet",)
 MANIFEST = "manifest.webmanifest"
 _TX_HASH = re.compile(r"^[0-9a-f]{64}$")
+_CLAIM_ID = re.compile(rf"^[0-9a-f]{{{2 * limits.claim_id_bytes}}}$")
 
 #: Each page: (path, template, the page's script under `static/js/`).
 PAGES: tuple[tuple[str, str, str], ...] = (
@@ -47,6 +55,8 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("/wallet/scan", "wallet/scan.html", "wallet-scan.js"),
     ("/wallet/qr", "wallet/qr.html", "wallet-qr.js"),
     ("/wallet/history", "wallet/history.html", "wallet-history.js"),
+    ("/wallet/claim", "wallet/claim.html", "wallet-claim.js"),
+    ("/wallet/bank", "wallet/bank.html", "wallet-bank.js"),
 )
 
 
@@ -57,6 +67,7 @@ def _page(
         "script": script,
         "participant": services.participant,
         "lockout_minutes": limits.pin_lockout_ms // 60_000,
+        "claim_period_ms": services.config.claims.period_ms,
     }
 
     async def show(request: Request) -> Response:
@@ -73,6 +84,15 @@ async def receipt(request: Request) -> Response:
         return page(request, "wallet/missing.html", FAMILIES, {"script": None}, status=404)
     context = {"script": "wallet-receipt.js", "tx_hash": tx_hash}
     return page(request, "wallet/receipt.html", FAMILIES, context)
+
+
+async def sent_claim(request: Request) -> Response:
+    """The page of money sent to a phone with no wallet (HTML)."""
+    claim_id = request.path_params["claim_id"]
+    if not _CLAIM_ID.match(claim_id):
+        return page(request, "wallet/missing.html", FAMILIES, {"script": None}, status=404)
+    context = {"script": "wallet-sent.js", "claim_id": claim_id}
+    return page(request, "wallet/sent.html", FAMILIES, context)
 
 
 async def manifest(request: Request) -> Response:
@@ -95,5 +115,6 @@ def routes(services: GatewayServices) -> list[BaseRoute]:
         *found,
         page_route("/wallet", to_home),
         page_route("/wallet/receipt/{tx_hash}", receipt),
+        page_route("/wallet/sent/{claim_id}", sent_claim),
         page_route(f"/wallet/{MANIFEST}", manifest),
     ]

@@ -6,6 +6,7 @@
     actions     what the menus ask done, through the gateway's services (PINs, payments, ...)
     service     the I/O edge: routes, aggregator authentication, sessions, SMS receipts
     config      the `[ussd]` table of the gateway's config.toml
+    profiles    a phone's USSD profile (its language), under a keyed hash of the number
 
 Cash-out requests live in `bakong.gateway.approvals`, shared with the app. `docs/ussd.md`
 describes the menus, the seam, the security rules and the limits.

@@ -11,6 +11,13 @@ steps on. Rules:
   `bakong.gateway.approvals` (the app's door too), whose key is the request's own: it pays its
   agent once, however often and wherever it is approved. Payer and payee are never the same
   account.
+- Money for a phone with no wallet at any bank is placed as the app places it (`claims.send`:
+  the claim and its hold stored under the same `ussd:<session>:<step>` key, so a replay finds
+  the claim, even once the payee has a wallet). The number is handed to the menu only sealed
+  (`PayeeClaimable`), so the session's stored state never holds it.
+- Claiming money sent to the caller's phone goes where the app's claim goes
+  (`claiming.redeem_at`, with the alias of the wallet's own phone and its account): the bank
+  holding the money counts wrong codes and locks the claim.
 - USSD-originated payments of a customer may not exceed the bank's daily cap in their asset
   (`[ussd] daily_cap_khr/usd`), checked before signing against the customer's USSD payments
   of the day (Asia/Phnom_Penh), one payment of a customer at a time in this process. The
@@ -30,25 +37,38 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
+import nacl.exceptions
+import nacl.secret
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bakong import limits
 from bakong.client import ApiError, NotFound, TransactionBuilder, alias_hash, transfer
 from bakong.errors import DecodeError
-from bakong.gateway import approvals, custody, db, parties, pins, submission, wallets
+from bakong.gateway import (
+    approvals,
+    claim_records,
+    claiming,
+    claims,
+    custody,
+    db,
+    parties,
+    pins,
+    submission,
+    wallets,
+)
 from bakong.gateway.problems import GatewayProblem
 from bakong.gateway.service import GatewayServices
 from bakong.gateway.ussd import menu
 from bakong.ledger.assets import Asset
-from bakong.ledger.commands import Transfer
+from bakong.ledger.commands import PlaceHold, Transfer
 from bakong.ledger.policy import DEFAULT_POLICY, daily_limit, phnom_penh_day
 from bakong.ledger.records import KycTier
 from bakong.ledger.transaction import Transaction, decode_transaction
@@ -69,6 +89,8 @@ _REASONS = {
     "balance_cap_exceeded": "balance_cap",
 }
 _KEY_PREFIX = "ussd:"
+_CLAIMS_SHOWN = (claim_records.PENDING, claim_records.CLAIMING, claim_records.RETURNING,
+                 claim_records.RETURNED)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,7 @@ class KeyedLocks:
 
 
 _payers = KeyedLocks()
+_Done = TypeVar("_Done")
 
 
 def payment_key(session_key: str, step: int) -> str:
@@ -163,19 +186,54 @@ def _balances(engine: Engine, account_id: str) -> menu.Balances:
     return menu.Balances(found.get("KHR", 0), found.get("USD", 0))
 
 
+def _claim_entries(connection: Connection, account_id: str) -> list[tuple[int, str, int, str]]:
+    """The payer's money sent to phones with no wallet that no history entry shows (waiting,
+    or back), newest first."""
+    table = db.claims
+    rows = connection.execute(
+        sa.select(table.c.created_ms, table.c.asset, table.c.amount, table.c.state)
+        .where(table.c.payer_account == account_id, table.c.state.in_(_CLAIMS_SHOWN))
+        .order_by(table.c.id.desc())
+        .limit(limits.ussd_statement_entries_max)
+    ).all()
+    return [
+        (int(row.created_ms), str(row.asset), -int(row.amount),
+         "returned" if row.state == claim_records.RETURNED else "waiting")
+        for row in rows
+    ]  # fmt: skip
+
+
 def _statement(engine: Engine, account_id: str) -> menu.StatementShown:
+    """The latest payments, with money sent to phones with no wallet and its state: waiting,
+    claimed (the hold's post, in the history) or returned."""
     table = db.history
     with engine.connect() as connection:
         rows = connection.execute(
-            sa.select(table.c.time_ms, table.c.asset, table.c.amount, table.c.direction)
+            sa.select(table.c.time_ms, table.c.asset, table.c.amount, table.c.direction,
+                      table.c.reference)
             .where(table.c.account_id == account_id, table.c.result == "ok")
             .order_by(table.c.id.desc())
             .limit(limits.ussd_statement_entries_max)
-        ).all()
-    return menu.StatementShown(tuple(
-        (int(row.time_ms), str(row.asset), int(row.amount) * (1 if row.direction == "in" else -1))
-        for row in rows
-    ))  # fmt: skip
+        ).all()  # fmt: skip
+        prefix = claim_records.REFERENCE_PREFIX
+        posts = {
+            str(row.reference).removeprefix(prefix) for row in rows
+            if row.direction == "out" and str(row.reference).startswith(prefix)
+        }  # fmt: skip
+        # A claim's post whose transfer the ledger refused (then refunded) claimed nothing.
+        claimed = {prefix + claim_id for claim_id in connection.execute(
+            sa.select(db.claims.c.claim_id).where(
+                db.claims.c.claim_id.in_(posts), db.claims.c.state == claim_records.CLAIMED
+            )
+        ).scalars()}  # fmt: skip
+        entries = [
+            (int(row.time_ms), str(row.asset),
+             int(row.amount) * (1 if row.direction == "in" else -1),
+             "claimed" if row.direction == "out" and row.reference in claimed else "")
+            for row in rows
+        ] + _claim_entries(connection, account_id)  # fmt: skip
+    entries.sort(key=lambda entry: -entry[0])
+    return menu.StatementShown(tuple(entries[: limits.ussd_statement_entries_max]))
 
 
 def _shop(engine: Engine, code: str) -> menu.ShopFound | menu.ShopMissing:
@@ -191,11 +249,28 @@ def _shop(engine: Engine, code: str) -> menu.ShopFound | menu.ShopMissing:
     return menu.ShopFound(row.account_id, row.name[: limits.ussd_label_chars_max])
 
 
+def _box(services: GatewayServices) -> nacl.secret.SecretBox:
+    return nacl.secret.SecretBox(custody.derive_key(services.kek, "ussd/payee-phone"))
+
+
+def _seal(services: GatewayServices, phone: str) -> str:
+    """The payee's number as the session's state may keep it: sealed under a key of this
+    gateway's, so the stored state never holds a number."""
+    return _box(services).encrypt(phone.encode(), services.random_bytes(24)).hex()
+
+
+def _unsealed(services: GatewayServices, sealed: str) -> str | None:
+    try:
+        return _box(services).decrypt(bytes.fromhex(sealed)).decode()
+    except (ValueError, nacl.exceptions.CryptoError):
+        return None
+
+
 async def _payee(services: GatewayServices, caller: Caller, phone: str) -> menu.Result:
     try:
         account = (await services.core.alias(alias_hash(services.alias_key, phone))).account_id
-    except NotFound:
-        return menu.PayeeMissing()
+    except NotFound:  # no wallet at any bank: the money can wait for its claim
+        return menu.PayeeClaimable(claim_records.mask_phone(phone), _seal(services, phone))
     except _CORE_DOWN:
         return menu.Unavailable()
     if caller.customer is not None and account == caller.customer.account_id:
@@ -236,8 +311,8 @@ def ussd_spent_today(engine: Engine, customer_id: int, asset: Asset, now_ms: int
             command = decode_transaction(bytes(row.signed_tx)).payload.commands[0]
         except DecodeError:  # never stored by this gateway; counted as nothing
             continue
-        if isinstance(command, Transfer) and command.asset is asset:
-            spent += command.amount
+        if isinstance(command, Transfer | PlaceHold) and command.asset is asset:
+            spent += command.amount  # a transfer, or a claim's hold
     return spent
 
 
@@ -261,6 +336,8 @@ def _signer(
 
 
 def _spent_on_ledger_today(engine: Engine, account_id: str, asset: Asset, now_ms: int) -> int:
+    """What the ledger counts against today's limit: transfers out, and claims' holds on the
+    day they were placed (never their posts)."""
     table = db.history
     with engine.connect() as connection:
         rows = connection.execute(
@@ -268,10 +345,12 @@ def _spent_on_ledger_today(engine: Engine, account_id: str, asset: Asset, now_ms
                 table.c.account_id == account_id, table.c.direction == "out",
                 table.c.asset == asset.value, table.c.result == "ok",
                 table.c.time_ms > now_ms - 2 * 86_400_000,
+                ~table.c.reference.startswith(claim_records.REFERENCE_PREFIX),
             )
         ).all()  # fmt: skip
+        held = claims.held_today(connection, account_id, asset.value, now_ms)
     day = phnom_penh_day(now_ms)
-    return sum(int(row.amount) for row in rows if phnom_penh_day(row.time_ms) == day)
+    return held + sum(int(row.amount) for row in rows if phnom_penh_day(row.time_ms) == day)
 
 
 async def _refusal(
@@ -296,28 +375,40 @@ class _Payment:
     amount: int
 
 
+async def _capped(
+    services: GatewayServices, customer: Any, key: str, asset: Asset, amount: int,
+    go: Callable[[], Awaitable[_Done]],
+) -> _Done | menu.Refused:  # fmt: skip
+    """`go()` under the USSD cap (checked unless `key` was stored before, so a replay is
+    answered, not refused), one payment at a time per customer in this process."""
+    async with _payers.hold((id(services), customer.id)):  # a gateway's own, on its own loop
+        if not await services.db(_stored, services.engine, customer.id, key):
+            cap = services.config.ussd.cap(asset)
+            spent = await services.db(
+                ussd_spent_today, services.engine, customer.id, asset, services.clock_ms()
+            )
+            if spent + amount > cap:
+                return menu.Refused("ussd_cap", max(0, cap - spent), asset.value)
+        return await go()
+
+
 async def _submit(
     services: GatewayServices, customer: Any, payment: _Payment
 ) -> submission.Submission | menu.Refused:
-    """The payment under the USSD cap (checked unless its key was stored before, so a replay
-    is answered, not refused), one at a time per customer in this process."""
+    """The payment under the USSD cap (`_capped`)."""
     request = [payment.payee, payment.asset.value, payment.amount, "ussd"]
     request_hash = hashlib.sha256(msgspec.msgpack.encode(request)).hexdigest()
     sign = _signer(services, customer, payment.payee, payment.asset, payment.amount)
-    async with _payers.hold((id(services), customer.id)):  # a gateway's own, on its own loop
-        if not await services.db(_stored, services.engine, customer.id, payment.key):
-            cap = services.config.ussd.cap(payment.asset)
-            spent = await services.db(
-                ussd_spent_today, services.engine, customer.id, payment.asset, services.clock_ms()
-            )
-            if spent + payment.amount > cap:
-                return menu.Refused("ussd_cap", max(0, cap - spent), payment.asset.value)
+
+    async def go() -> submission.Submission | menu.Refused:
         try:
             return await submission.submit(
                 services, customer.id, payment.key, request_hash, sign, limits.ussd_payment_wait_s
             )
         except GatewayProblem:  # the key was used for another request: a tampered replay
             return menu.Refused("refused")
+
+    return await _capped(services, customer, payment.key, payment.asset, payment.amount, go)
 
 
 async def _paid(
@@ -343,8 +434,107 @@ async def _pay(services: GatewayServices, caller: Caller, action: menu.Pay) -> m
     if verdict is not None:
         return verdict
     key = payment_key(caller.session_key, action.step)
+    placed = await _claim_placed(services, caller.customer, key)
+    if placed is not None:  # replayed after the payee opened a wallet: the claim it made
+        return placed
     payment = _Payment(key, action.payee, Asset(action.asset), action.amount)
     return await _paid(services, caller.customer, payment)
+
+
+# -- money for a phone with no wallet (`bakong.gateway.claims`) ----------------------------------
+
+
+def _claim_and_hold(
+    engine: Engine, customer_id: int, key: str
+) -> tuple[dict[str, Any], submission.Submission] | None:
+    view = claims.claim_for_payment(engine, customer_id, key)
+    if view is None:
+        return None
+    with engine.connect() as connection:
+        stored = submission.find_submission(connection, customer_id, key)
+    assert stored is not None, "a claim is stored with its hold"
+    return view, stored
+
+
+async def _claim_answer(
+    services: GatewayServices, customer: Any, held: submission.Submission, view: dict[str, Any]
+) -> menu.Result:
+    if held.state is submission.State.rejected:
+        return await _refusal(services, customer, held, Asset(view["asset"]))
+    if held.state is submission.State.committed and view["state"] != claim_records.PLACING:
+        assert held.tx_hash is not None
+        return menu.ClaimPlaced(held.tx_hash.hex()[:8])
+    return menu.Underway()
+
+
+async def _claim_placed(services: GatewayServices, customer: Any, key: str) -> menu.Result | None:
+    """The answer of the claim a session's step already made, if it made one."""
+    found = await services.db(_claim_and_hold, services.engine, customer.id, key)
+    return None if found is None else await _claim_answer(services, customer, found[1], found[0])
+
+
+async def _pay_claim(
+    services: GatewayServices, caller: Caller, action: menu.PayClaim
+) -> menu.Result:
+    """Money for a phone with no wallet at any bank, as the app sends it (`claims.send`):
+    keyed by the session's step, so a replayed or resumed session places one claim."""
+    verdict = await _pin(services, caller, action.pin)
+    if verdict is not None:
+        return verdict
+    customer, asset = caller.customer, Asset(action.asset)
+    if customer.custody != "custodial":
+        return menu.Refused("self_custody")
+    phone = _unsealed(services, action.sealed)
+    if phone is None:
+        return menu.Refused("refused")
+    key = payment_key(caller.session_key, action.step)
+    request = [phone, asset.value, action.amount, "ussd-claim"]
+    request_hash = hashlib.sha256(msgspec.msgpack.encode(request)).hexdigest()
+
+    async def go() -> menu.Result:
+        outgoing = claims.Outgoing(phone, asset, action.amount, "", None)
+        try:
+            held, view = await claims.send(
+                services, customer, key, request_hash, outgoing, limits.ussd_payment_wait_s
+            )
+        except GatewayProblem as problem:
+            if problem.code == "core_unavailable":
+                return menu.Unavailable()
+            return menu.Refused("refused")  # the key was used for another request
+        return await _claim_answer(services, customer, held, view)
+
+    return await _capped(services, customer, key, asset, action.amount, go)
+
+
+_CLAIM_CLOSED = {
+    "claim_not_found": "claim_none", "claim_taken": "claim_none",
+    "claim_phone_mismatch": "claim_none", "forbidden": "claim_none",
+    "claim_locked": "claim_locked", "claim_returned": "claim_gone", "claim_expired": "claim_gone",
+}  # fmt: skip
+
+
+async def _redeem(
+    services: GatewayServices, caller: Caller, action: menu.RedeemClaim
+) -> menu.Result:
+    """Claim money sent to the caller's phone into its wallet, at the bank holding it, as the
+    app does (`claiming.redeem_at`): the holding bank counts wrong codes and locks."""
+    customer = caller.customer
+    redeem = claims.Redeem(
+        alias=alias_hash(services.alias_key, caller.phone).hex(), code=action.code,
+        account=customer.account_id, kind=claims.WALLET,
+    )  # fmt: skip
+    try:
+        status, answer = await claiming.redeem_at(services, action.bank, redeem)
+    except GatewayProblem as problem:
+        if problem.code == "claim_code_wrong":
+            return menu.ClaimCodeWrong(int(problem.details.get("attempts_left", 0)))
+        screen = _CLAIM_CLOSED.get(problem.code)
+        return menu.Unavailable() if screen is None else menu.ClaimClosed(screen)
+    except _CORE_DOWN:
+        return menu.Unavailable()
+    if status == 200:
+        return menu.Claimed(str(answer["asset"]), int(answer["amount"]))
+    return menu.ClaimUnderway()
 
 
 # -- cash-out approvals (`bakong.gateway.approvals`, shared with the app) ------------------------
@@ -498,6 +688,10 @@ async def perform(services: GatewayServices, caller: Caller, action: menu.Action
             return menu.PinChanged()
         case menu.Pay():
             return await _pay(services, caller, action)
+        case menu.PayClaim():
+            return await _pay_claim(services, caller, action)
+        case menu.RedeemClaim():
+            return await _redeem(services, caller, action)
         case menu.ListApprovals():
             return await services.db(_waiting, engine, customer.id, now_ms)
         case menu.Approve():

@@ -14,9 +14,10 @@ Menus, for a phone with a wallet at this bank (`main`):
                         -> "Send X to NAME", PIN -> paid (END)
     3 Pay a shop        the shop's short code -> its name, currency, amount, PIN -> paid
     4 Cash-out requests the agent requests waiting -> one -> 1 approve (PIN) / 2 decline
-    5 Mini statement    PIN -> the latest payments (END)
+    5 Mini statement    PIN -> the latest payments, money sent to phones with its state (END)
     6 Change PIN        current PIN -> new PIN, again -> changed (END)
     7 Language          1 Khmer / 2 English
+    8 Claim money       the bank that texted a code (a page of banks) -> the code -> received
 
 and for a phone without one (`welcome`): 1 open a wallet (a name of digits, a PIN twice;
 basic tier), 2 language. A phone that never chose a language is asked first. On every screen
@@ -32,8 +33,14 @@ Rules:
   of inputs the session had taken): the service derives the payment's idempotency key from
   the session and that step, so a replayed or resumed session cannot pay twice; an approval
   pays under the request's own key (`bakong.gateway.approvals`).
-- Sending to a number without a wallet asks again for now (`no_wallet`); the claimable-hold
-  flow of issue 17 plugs in at `PayeeMissing`. Cash-out requests come from the agent side
+- Sending to a number with no wallet at any bank (`PayeeClaimable`) offers the claimable send
+  (`bakong.gateway.claims`): the screen says the payee has no wallet and will be texted a
+  code, then the currency, the amount and the PIN (`PayClaim`, keyed by its step as a
+  payment is). The number itself is never in the state: the service hands back the masked
+  number to show and the number sealed under its own key, which only the action opens.
+- Claiming money sent to this phone (`RedeemClaim`) asks the bank the text named (a numbered
+  page of the participants' codes, `9` the next page) and the code; wrong codes are counted by
+  the bank holding the money, as for the app. Cash-out requests come from the agent side
   (`bakong.gateway.approvals`), which this machine only lists, approves and declines.
 """
 
@@ -55,20 +62,22 @@ from bakong.ledger.policy import phnom_penh_day
 
 __all__ = [
     "Action", "Approve", "ApprovalGone", "Approved", "Balance", "Balances", "CheckHandle",
-    "Decline", "Declined", "Dial", "Entry", "Event", "Facts", "HandleFree", "HandleTaken",
-    "Item", "LanguageSaved", "ListApprovals", "LookupPayee", "LookupShop", "Opening", "Paid",
-    "PayeeFound", "PayeeMissing", "Pay", "Perform", "PhoneElsewhere", "PinChanged", "PinLocked",
-    "PinOk", "PinWrong", "Refused", "Register", "Registered", "Reply", "SCREENS", "SECRET_SCREENS",
-    "SetLanguage", "SetPin", "ShopFound", "ShopMissing", "State", "Statement", "StatementShown",
-    "Unavailable", "Underway", "VerifyPin", "WaitingApprovals", "normalise_phone", "render",
-    "step",
+    "ClaimClosed", "ClaimCodeWrong", "ClaimPlaced", "ClaimUnderway", "Claimed", "Decline",
+    "Declined", "Dial", "Entry", "Event", "Facts", "HandleFree", "HandleTaken", "Item",
+    "LanguageSaved", "ListApprovals", "LookupPayee", "LookupShop", "Opening", "Paid",
+    "PayClaim", "PayeeClaimable", "PayeeFound", "PayeeMissing", "Pay", "Perform",
+    "PhoneElsewhere", "PinChanged", "PinLocked", "PinOk", "PinWrong", "RedeemClaim", "Refused",
+    "Register", "Registered", "Reply", "SCREENS", "SECRET_SCREENS", "SetLanguage", "SetPin",
+    "ShopFound", "ShopMissing", "State", "Statement", "StatementShown", "Unavailable",
+    "Underway", "VerifyPin", "WaitingApprovals", "normalise_phone", "render", "step",
 ]  # fmt: skip
 
 BACK, HOME = "0", "00"
 
 
 class Item(msgspec.Struct, frozen=True):
-    """A line of a list screen: a cash-out request (`key` its id) or a statement entry."""
+    """A line of a list screen: a cash-out request (`key` its id) or a statement entry (`key`
+    the state of money sent to a phone with no wallet, `texts.CLAIM_STATES`, or empty)."""
 
     label: str  # the agent, or the entry's date (dd/mm)
     asset: str
@@ -104,6 +113,7 @@ class Facts(msgspec.Struct, frozen=True, kw_only=True):
     frozen: bool = False
     language: str | None = None  # the saved choice; None: never chosen
     digest_key: bytes = b""
+    banks: tuple[str, ...] = ()  # the participants' codes a claim can be held at
 
 
 # -- events -----------------------------------------------------------------------------------
@@ -152,6 +162,39 @@ class PayeeFound:
 
 @dataclass(frozen=True)
 class PayeeMissing: ...
+
+
+@dataclass(frozen=True, repr=False)
+class PayeeClaimable:
+    """No wallet at any bank has the number: the money can wait for its claim."""
+
+    masked: str  # what the payer is shown (`claim_records.mask_phone`)
+    sealed: str  # the number, sealed by the service for its own `PayClaim`
+
+
+@dataclass(frozen=True)
+class ClaimPlaced:
+    ref: str  # the hold's transaction hash's first hex digits
+
+
+@dataclass(frozen=True)
+class Claimed:
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class ClaimUnderway: ...
+
+
+@dataclass(frozen=True)
+class ClaimCodeWrong:
+    attempts_left: int
+
+
+@dataclass(frozen=True)
+class ClaimClosed:
+    screen: str  # `claim_none`, `claim_locked` or `claim_gone`
 
 
 @dataclass(frozen=True)
@@ -206,7 +249,8 @@ class Balances:
 
 @dataclass(frozen=True)
 class StatementShown:
-    entries: tuple[tuple[int, str, int], ...]  # (time_ms, asset, signed amount), newest first
+    # (time_ms, asset, signed amount, the state of money sent to a phone or ""), newest first
+    entries: tuple[tuple[int, str, int, str], ...]
 
 
 @dataclass(frozen=True)
@@ -233,9 +277,10 @@ class Unavailable: ...
 
 Result = (
     LanguageSaved | HandleFree | HandleTaken | PhoneElsewhere | Registered | Opening
-    | PayeeFound | PayeeMissing | ShopFound | ShopMissing | PinWrong | PinLocked | PinOk
-    | PinChanged | Paid | Underway | Refused | Balances | StatementShown | WaitingApprovals
-    | Approved | Declined | ApprovalGone | Unavailable
+    | PayeeFound | PayeeMissing | PayeeClaimable | ShopFound | ShopMissing | PinWrong
+    | PinLocked | PinOk | PinChanged | Paid | Underway | Refused | Balances | StatementShown
+    | WaitingApprovals | Approved | Declined | ApprovalGone | Unavailable | ClaimPlaced
+    | Claimed | ClaimUnderway | ClaimCodeWrong | ClaimClosed
 )  # fmt: skip
 Event = Dial | Entry | Result
 
@@ -297,6 +342,25 @@ class Pay:
     step: int
 
 
+@dataclass(frozen=True, repr=False)
+class PayClaim:
+    """Money for a phone with no wallet: a claim (`bakong.gateway.claims`)."""
+
+    pin: str
+    sealed: str  # the payee's number as `PayeeClaimable` sealed it
+    asset: str
+    amount: int  # minor units
+    step: int
+
+
+@dataclass(frozen=True, repr=False)
+class RedeemClaim:
+    """Claim money sent to this phone into its wallet, at the bank holding it."""
+
+    bank: str  # participant code
+    code: str
+
+
 @dataclass(frozen=True)
 class ListApprovals: ...
 
@@ -314,7 +378,7 @@ class Decline:
 
 Action = (
     SetLanguage | CheckHandle | Register | LookupPayee | LookupShop | Balance | Statement
-    | VerifyPin | SetPin | Pay | ListApprovals | Approve | Decline
+    | VerifyPin | SetPin | Pay | PayClaim | RedeemClaim | ListApprovals | Approve | Decline
 )  # fmt: skip
 
 
@@ -347,11 +411,14 @@ SCREENS: dict[str, bool] = {
     "declined": True, "approval_gone": True, "statement_pin": False, "statement": True,
     "statement_none": True, "pin_old": False, "pin_new": False, "pin_new_again": False,
     "pin_changed": True, "timeout": True, "ended": True, "error": True,
+    "claim_asset": False, "claim_amount": False, "claim_confirm": False, "claim_sent": True,
+    "claim_bank": False, "claim_code": False, "claimed": True, "claim_underway": True,
+    "claim_none": True, "claim_locked": True, "claim_gone": True,
 }  # fmt: skip
 #: Screens whose entry is a PIN: the service masks it wherever an input could show.
 SECRET_SCREENS = frozenset(
     ["reg_pin", "reg_pin_again", "balance_pin", "send_confirm", "shop_confirm", "approval_pin",
-     "statement_pin", "pin_old", "pin_new", "pin_new_again"]
+     "statement_pin", "pin_old", "pin_new", "pin_new_again", "claim_confirm"]
 )  # fmt: skip
 
 
@@ -360,7 +427,7 @@ def _fields(state: State, facts: Facts) -> dict[str, str]:
     language = state.language
     fields = {"bank": facts.bank, "code": facts.service_code, "account": facts.account_id,
               "min": str(limits.ussd_handle_digits_min), "max": str(limits.ussd_handle_digits_max),
-              **values}  # fmt: skip
+              "digits": str(limits.claim_code_digits), **values}  # fmt: skip
     if state.screen in ("reg_pin", "pin_new"):
         fields.update(min=str(limits.pin_digits_min), max=str(limits.pin_digits_max))
     if "asset" in values:
@@ -383,16 +450,30 @@ def _day(time_ms: int) -> str:
     return f"{day.day:02d}/{day.month:02d}"
 
 
-def _lines(state: State) -> list[str]:
+def _bank_page(state: State, facts: Facts) -> tuple[list[str], bool]:
+    """The banks the claim screen lists now, and whether more follow (`9` turns the page)."""
+    size = limits.ussd_banks_per_page
+    start = int(state.values.get("page", "0")) * size
+    return list(facts.banks[start : start + size]), len(facts.banks) > size
+
+
+def _lines(state: State, facts: Facts) -> list[str]:
     language = state.language
+    if state.screen == "claim_bank":
+        banks, more = _bank_page(state, facts)
+        lines = [f"{number} {code.upper()}" for number, code in enumerate(banks, start=1)]
+        return [*lines, texts.MORE[language]] if more else lines
     if state.screen == "approvals":
         return [
             f"{number} {item.label}: {texts.money(language, Asset(item.asset), item.amount)}"
             for number, item in enumerate(state.items, start=1)
         ]
+    if state.screen != "statement":
+        return []
     return [
         f"{item.label} {'+' if item.amount > 0 else ''}"
         f"{texts.money(language, Asset(item.asset), item.amount)}"
+        + (f" {texts.CLAIM_STATES[language][item.key]}" if item.key else "")
         for item in state.items
     ]
 
@@ -404,7 +485,7 @@ def render(state: State, facts: Facts) -> str:
     note = ""
     if state.note:
         note = texts.NOTES[language][state.note].format(count=state.note_value)
-    return texts.compose(texts.SCREENS[language][state.screen], fields, note, _lines(state))
+    return texts.compose(texts.SCREENS[language][state.screen], fields, note, _lines(state, facts))
 
 
 # -- moving between screens ---------------------------------------------------------------------
@@ -629,6 +710,36 @@ def _pay(state: State, pin: str) -> Action:
     return Pay(pin, values["payee_account"], values["asset"], int(values["amount"]), state.inputs)
 
 
+def _pay_claim(state: State, pin: str) -> Action:
+    values = state.values
+    return PayClaim(pin, values["claim_phone"], values["asset"], int(values["amount"]),
+                    state.inputs)  # fmt: skip
+
+
+def _pick_bank(state: State, text: str, facts: Facts) -> Outcome:
+    banks, more = _bank_page(state, facts)
+    if more and text == texts.MORE_KEY:
+        pages = -(-len(facts.banks) // limits.ussd_banks_per_page)
+        page = (int(state.values.get("page", "0")) + 1) % pages
+        turned = msgspec.structs.replace(state, values={**state.values, "page": str(page)})
+        return _again(turned, "", facts)
+    index = int(text) - 1 if text.isascii() and text.isdigit() and len(text) == 1 else -1
+    if not 0 <= index < len(banks):
+        return _again(state, "invalid", facts)
+    return _go(state, "claim_code", facts, holder=banks[index])
+
+
+def _claim_code(state: State, text: str, facts: Facts) -> Outcome:
+    if not (text.isascii() and text.isdigit() and len(text) == limits.claim_code_digits):
+        return _again(state, "claim_code_invalid", facts)
+    return Perform(RedeemClaim(state.values["holder"], text), state)
+
+
+def _claim_banks(state: State, facts: Facts) -> Outcome:
+    return _go(msgspec.structs.replace(state, values={**state.values, "page": "0"}),
+               "claim_bank", facts)  # fmt: skip
+
+
 def _pick_approval(state: State, text: str, facts: Facts) -> Outcome:
     index = int(text) - 1 if text.isascii() and text.isdigit() and len(text) == 1 else -1
     if not 0 <= index < len(state.items):
@@ -646,7 +757,7 @@ def _approval_id(state: State) -> int:
 _main = _choice({
     "1": _to("balance_pin"), "2": _to("send_phone"), "3": _to("shop_code"),
     "4": _perform(ListApprovals()), "5": _to("statement_pin"), "6": _to("pin_old"),
-    "7": _to("language"),
+    "7": _to("language"), "8": _claim_banks,
 })  # fmt: skip
 
 _ENTRIES: dict[str, Callable[[State, str, Facts], Outcome]] = {
@@ -673,6 +784,11 @@ _ENTRIES: dict[str, Callable[[State, str, Facts], Outcome]] = {
         }
     ),  # fmt: skip
     "approval_pin": _with_pin(lambda state, pin: Approve(_approval_id(state), pin)),
+    "claim_asset": _asset("claim_amount"),
+    "claim_amount": _amount("claim_confirm"),
+    "claim_confirm": _with_pin(_pay_claim),
+    "claim_bank": _pick_bank,
+    "claim_code": _claim_code,
     "statement_pin": _with_pin(lambda state, pin: Statement(pin)),
     "pin_old": _with_pin(lambda state, pin: VerifyPin(pin)),
     "pin_new": _new_pin,
@@ -714,6 +830,8 @@ def _on_registered(state: State, result: Result, facts: Facts, now_ms: int) -> O
 def _on_payee(state: State, result: Result, facts: Facts, now_ms: int) -> Outcome:
     if isinstance(result, PayeeMissing):
         return _again(state, "no_wallet", facts)
+    if isinstance(result, PayeeClaimable):
+        return _go(state, "claim_asset", facts, payee=result.masked, claim_phone=result.sealed)
     assert isinstance(result, PayeeFound)
     label = result.account_id if result.name is None else f"{result.name} {result.account_id}"
     return _go(state, "send_asset", facts, payee=label, payee_account=result.account_id)
@@ -739,6 +857,8 @@ def _on_paid(state: State, result: Result, facts: Facts, now_ms: int) -> Outcome
         return _final(state, "paid", facts, ref=result.ref)
     if isinstance(result, Approved):
         return _final(state, "approved", facts, ref=result.ref)
+    if isinstance(result, ClaimPlaced):
+        return _final(state, "claim_sent", facts, ref=result.ref)
     if isinstance(result, Refused):
         values = {"reason": result.reason}
         if result.remaining is not None:
@@ -767,7 +887,9 @@ def _on_statement(state: State, result: Result, facts: Facts, now_ms: int) -> Ou
     assert isinstance(result, StatementShown)
     if not result.entries:
         return _final(state, "statement_none", facts)
-    items = tuple(Item(_day(time_ms), asset, amount) for time_ms, asset, amount in result.entries)
+    items = tuple(
+        Item(_day(time_ms), asset, amount, mark) for time_ms, asset, amount, mark in result.entries
+    )
     return _final(msgspec.structs.replace(state, items=items), "statement", facts)
 
 
@@ -779,11 +901,25 @@ def _on_approvals(state: State, result: Result, facts: Facts, now_ms: int) -> Ou
     return _go(listed, "approvals", facts)
 
 
+def _on_claim(state: State, result: Result, facts: Facts, now_ms: int) -> Outcome:
+    if isinstance(result, ClaimCodeWrong):
+        if result.attempts_left <= 0:
+            return _final(state, "claim_locked", facts)
+        return _again(state, "claim_code_wrong", facts, str(result.attempts_left))
+    if isinstance(result, Claimed):
+        return _final(state, "claimed", facts, asset=result.asset, amount=str(result.amount))
+    if isinstance(result, ClaimClosed):
+        return _final(state, result.screen, facts)
+    return _final(state, "claim_underway", facts)
+
+
 _RESULTS: dict[type, ResultStep] = {
     LanguageSaved: _on_language,
     HandleFree: _on_handle, HandleTaken: _on_handle, PhoneElsewhere: _on_handle,
     Registered: _on_registered, Opening: _on_registered,
-    PayeeFound: _on_payee, PayeeMissing: _on_payee,
+    PayeeFound: _on_payee, PayeeMissing: _on_payee, PayeeClaimable: _on_payee,
+    ClaimPlaced: _on_paid, Claimed: _on_claim, ClaimUnderway: _on_claim,
+    ClaimCodeWrong: _on_claim, ClaimClosed: _on_claim,
     ShopFound: _on_shop, ShopMissing: _on_shop,
     PinWrong: _on_pin, PinLocked: _on_pin,
     PinOk: lambda state, result, facts, now_ms: _go(state, "pin_new", facts),

@@ -25,7 +25,8 @@ Rules:
 - SMS receipts: a customer who uses the USSD service (a row in `ussd_profiles`: the language
   chosen) gets an SMS for every payment made or received, in that language, queued in the
   projection's own transaction (the `payment_applied` hook), so a receipt exists exactly when
-  its payment is applied, whichever channel made it.
+  its payment is applied, whichever channel made it. Money sent to a phone with no wallet is
+  receipted when its hold commits (`claims`), so the post of a claim is not receipted again.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from starlette.routing import BaseRoute, Route
 
 from bakong import limits
 from bakong.gateway import custody, db, parties, sms
+from bakong.gateway.claim_records import REFERENCE_PREFIX
 from bakong.gateway.problems import GatewayProblem
 from bakong.gateway.projection import Payment
 from bakong.gateway.service import GatewayServices, Worker
@@ -55,6 +57,7 @@ from bakong.gateway.ussd import menu, texts
 from bakong.gateway.ussd.actions import Caller, KeyedLocks, perform
 from bakong.gateway.ussd.adapters import ADAPTERS, Hit
 from bakong.gateway.ussd.config import UssdConfig, secret_digest
+from bakong.gateway.ussd.profiles import language_of, phone_hash
 from bakong.ledger.assets import Asset
 from bakong.ledger.identifiers import participant_of
 
@@ -68,11 +71,6 @@ _PATHS = {"form": "/ussd/callback", "json": "/ussd/json"}
 
 def session_key(aggregator: str, session_id: str) -> str:
     return hashlib.sha256(f"{aggregator}\x00{session_id}".encode()).hexdigest()
-
-
-def phone_hash(kek: bytes, phone: str) -> str:
-    """The keyed hash a phone is stored under by the USSD service (never the number)."""
-    return hmac.new(custody.derive_key(kek, "ussd/phone"), phone.encode(), "sha256").hexdigest()
 
 
 def _text_digest(kek: bytes, key: str, text: str) -> str:
@@ -158,6 +156,7 @@ def _caller(
         account_id="" if customer is None else customer.account_id,
         frozen=customer is not None and customer.status == "frozen",
         language=language, digest_key=digest_key,
+        banks=tuple(participant.code for participant in services.genesis.participants),
     )  # fmt: skip
     return Caller(phone, hashed, key, customer), facts
 
@@ -284,12 +283,9 @@ def _receipt_hook(services: GatewayServices) -> Callable[[Connection, Payment], 
         ).first()
         if row is None or row.phone is None:
             return
-        profiles = db.ussd_profiles
-        language = connection.execute(
-            sa.select(profiles.c.language).where(
-                profiles.c.phone_hash == phone_hash(services.kek, row.phone)
-            )
-        ).scalar_one_or_none()
+        if payment.direction == "out" and payment.reference.startswith(REFERENCE_PREFIX):
+            return  # a claim's post: its payer had a receipt when the money was put aside
+        language = language_of(connection, services.kek, row.phone)
         if language is None:
             return
         party = payment.counterparty

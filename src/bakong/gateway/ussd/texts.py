@@ -26,10 +26,14 @@ from bakong import limits
 from bakong.ledger.assets import Asset
 
 __all__ = [
+    "CLAIM_STATES",
     "LANGUAGES",
+    "MORE",
+    "MORE_KEY",
     "NOTES",
     "REASONS",
     "SCREENS",
+    "claim_receipt",
     "compose",
     "gsm7_length",
     "money",
@@ -126,7 +130,7 @@ SCREENS: dict[str, dict[str, str]] = {
         "reg_elsewhere": "This number already has a wallet at another bank.",
         "reg_failed": "The wallet could not be opened. Please try again later.",
         "main": "{bank}\n1 Balance\n2 Send money\n3 Pay a shop\n4 Cash-out requests\n"
-        "5 Mini statement\n6 Change PIN\n7 Language",
+        "5 Mini statement\n6 Change PIN\n7 Language\n8 Claim money",
         "frozen": "Your wallet is frozen. Please contact {bank}.",
         "balance_pin": "Balance\nEnter your PIN",
         "balance": "Balance {account}\n{khr}\n{usd}",
@@ -159,6 +163,20 @@ SCREENS: dict[str, dict[str, str]] = {
         "timeout": "The session timed out. Dial {code} again.",
         "ended": "This session has ended. Dial {code} again.",
         "error": "The service is unavailable. Please try again later.",
+        "claim_asset": "{payee} has no wallet yet. We text them a code to claim the money at "
+        "any bank.\n1 KHR\n2 USD",
+        "claim_amount": "Amount in {unit}",
+        "claim_confirm": "Send {amount} to {payee} (no wallet yet: claimed by SMS code)\n"
+        "Enter PIN to confirm",
+        "claim_sent": "{amount} waits for {payee}, who is texted a code. If not claimed in "
+        "time it comes back to you. Ref {ref}.",
+        "claim_bank": "Claim money\nWhich bank texted you the code?\n{items}",
+        "claim_code": "Enter the {digits}-digit code from the SMS of bank {holder}",
+        "claimed": "Received {amount} into your wallet {account}. An SMS receipt follows.",
+        "claim_underway": "Your claim is on its way. An SMS will confirm it.",
+        "claim_none": "No money waits for your number at bank {holder}.",
+        "claim_locked": "Too many wrong codes: the money goes back to the sender.",
+        "claim_gone": "This money can no longer be claimed: it goes back to the sender.",
     },
     "km": {
         "language": _LANGUAGE_SCREEN,
@@ -170,7 +188,7 @@ SCREENS: dict[str, dict[str, str]] = {
         "reg_pending": "កំពុងបើកគណនី។ ចុច {code} ម្តងទៀតក្នុងមួយនាទី។",
         "reg_elsewhere": "លេខនេះមានគណនីនៅធនាគារផ្សេងរួចហើយ។",
         "reg_failed": "មិនអាចបើកគណនីបានទេ។ សូមព្យាយាមពេលក្រោយ។",
-        "main": "1 សមតុល្យ\n2 ផ្ញើប្រាក់\n3 ទូទាត់ហាង\n4 ដកប្រាក់\n5 ប្រវត្តិ\n6 ប្តូរ PIN\n7 ភាសា",
+        "main": "1 សមតុល្យ\n2 ផ្ញើ\n3 បង់ហាង\n4 ដកប្រាក់\n5 ប្រវត្តិ\n6 ប្តូរ PIN\n7 ភាសា\n8 ទាមទារ",
         "frozen": "គណនីរបស់អ្នកត្រូវបានបង្កក។ សូមទាក់ទង {bank}។",
         "balance_pin": "សមតុល្យ\nបញ្ចូល PIN",
         "balance": "សមតុល្យ {account}\n{khr}\n{usd}",
@@ -203,6 +221,17 @@ SCREENS: dict[str, dict[str, str]] = {
         "timeout": "ផុតពេល។ ចុច {code} ម្តងទៀត។",
         "ended": "វគ្គនេះបានបញ្ចប់។ ចុច {code} ម្តងទៀត។",
         "error": "សេវាមិនដំណើរការទេ។ សូមព្យាយាមពេលក្រោយ។",
+        "claim_asset": "{payee} គ្មានគណនី។ គេនឹងទទួល SMS លេខកូដ\n1 KHR\n2 USD",
+        "claim_amount": "ចំនួនជា{unit}",
+        "claim_confirm": "ផ្ញើ {amount} ទៅ {payee} តាមលេខកូដ SMS\nបញ្ចូល PIN",
+        "claim_sent": "{amount} រង់ចាំ {payee}។ បើមិនទទួល ប្រាក់ត្រឡប់មកវិញ។ Ref {ref}",
+        "claim_bank": "ធនាគារណាផ្ញើ SMS?\n{items}",
+        "claim_code": "បញ្ចូលលេខកូដ {digits} ខ្ទង់ ពី {holder}",
+        "claimed": "បានទទួល {amount} ក្នុងគណនី {account}",
+        "claim_underway": "កំពុងទទួលប្រាក់។ SMS នឹងបញ្ជាក់។",
+        "claim_none": "គ្មានប្រាក់រង់ចាំលេខនេះនៅ {holder} ទេ។",
+        "claim_locked": "លេខកូដខុសច្រើនដង។ ប្រាក់ត្រឡប់ទៅអ្នកផ្ញើ។",
+        "claim_gone": "ប្រាក់នេះលែងទទួលបាន។ វាត្រឡប់ទៅអ្នកផ្ញើ។",
     },
 }
 
@@ -220,6 +249,8 @@ NOTES: dict[str, dict[str, str]] = {
         "no_shop": "No shop has this code.",
         "phone_invalid": "Not a phone number.",
         "amount_invalid": "Not a valid amount.",
+        "claim_code_invalid": "Not a code from the SMS.",
+        "claim_code_wrong": "Wrong code: {count} tries left.",
     },
     "km": {
         "invalid": "ខុស។",
@@ -233,6 +264,8 @@ NOTES: dict[str, dict[str, str]] = {
         "no_shop": "គ្មានហាងលេខកូដនេះទេ។",
         "phone_invalid": "លេខទូរស័ព្ទមិនត្រឹមត្រូវ។",
         "amount_invalid": "ចំនួនមិនត្រឹមត្រូវ។",
+        "claim_code_invalid": "លេខកូដមិនត្រឹមត្រូវ។",
+        "claim_code_wrong": "លេខកូដខុស នៅសល់ {count} ដង។",
     },
 }
 
@@ -261,6 +294,15 @@ REASONS: dict[str, dict[str, str]] = {
         "refused": "ប្រព័ន្ធបដិសេធ",
     },
 }
+
+#: The state of money sent to a phone with no wallet, after its line in the mini statement.
+CLAIM_STATES: dict[str, dict[str, str]] = {
+    "en": {"waiting": "waiting", "claimed": "claimed", "returned": "returned"},
+    "km": {"waiting": "រង់ចាំ", "claimed": "បានទទួល", "returned": "ត្រឡប់"},
+}
+#: The key and the line that turn a list's page (the banks a claim may be held at).
+MORE_KEY = "9"
+MORE = {"en": f"{MORE_KEY} More", "km": f"{MORE_KEY} ទៀត"}
 
 #: The fields cut to fit; every other field is printed whole.
 ELASTIC = ("bank", "payee", "account", "agent")
@@ -330,3 +372,21 @@ def receipt(
             break
         text = template.format(party=_cut(party, budget), **fields)
     return text
+
+
+_CLAIM_RECEIPTS = {
+    "en": "Sent {amount} to {party}, who has no wallet yet and is texted a code to claim it "
+    "by {day}, ref {ref}. {bank}",
+    "km": "ផ្ញើ {amount} ទៅ {party} គ្មានគណនី ទទួលដល់ {day}។ Ref {ref}",
+}
+
+
+def claim_receipt(
+    language: str, asset: Asset, amount: int, party: str, day: str, ref: str, bank: str
+) -> str:
+    """The payer's SMS receipt of money sent to a phone with no wallet (`party`: the masked
+    number; `day`: the claim period's last day, dd/mm), in one segment."""
+    return _CLAIM_RECEIPTS[language].format(
+        amount=money(language, asset, amount), party=party, day=day, ref=ref,
+        bank=_cut(bank, 10),
+    )  # fmt: skip

@@ -5,9 +5,13 @@
 // says that something changed) and says what arrived. A dropped stream is reopened with a
 // growing pause, and the page reads everything again then, so nothing that arrived while it
 // was closed is missed. `data-live` on <main> is "open" while the stream is.
+//
+// "Money waiting for you": money this bank holds for the wallet's phone, sent before the
+// wallet existed (`GET /v1/wallet/claims/waiting`), is listed above the balances with the way
+// to claim it; read with the rest, so a claim that lands takes its line away.
 
 import { api, events, money, say, t } from "./api.js";
-import { entryRow, fail, requireSession, reveal, signOut } from "./wallet.js";
+import { entryRow, fail, requireSession, reveal, signOut, waitingRow } from "./wallet.js";
 
 const RECENT = 5;
 const RETRY_MS = [1000, 2000, 5000, 10000, 15000];
@@ -24,11 +28,18 @@ function showBalance(asset, balance) {
   held.textContent = balance.held ? t("wallet.home.held", { amount: money(balance.held, asset) }) : "";
 }
 
+function showWaiting(claims) {
+  document.getElementById("waiting-list").replaceChildren(...claims.map(waitingRow));
+  document.getElementById("waiting").hidden = claims.length === 0;
+}
+
 async function load() {
-  const [wallet, history] = await Promise.all([
+  const [wallet, history, waiting] = await Promise.all([
     api("GET", "/v1/wallet"),
     api("GET", "/v1/wallet/history?limit=" + RECENT),
+    api("GET", "/v1/wallet/claims/waiting"),
   ]);
+  showWaiting(waiting.claims);
   document.getElementById("account").textContent = t("wallet.home.account", {
     account: wallet.account_id,
   });

@@ -70,23 +70,67 @@ function span(className, text) {
   return element;
 }
 
-// One history entry as a list row linking to its receipt.
+// Where money sent to a phone with no wallet stands (`GET /v1/claims` `claim`), in words.
+export function claimState(claim) {
+  switch (claim.state) {
+    case "placing":
+      return t("wallet.entry.claim_placing");
+    case "pending_claim":
+      return t("wallet.entry.claim_pending", { date: when(claim.expires_ms) });
+    case "claiming":
+      return t("wallet.entry.claim_claiming");
+    case "claimed":
+      return t("wallet.entry.claim_claimed", { date: when(claim.finished_ms) });
+    case "returning":
+      return t("wallet.entry.claim_returning");
+    case "returned":
+      return t("wallet.entry.claim_returned", { date: when(claim.finished_ms) });
+    default:
+      return t("wallet.entry.claim_refused");
+  }
+}
+
+// One history entry as a list row linking to its receipt (for money sent to a phone with no
+// wallet, to that claim's page, with where it stands).
 export function entryRow(entry) {
   const incoming = entry.direction === "in";
+  const claim = incoming ? null : entry.claim || null;
   const item = document.createElement("li");
   item.className = "entry";
   const link = document.createElement("a");
-  link.href = "/wallet/receipt/" + entry.tx_hash;
+  link.href = claim ? "/wallet/sent/" + claim.claim_id : "/wallet/receipt/" + entry.tx_hash;
+  // A claimed claim's entry is the escrow's transfer: the payer knows it by the phone.
   const who = span("who", t(incoming ? "wallet.entry.in" : "wallet.entry.out", {
-    who: entry.counterparty,
+    who: claim ? claim.phone : entry.counterparty,
   }));
   who.append(document.createElement("br"));
-  const detail = entry.result === "ok" ? when(entry.time_ms) : t("wallet.entry.refused");
-  who.append(span("muted small", detail));
+  let detail = entry.result === "ok" ? when(entry.time_ms) : t("wallet.entry.refused");
+  if (claim) detail = claimState(claim);
+  who.append(span(claim ? "small claim-state " + claim.state : "muted small", detail));
   const sign = entry.result !== "ok" ? "" : incoming ? "+" : "−";
   const amount = span("amount " + (incoming ? "in" : "out"), sign + money(entry.amount, entry.asset));
   link.append(who, amount);
   item.append(link);
+  return item;
+}
+
+// Money this bank holds for the wallet's phone (`GET /v1/wallet/claims/waiting`), as a row.
+export function waitingRow(claim) {
+  const item = document.createElement("li");
+  item.className = "entry";
+  const text = document.createElement("span");
+  text.className = "who";
+  const params = {
+    amount: money(claim.amount, claim.asset),
+    from: claim.from,
+    bank: claim.bank_name,
+    date: when(claim.expires_ms),
+  };
+  let key = "wallet.waiting.item";
+  if (claim.state === "claiming") key = "wallet.waiting.item_claiming";
+  else if (claim.locked) key = "wallet.waiting.item_locked";
+  text.textContent = t(key, params);
+  item.append(text);
   return item;
 }
 
@@ -105,4 +149,19 @@ export function countdownText(ms, now = Date.now()) {
 export function lockoutMinutes() {
   const holder = document.querySelector("[data-lockout-minutes]");
   return holder ? Number(holder.dataset.lockoutMinutes) : 15;
+}
+
+// A refusal of something confirmed with the PIN, in words: a wrong PIN says the tries left
+// before the lockout, a locked wallet until when; anything else as `explain` says it.
+export function pinRefusal(problem) {
+  if (problem.code === "pin_locked" || (problem.code === "login_failed" && problem.locked_until_ms)) {
+    return t("wallet.signin.locked", { time: when(problem.locked_until_ms) });
+  }
+  if (problem.code === "login_failed") {
+    return t("wallet.confirm.pin_attempts", {
+      attempts_left: problem.attempts_left ?? 0,
+      minutes: lockoutMinutes(),
+    });
+  }
+  return explain(problem);
 }

@@ -1,0 +1,1 @@
+"""The central bank's console: its complete stream in its own store, supervision and audit."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the console's store (`bakong.console.store.migrate` runs them)."""

@@ -1,0 +1,1 @@
+"""The console's schema versions."""

@@ -1,0 +1,1 @@
+"""Tests of the central bank's console (bakong.console)."""
