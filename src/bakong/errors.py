@@ -26,8 +26,14 @@
         ├── GatewayProblem        (gateway.problems) a gateway refuses a request: status, code
         ├── SmsNotAccepted        (gateway.sms_http) the SMS provider did not take a message
         ├── CorebankProblem       (corebank.books) the sample core bank refuses a request
-        └── CoreBankingError      (gateway.corebanking.adapter) a core bank's answer is unusable
-            └── CoreBankingUnavailable  (gateway.corebanking.adapter) no answer: try again
+        ├── IsoProblem            (crossborder.messages) a cross-border message is refused
+        ├── SwitchRefused         (crossborder.switch) a foreign switch refused a message
+        │   └── SwitchUnavailable (crossborder.switch) no usable answer from it: try again
+        ├── SwitchProblem         (foreignsim.books) a foreign switch simulator refuses
+        ├── CoreBankingError      (gateway.corebanking.adapter) a core bank's answer is unusable
+        │   └── CoreBankingUnavailable  (gateway.corebanking.adapter) no answer: try again
+        └── LinkRefused           (gateway.crossborder.link) the cross-border link said no
+            └── LinkUnavailable   (gateway.crossborder.link) no usable answer: try again
 
     AssertionError                one of our own invariants broke: a bug (assertions stay on)
     └── InvariantViolation        (ledger.invariants) a block broke conservation or a sign

@@ -274,14 +274,25 @@ __all__ = [
     "console_page_rows_max",
     "console_search_rows_max",
     "console_rate_window_ms",
+    "console_supervision_window_ms",
+    "console_links_days",
+    "console_links_failed_max",
     "console_submit_wait_s",
     "console_follow_retry_s_max",
     "console_form_fields_max",
+    "analytics_export_heights_batch",
+    "analytics_days_default",
+    "analytics_days_max",
+    "analytics_chart_bars_max",
     "aml_count_max",
     "aml_evidence_max",
     "aml_rule_name_chars_max",
     "aml_rules_max",
     "aml_window_ms_max",
+    "console_monitor_interval_s",
+    "console_monitor_blocks_per_pass",
+    "console_monitor_accounts_per_query",
+    "console_position_days",
     # gateway: pages (wallet, till, officer)
     "page_static_file_bytes_max",
     "page_static_files_max",
@@ -401,6 +412,31 @@ __all__ = [
     "foreignsim_timeout_fault_s",
     "foreignsim_link_timeout_s",
     "foreignsim_start_timeout_s",
+    # the link service (bakong.crossborder, `bakong link`)
+    "link_switch_timeout_s",
+    "link_quote_ms_default",
+    "link_hold_ms_default",
+    "link_hold_margin_ms",
+    "link_spread_bps_max",
+    "link_rate_digits_max",
+    "link_corridors_max",
+    "link_request_body_bytes_max",
+    "link_answer_wait_s",
+    "link_sweep_s",
+    "link_sweep_batch_max",
+    "link_hold_grace_ms",
+    # the gateway's foreign payments (gateway.crossborder)
+    "link_timeout_s_default",
+    "link_timeout_s_min",
+    "link_timeout_s_max",
+    "link_answer_bytes_max",
+    "foreign_amount_max",
+    "foreign_text_chars_max",
+    "foreign_quote_lifetime_ms_max",
+    "foreign_payment_body_bytes_max",
+    "foreign_payment_step_wait_s",
+    "foreign_payments_sweep_s",
+    "foreign_payments_sweep_batch_max",
 ]
 
 # Identifiers. Account IDs are printed in KHQR tag 29/30 sub-tag 00, whose limit is 32.
@@ -864,9 +900,20 @@ console_reason_chars_max = 500
 console_page_rows_max = 200
 console_search_rows_max = 500
 console_rate_window_ms = 60_000
+console_supervision_window_ms = 60 * 60_000  # the supervision page's last hour
+# The links page (issue 20): positions of the last 7 Phnom Penh days, the latest 50 failures.
+console_links_days = 7
+console_links_failed_max = 50
 console_submit_wait_s = 10.0
 console_follow_retry_s_max = 10.0
 console_form_fields_max = 20
+# The console's analytics (bakong.console.analytics): heights per Parquet export batch (a batch's
+# rows stream through one CSV file into DuckDB), the days the figures cover by default and at
+# most, and the bars a chart of participants draws (the rest are summed as "others").
+analytics_export_heights_batch = 50_000
+analytics_days_default = 30
+analytics_days_max = 366
+analytics_chart_bars_max = 12
 # Console: monitoring rules (bakong.console.monitoring). A supervisor keeps a few dozen rules,
 # each named in a word; a rule looks back at most a month (the longest pattern it looks for)
 # and counts at most this many payments; an alert carries at most this many movements of
@@ -876,6 +923,15 @@ aml_rule_name_chars_max = 64
 aml_window_ms_max = 31 * 24 * 60 * 60_000
 aml_count_max = 10_000
 aml_evidence_max = 200
+# Console: the monitor looks at newly stored blocks about once a second (alerts and low balances
+# are for a person, who needs them in seconds, not in the block); the liquidity page shows a
+# week of settlement positions, a day a column.
+console_monitor_interval_s = 1.0
+# A pass evaluates at most this many blocks (a console catching up works in steps, each its own
+# database transaction) and names at most this many accounts in one query.
+console_monitor_blocks_per_pass = 1_000
+console_monitor_accounts_per_query = 500
+console_position_days = 7
 
 # Gateway: pages (bakong.gateway.pages). The static files (CSS, JS, icons) are read into memory
 # at start: each is small, and their count is bounded so a stray file cannot bloat a gateway.
@@ -1135,6 +1191,30 @@ foreignsim_fault_slow_s_max = 120.0
 foreignsim_timeout_fault_s = 300.0
 foreignsim_link_timeout_s = 10.0
 foreignsim_start_timeout_s = 30.0
+# The link service (bakong.crossborder): it waits 5 s for a foreign switch per message. A quote
+# lives a minute by default; the payer's hold two minutes, so the foreign round trip fits
+# inside it, and a hold seen with less than 10 s left is voided rather than sent abroad. A
+# spread is at most 10 %; a rate has at most 12 significant digits; a link runs at most 16
+# corridors. A gateway's request is at most 8 KiB. An inbound pacs.008 waits up to 4 s for
+# its ledger transfer before answering ACSP; the worker drives unfinished payments every
+# half second, a bounded batch at a time. A hold announced to a payment but never seen on the
+# ledger is given up 30 s after the quote's hold expiry.
+link_switch_timeout_s = 5.0
+link_quote_ms_default = 60_000
+link_hold_ms_default = 120_000
+link_hold_margin_ms = 10_000
+link_spread_bps_max = 1_000
+link_rate_digits_max = 12
+link_corridors_max = 16
+link_request_body_bytes_max = 8 * 1024
+link_answer_wait_s = 4.0
+link_sweep_s = 0.5
+link_sweep_batch_max = 200
+link_hold_grace_ms = 30_000
+# `bakong demo`'s link process answers within 30 s of its start (as a switch simulator must),
+# and the demo funds its corridor account with 100,000,000 riel (25,000 USD) of liquidity.
+link_start_timeout_s = 30.0
+link_demo_liquidity_khr = 100_000_000
 
 assert 0 < client_logins_per_min and 0 < client_login_burst and client_addresses_tracked_max > 0
 assert 0 < client_codes_per_min and 0 < client_code_burst

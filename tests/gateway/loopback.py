@@ -19,11 +19,14 @@ STARTUP_WAIT_S = 10.0
 
 
 @contextmanager
-def serve(app: Any, *, certfile: str | None = None, keyfile: str | None = None) -> Iterator[str]:
+def serve(app: Any, *, certfile: str | None = None, keyfile: str | None = None,
+          port: int = 0) -> Iterator[str]:
+    """`port` 0 lets the kernel pick one; a caller that must name its URL in advance passes
+    one it reserved."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
-        port=0,
+        port=port,
         log_level="warning",
         lifespan="on",
         ssl_certfile=certfile,

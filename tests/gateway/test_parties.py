@@ -124,6 +124,22 @@ def test_a_suspended_banks_key_is_not_trusted(core: Core, tmp_path: Path) -> Non
     asyncio.run(scenario())
 
 
+def test_a_send_only_banks_key_is_still_trusted(core: Core, tmp_path: Path) -> None:
+    """Send-only restricts which way its payments go on the ledger, not whom others trust."""
+    clock = Clock()
+    wing = _services(core, tmp_path, "wing", clock)
+    restrict = update_participant(
+        "abaa", "ABAA", [admin_key("abaa")], status="send_only", gateway_keys=[gateway_key("abaa")]
+    )
+    core.commit([core.sandbox.transaction("nbc", [restrict])])
+
+    async def scenario() -> None:
+        async with wing.core:
+            assert await _lookup(wing, "abaa/gateway", clock) == 404
+
+    asyncio.run(scenario())
+
+
 def test_with_the_core_unreachable_no_key_is_trusted_and_the_config_gives_urls(
     core: Core, tmp_path: Path
 ) -> None:

@@ -110,6 +110,8 @@ APPROVALS = tuple(Item(LONG_NAME, asset, AMOUNT_MAX_USD, str(n)) for n, asset in
 REFUSALS = tuple(menu.Refused(reason, AMOUNT_MAX_USD, "USD") for reason in texts.REASONS["en"]) + (
     menu.Refused("daily_limit"),
 )
+#: A payment to a shop abroad as long as one shows: a Khmer name, the largest price.
+ABROAD = menu.Abroad(KHMER_NAME + KHMER_NAME, "THB", 2, limits.foreign_amount_max)
 PIN_VERDICTS = (menu.PinWrong(limits.pin_failures_max - 1), menu.PinLocked(NOW + 15 * 60_000))
 RESULTS: dict[type, tuple[menu.Result, ...]] = {
     menu.SetLanguage: (menu.LanguageSaved(),),
@@ -126,7 +128,10 @@ RESULTS: dict[type, tuple[menu.Result, ...]] = {
     menu.Statement: (menu.StatementShown(tuple((NOW, "USD", -BIGGEST, "") for _ in range(5))),
                      menu.StatementShown(tuple((NOW, "KHR", -BIGGEST, mark) for mark in
                                                ("waiting", "claimed", "returned", "", ""))),
-                     menu.StatementShown(()), *PIN_VERDICTS),
+                     menu.StatementShown(()),
+                     menu.StatementShown(tuple((NOW, "KHR", -BIGGEST, "") for _ in range(5)),
+                                         {place: ABROAD for place in range(5)}),
+                     *PIN_VERDICTS),
     menu.VerifyPin: (menu.PinOk(), *PIN_VERDICTS),
     menu.SetPin: (menu.PinChanged(),),
     menu.Pay: (menu.Paid("1a2b3c4d"), menu.Underway(), *REFUSALS, *PIN_VERDICTS,
@@ -450,6 +455,23 @@ def test_mini_statement_and_pin_change() -> None:
     changed = perform(step(walk(start, "6", PIN, OTHER_PIN, results=answers).state,
                            Entry(OTHER_PIN), start, NOW))  # fmt: skip
     assert changed.action == menu.SetPin(OTHER_PIN)
+
+
+def test_a_payment_abroad_in_the_mini_statement() -> None:
+    day = NOW + 7 * 86_400_000  # 2026-01-08 in Phnom Penh
+    entries = ((day, "KHR", -29_563, ""), (day, "KHR", 25_000, ""))
+    abroad = {0: menu.Abroad("Somchai Noodles", "THB", 2, 25_000)}
+    for language, title in (("en", "Last payments\n"), ("km", "")):
+        shown = walk(facts(language), "5", PIN,
+                     results={menu.Statement: menu.StatementShown(entries, abroad)})  # fmt: skip
+        plus = "+25,000 KHR" if language == "en" else "+25,000៛"
+        assert shown.text == f"{title}08/01 -250.00 THB Somchai Noodles\n08/01 {plus}"
+    # The longest shop and price: the line shows whole on its own, the shop's name cut.
+    for language in ("en", "km"):
+        shown = walk(facts(language), "5", PIN, results={
+            menu.Statement: menu.StatementShown(((day, "KHR", -BIGGEST, ""),), {0: ABROAD})})
+        assert texts.screen_fits(shown.text)
+        assert shown.text.endswith(f"08/01 -10,000,000,000,000.00 THB {KHMER_NAME[:22]}..")
 
 
 def test_language_is_chosen_from_the_menu() -> None:

@@ -6,7 +6,11 @@ give the same results, write sets and app hashes with the lane as through the ge
 `balance_overflow` cannot be reached from a conserved state: a target's balance plus held plus
 any amount a source holds is at most the supply, which `issue` keeps within `amount_max`. The
 rung guards a state that is not conserved, so the test plants one balance near `amount_max`
-directly in the store."""
+directly in the store.
+
+Direction: `sndo` is send-only and `rcvo` receive-only once set up, and the central bank turns
+`sndo` active and send-only again by turns in the middle of blocks, so the participants' status
+memo the lane shares with Python is cleared between transactions the lane runs."""
 
 from __future__ import annotations
 
@@ -39,12 +43,15 @@ from bakong.ledger.transaction import (
 from bakong.sandbox import Sandbox, sandbox_key
 from bakong.wire.codec import encode
 
-PARTICIPANTS = ("aclb", "wing", "abaa", "prak")  # prak is suspended once set up
+# prak is suspended once set up, sndo send-only and rcvo receive-only.
+PARTICIPANTS = ("aclb", "wing", "abaa", "prak", "sndo", "rcvo")
 TIERS = (KycTier.basic, KycTier.partial, KycTier.full)
 USERS = tuple(f"user{i}@{PARTICIPANTS[i % 3]}" for i in range(9))
 FROZEN = "frozen@wing"
 MULTISIG = "pair@aclb"
 SUSPENDED = "user@prak"
+SEND_ONLY = "user@sndo"
+RECEIVE_ONLY = "user@rcvo"
 SETTLEMENTS = tuple(f"settlement@{code}" for code in PARTICIPANTS[:3])
 WHALE = "whale@abaa"  # planted near amount_max: a credit of more than its headroom overflows
 WHALE_HEADROOM = 1_000_000
@@ -65,6 +72,8 @@ def _set_up() -> Sandbox:
     ]
     opens.append(chain.transaction("wing", [chain.open_account(FROZEN)]))
     opens.append(chain.transaction("prak", [chain.open_account(SUSPENDED)]))
+    opens.append(chain.transaction("sndo", [chain.open_account(SEND_ONLY)]))
+    opens.append(chain.transaction("rcvo", [chain.open_account(RECEIVE_ONLY)]))
     opens.append(chain.transaction("abaa", [chain.open_account(WHALE, tier=KycTier.full)]))
     pair = CreateAccount(
         account=MULTISIG,
@@ -85,27 +94,49 @@ def _set_up() -> Sandbox:
                 chain.transfer(f"settlement@{user.split('@')[1]}", user, Asset.USD, 80_000),
             ],
         )
-        for user in (*USERS, FROZEN, SUSPENDED)
+        for user in (*USERS, FROZEN, SUSPENDED, SEND_ONLY, RECEIVE_ONLY)
     ]
     chain.commit(funding)
-    participant = chain.state.store.record(b"p/prak")
-    suspend = UpdateParticipant(
-        code="prak",
-        name=participant.name,
-        status=ParticipantStatus.suspended,
-        admin_keys=participant.admin_keys,
-        admin_quorum=participant.admin_quorum,
-        gateway_keys=participant.gateway_keys,
-    )
+    statuses = [
+        _status_change(chain, code, status)
+        for code, status in (
+            ("prak", ParticipantStatus.suspended),
+            ("sndo", ParticipantStatus.send_only),
+            ("rcvo", ParticipantStatus.receive_only),
+        )
+    ]
     freeze = SetAccountStatus(account=FROZEN, status=AccountStatus.frozen)
-    outcome = chain.commit(
-        [chain.transaction("nbc", [suspend]), chain.transaction("wing", [freeze])]
-    )
+    outcome = chain.commit([*statuses, chain.transaction("wing", [freeze])])
     assert all(result.code == ResultCode.ok for result in outcome.results)
     whale = chain.store.record(account_key(WHALE))
     planted = (limits.amount_max - WHALE_HEADROOM,) * 2
     chain.store.apply(((account_key(WHALE), encode(replace(whale, balances=planted))),))
     return chain
+
+
+def _status_change(
+    chain: Sandbox, code: str, status: ParticipantStatus, created_ms: int | None = None
+) -> Transaction:
+    """The central bank giving participant `code` the status `status`, keeping the rest."""
+    participant = chain.store.record(b"p/" + code.encode())
+    update = UpdateParticipant(
+        code=code,
+        name=participant.name,
+        status=status,
+        admin_keys=participant.admin_keys,
+        admin_quorum=participant.admin_quorum,
+        gateway_keys=participant.gateway_keys,
+    )
+    if created_ms is None:
+        return chain.transaction("nbc", [update])
+    payload = TransactionPayload(
+        chain_id=chain.chain_id,
+        creator="nbc",
+        created_ms=created_ms,
+        nonce=created_ms,
+        commands=(update,),
+    )
+    return sign_transaction(payload, [sandbox_key(Sandbox.key_name("nbc"))])
 
 
 class _Generator:
@@ -118,8 +149,13 @@ class _Generator:
 
     def transaction(self, time_ms: int) -> Transaction:
         rng = self.rng
-        source = rng.choice((*USERS, *USERS, *SETTLEMENTS, FROZEN, MULTISIG, SUSPENDED))
-        target = rng.choice((*USERS, *SETTLEMENTS, FROZEN, SUSPENDED, WHALE, "ghost@wing", source))
+        source = rng.choice(
+            (*USERS, *USERS, *SETTLEMENTS, FROZEN, MULTISIG, SUSPENDED, SEND_ONLY, RECEIVE_ONLY)
+        )
+        target = rng.choice(
+            (*USERS, *SETTLEMENTS, FROZEN, SUSPENDED, WHALE, "ghost@wing", source)
+            + (SEND_ONLY, RECEIVE_ONLY)
+        )
         asset = rng.choice((Asset.KHR, Asset.USD))
         # Some amounts are exactly a limit or a starting balance: at the boundary, not over it.
         amount = rng.choice(
@@ -178,6 +214,11 @@ class _Generator:
             commands=(SetLimits(policy=policy),),
         )
         return sign_transaction(payload, [sandbox_key(Sandbox.key_name("nbc"))])
+
+    def direction_change(self, time_ms: int, height: int) -> Transaction:
+        """The central bank making `sndo` active or send-only again, by turns."""
+        status = ParticipantStatus.active if height % 2 else ParticipantStatus.send_only
+        return _status_change(self.chain, "sndo", status, created_ms=time_ms - 2_000)
 
 
 _native = block_module.native_execute_transactions
@@ -249,6 +290,8 @@ def test_lane_and_general_path_agree(seed: int, monkeypatch: pytest.MonkeyPatch)
         block = [generator.transaction(time_ms) for _ in range(150)]
         # A policy change mid-block: the transactions after it meet the new limits.
         block.insert(generator.rng.randrange(150), generator.policy_change(time_ms, height))
+        # A participant's direction changing mid-block: the same for the transactions after it.
+        block.insert(generator.rng.randrange(151), generator.direction_change(time_ms, height))
         blocks.append(block)
     codes = _run_blocks(chain, blocks, monkeypatch)
     exercised = {ResultCode(code) for code in codes}

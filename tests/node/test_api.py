@@ -493,6 +493,26 @@ def test_a_suspended_participant_is_403() -> None:
     assert response.status_code == 403 and _error(response) == "forbidden"
 
 
+@pytest.mark.parametrize("status", [ParticipantStatus.send_only, ParticipantStatus.receive_only])
+def test_a_send_only_or_receive_only_participant_still_authenticates(
+    status: ParticipantStatus,
+) -> None:
+    """Only the direction of its payments is restricted, on the ledger; its gateway still
+    reads and submits."""
+    api = Api(payments_service())
+    sb = api.service.sandbox
+    restrict = UpdateParticipant(
+        code="wing",
+        name="WING",
+        status=status,
+        admin_keys=(sandbox_key("wing/admin").public_key,),
+        admin_quorum=1,
+        gateway_keys=(gateway_key("wing").public_key,),
+    )
+    api.service.commit([sb.transaction("nbc", [restrict])])
+    assert api.call("GET", "/v1/accounts/dara@wing", who="wing").status_code == 200
+
+
 # Reads.
 
 

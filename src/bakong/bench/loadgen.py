@@ -496,6 +496,14 @@ def _figures(tracker: _Tracker, run: _PhaseRun) -> PhaseFigures:
     )
 
 
+def _measured_rate(figures: PhaseFigures) -> float:
+    """The rate a phase reached: its window's, or, when a machine busy with other work let
+    nothing commit inside that window, everything it committed over warmup and window."""
+    if figures.tps > 0:
+        return figures.tps
+    return figures.committed_ok / max(figures.warmup_s + figures.duration_s, 1e-3)
+
+
 async def _run_phase(
     sender: _Sender, phase: Phase, done: dict[str, PhaseFigures]
 ) -> PhaseFigures:
@@ -510,7 +518,7 @@ async def _run_phase(
     if phase.mode == "saturation":
         await _saturate(sender, run)
     else:
-        run.rate = phase.rate or done[phase.rate_of].tps * phase.rate_factor
+        run.rate = phase.rate or _measured_rate(done[phase.rate_of]) * phase.rate_factor
         if run.rate <= 0:
             raise LocalError(f"phase {phase.name}: no rate to submit at")
         await _paced(sender, run)

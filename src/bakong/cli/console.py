@@ -6,6 +6,8 @@
                         [--cert FILE --key FILE] [--json]
     bakong console staff add --home DIR --user NAME --role operator|supervisor|auditor
                              [--password-stdin] [--database URL] [--json]
+    bakong console report settlement --home DIR --day YYYY-MM-DD
+                             [--format csv|camt053|json] [--database URL]
 
 `--key` is the central bank's admin key file (a local network's `.localnet/keys/nbc-admin.json`):
 the console follows the complete stream with it and signs what its supervisors approve.
@@ -145,3 +147,43 @@ def staff_add(
     click.echo(f"{role} {name} added")
     if shown is not None:
         click.echo(f"password (shown once): {shown}")
+
+
+@console.group()
+def report() -> None:
+    """Reports read from the console's store (the console need not run)."""
+
+
+@report.command("settlement")
+@_home
+@click.option("--database", help="A postgresql:// URL (default: the home's).")
+@click.option("--day", required=True, help="The Phnom Penh day, YYYY-MM-DD.")
+@click.option(
+    "--format", "kind", type=click.Choice(["csv", "camt053", "json"]), default="csv",
+    show_default=True, help="CSV, ISO 20022 camt.053.001.08 XML, or JSON.",
+)  # fmt: skip
+def report_settlement(home: Path, database: str | None, day: str, kind: str) -> None:
+    """Each participant's gross and net position per asset on DAY, to stdout; exits 1 when the
+    day's net positions do not sum to zero or its closing disagrees with the ledger."""
+    from bakong.console import reports, store
+    from bakong.console.home import load_home
+    from bakong.console.settlement import camt053, settlement_csv
+    from bakong.errors import LocalError, RemoteError
+
+    try:
+        engine = store.engine_for(database or load_home(home).database_url)
+        store.migrate(engine)
+        found = reports.settlement_report(engine, day)
+        engine.dispose()
+    except (LocalError, RemoteError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    if kind == "csv":
+        sys.stdout.write(settlement_csv([found.day]))
+    elif kind == "json":
+        click.echo(reports.report_json(found).decode())
+    else:
+        now_ms = time.time_ns() // 1_000_000
+        message_id = f"stl-{day}-{now_ms}"
+        sys.stdout.buffer.write(camt053(found.day, message_id=message_id, created_ms=now_ms))
+    sys.exit(0 if found.day.balanced and not found.ledger_problems else 1)

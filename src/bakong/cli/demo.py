@@ -19,7 +19,9 @@ cashes them in, opens a merchant at abaa, previews (the payee's masked name, fro
 pays one of its dynamic KHQR codes from a customer of aclb, makes a bank officer at abaa, and
 writes `.localnet/demo.json` (`bakong.gateway.demo`), with where the pages are (each bank's
 wallet, the merchant's till, the officer's desk) and how each person signs in to them; it
-prints the same in words, and runs until Ctrl-C, which stops the gateways too. Customer
+prints the same in words (with a Thai merchant's PromptPay code to pay through the
+cross-border link `xlnk` and its Thai switch simulator, `bakong.crossborder.demo`), and runs
+until Ctrl-C, which stops the gateways, the link and the simulator too. Customer
 wallet keys of the SDK scenario are made fresh for each run (names carry the run's suffix),
 so the scenario can run again on the same network; the gateways' customers are reused while
 `demo.json` matches them.
@@ -193,6 +195,10 @@ def _pages(gateways: DemoGateways) -> None:
                "the camera at the till (or choose a photo of its code)")
     click.echo("  sign up in a wallet with any +855 number: the text messages a phone would get "
                "(the sign-up code) are in that gateway's log")
+    officer_site = pages["officer"].removesuffix("/officer/")
+    click.echo("  onboarding by ID card and selfie (partial KYC): in a wallet, Verify "
+               "(<gateway>/wallet/verify, docs/kyc.md); what it cannot decide waits for an "
+               f"officer at {officer_site}/officer/kyc")
     click.echo("\nfeature phones (USSD, as an aggregator calls each bank):")
     for code, ussd in state["ussd"].items():
         customer = phones[code]
@@ -208,9 +214,14 @@ def _pages(gateways: DemoGateways) -> None:
 
     for line in core_banking_lines(gateways):
         click.echo(line)
+    from bakong.crossborder.demo import crossborder_lines
+
+    for line in crossborder_lines(gateways.state, gateways.tls.authority):
+        click.echo(line)
     console = gateways.state["console"]
     click.echo(f"\nthe central bank's console: {console['url']}  (docs/console.md)")
     for member in console["staff"]:
         click.echo(f"  {member['role']:<10} {member['user']:<16} password {member['password']}")
     click.echo(f"all of it as JSON: {gateways.path}")
-    click.echo("Ctrl-C stops the network and the gateways; `make demo` again resumes both.")
+    click.echo("Ctrl-C stops the network, the gateways, the link and the simulator; "
+               "`make demo` again resumes them.")

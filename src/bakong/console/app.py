@@ -5,7 +5,8 @@
 
 The rest are the pages (`console.pages`). Background work, started with the app and cancelled
 at shutdown: the follower (`follower.run_follower`) and, once, the sending again of approved
-commands a previous run stored but may not have sent (`proposals.resume_signed`). A
+commands a previous run stored but may not have sent (`proposals.resume_signed`), and the
+monitor (`monitor.run_monitor`: alerts and low balances). A
 `GatewayProblem` below a handler becomes its JSON envelope; an unexpected exception a 500
 `internal` without detail (logged with its type only). Access logs are off.
 `background=False` assembles the app without them, for tests that drive them by hand.
@@ -28,6 +29,7 @@ from starlette.routing import Route
 from bakong.console import pages
 from bakong.console.follower import run_follower, stored_height
 from bakong.console.home import ConsoleServices
+from bakong.console.monitor import run_monitor
 from bakong.console.proposals import resume_signed
 from bakong.gateway.problems import GatewayProblem, json_response, problem_response
 
@@ -70,6 +72,7 @@ def create_app(services: ConsoleServices, *, background: bool = True) -> Starlet
             tasks = [
                 asyncio.ensure_future(run_follower(services)),
                 asyncio.ensure_future(resume_signed(services)),
+                asyncio.ensure_future(run_monitor(services)),
             ]
         try:
             yield

@@ -20,7 +20,8 @@ What a block writes (`store` tables):
 - `participants` and `accounts`: the genesis' (`seed_genesis`, once, before block 1), then
   every ok
   `register_participant`, `update_participant`, `set_participant_endpoint`,
-  `create_account` and `set_account_status`.
+  `create_account`, `set_account_status` and `set_kyc_tier` (an account's tier);
+- `meta.limits_policy`: the policy of the last ok `set_limits` (`console.governance`).
 A stream that fails is reopened from the last applied height after a backoff; a verification
 failure is logged as an error (the node sent what its validators did not sign).
 """
@@ -42,7 +43,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bakong import limits
 from bakong.client import ApiError, TrustState, VerificationError, VerifiedBlock
-from bakong.console import store
+from bakong.console import governance, store
 from bakong.console.home import ConsoleServices
 from bakong.console.movements import (
     Movement,
@@ -58,6 +59,8 @@ from bakong.ledger.commands import (
     CreateAccount,
     RegisterParticipant,
     SetAccountStatus,
+    SetKycTier,
+    SetLimits,
     SetParticipantEndpoint,
     UpdateParticipant,
 )
@@ -135,10 +138,12 @@ def _advance(connection: Connection, height: int, trust: TrustState) -> bool:
 # -- participants and accounts -----------------------------------------------------------------
 
 
-def _add_account(connection: Connection, account: str, kind: str, height: int) -> None:
+def _add_account(
+    connection: Connection, account: str, kind: str, height: int, tier: str = "institutional"
+) -> None:
     connection.execute(
         store.accounts.insert().values(
-            account_id=account, participant=participant_of(account), kind=kind,
+            account_id=account, participant=participant_of(account), kind=kind, tier=tier,
             status="active", created_height=height, updated_height=height,
         )
     )  # fmt: skip
@@ -205,8 +210,16 @@ def _register_effects(connection: Connection, command: object, height: int) -> N
             .where(people.c.code == command.code)
             .values(gateway_url=command.gateway_url, updated_height=height)
         )
+    elif isinstance(command, SetLimits):
+        governance.save_policy(connection, command.policy)
     elif isinstance(command, CreateAccount):
-        _add_account(connection, command.account, command.kind.value, height)
+        _add_account(connection, command.account, command.kind.value, height, command.tier.name)
+    elif isinstance(command, SetKycTier):
+        connection.execute(
+            accounts.update()
+            .where(accounts.c.account_id == command.account)
+            .values(tier=command.tier.name, updated_height=height)
+        )
     elif isinstance(command, SetAccountStatus):
         connection.execute(
             accounts.update()

@@ -5,6 +5,7 @@
     DIR/key.json      the central bank's admin key: signs its API requests (the complete
                       stream) and the commands staff approve (issue, redeem, freeze)
     DIR/console.db    the SQLite store, unless `database` names a PostgreSQL URL
+    DIR/analytics/    the chain's movements as Parquet files (`console.analytics`)
 
 Rules:
 - `init_home` writes into a directory without a config.toml; the key is copied from a file
@@ -72,6 +73,11 @@ class ConsoleHome:
     def database_url(self) -> str:
         return self.config.console.database or f"sqlite:///{self.path / 'console.db'}"
 
+    @property
+    def analytics_dir(self) -> Path:
+        """The Parquet files of `console.analytics`."""
+        return self.path / "analytics"
+
 
 def _check(config: ConsoleConfig, genesis: GenesisFile, key: SigningKey) -> None:
     if not config.console.node_url.startswith(("http://", "https://")):
@@ -128,6 +134,7 @@ class ConsoleServices:
     nonces: Callable[[], int] = random_nonce
     secure_cookies: bool = False  # set when served over HTTPS
     following: bool = field(default=False)  # the follower's stream is open
+    analytics_dir: Path | None = None  # the Parquet files of `console.analytics`; None: none
 
     @property
     def central_bank(self) -> str:
@@ -145,4 +152,7 @@ class ConsoleServices:
 def services_from_home(home: ConsoleHome, engine: Engine) -> ConsoleServices:
     """The services of a console run from `home`, over `engine` (already migrated)."""
     node = Client(home.config.console.node_url, home.key, chain_id=home.genesis.chain_id)
-    return ConsoleServices(genesis=home.genesis, engine=engine, node=node, key=home.key)
+    return ConsoleServices(
+        genesis=home.genesis, engine=engine, node=node, key=home.key,
+        analytics_dir=home.analytics_dir,
+    )  # fmt: skip

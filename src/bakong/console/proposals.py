@@ -7,11 +7,19 @@ and approved by another before the console signs it with the central bank's key.
 Rules:
 1. An `operator` or a `supervisor` proposes (`propose`): an issue or a redemption to a
    settlement account against a reserve entry (`reference` is the reserve reference the ledger
-   records), a freeze or unfreeze of an account, or a pause or resume of a participant (its
-   status on the ledger: a paused bank's gateway is refused by the node), each with the
-   reason (`reference`). Every field is bounded and checked before anything is stored;
-   amounts are integers in minor units. The central bank itself is never paused. An auditor
-   reads only.
+   records), a freeze or unfreeze of an account, or a change of a participant's status on
+   the ledger: pause (a paused bank's gateway is refused by the node), resume (back to
+   active, which also lifts a direction restriction), make send-only (its accounts pay but
+   are never paid) or make receive-only (the reverse), each with the reason (`reference`).
+   Every field is bounded and checked before anything is stored; amounts are integers in
+   minor units. The central bank's status is never changed. An auditor reads only.
+   Governance (`propose_register`, `propose_rotation`, `propose_limits`): register a bank, MFI
+   or payment provider (code, name, its kind, admin keys and quorum, gateway keys, gateway
+   URL); rotate a participant's admin and gateway keys; replace the limits policy. What is
+   proposed is checked as the ledger would (`console.governance`) and kept whole in `payload`
+   (JSON), so the supervisor approves exactly what the operator typed and the page shows it
+   beside what the ledger holds now. The central bank's own keys are never rotated here (the
+   console signs with them).
 2. A `supervisor` decides. No one decides their own proposal (403 `own_proposal`), and only a
    pending proposal is decided (409 `proposal_decided`); another role is refused
    (403 `role_forbidden`). A rejection records its reason.
@@ -38,43 +46,72 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bakong import limits
 from bakong.client import ApiError, TransactionBuilder, WaitTimeout, transaction_bytes
-from bakong.client.builders import issue, redeem, set_account_status, update_participant
-from bakong.console import audit_log, store
+from bakong.client.builders import (
+    issue,
+    redeem,
+    register_participant,
+    set_account_status,
+    set_limits,
+    set_participant_endpoint,
+    update_participant,
+)
+from bakong.console import audit_log, governance, store
 from bakong.console.home import ConsoleServices
 from bakong.console.staff import Staff
 from bakong.gateway.problems import GatewayProblem
 from bakong.ledger.assets import Asset, format_amount
-from bakong.ledger.identifiers import is_account_id, is_participant_code
+from bakong.ledger.identifiers import is_account_id, is_gateway_url, is_participant_code
+from bakong.ledger.policy import LimitsPolicy
 from bakong.ledger.records import AccountStatus, ParticipantStatus
 from bakong.ledger.transaction import transaction_hash
 
 __all__ = [
+    "GOVERNANCE_KINDS",
     "KINDS",
     "MONEY_KINDS",
     "PARTICIPANT_KINDS",
+    "PARTICIPANT_STATUS_BY_KIND",
     "PROPOSERS",
     "Proposal",
+    "Registration",
+    "Rotation",
     "approve",
     "finish_in_block",
     "parse_amount",
     "proposal",
     "proposals",
     "propose",
+    "propose_limits",
+    "propose_register",
+    "propose_rotation",
+    "proposed_policy",
+    "registration",
     "reject",
     "resume_signed",
+    "rotation",
 ]
 
 log = logging.getLogger(__name__)
 
 MONEY_KINDS = ("issue", "redeem")
-PARTICIPANT_KINDS = ("pause", "resume")  # `account_id` holds the participant's code
+#: `account_id` holds the participant's code; each kind sets the ledger status beside it.
+PARTICIPANT_STATUS_BY_KIND = {
+    "pause": ParticipantStatus.suspended,
+    "resume": ParticipantStatus.active,
+    "send_only": ParticipantStatus.send_only,
+    "receive_only": ParticipantStatus.receive_only,
+}
+PARTICIPANT_KINDS = tuple(PARTICIPANT_STATUS_BY_KIND)
 PROPOSERS = ("operator", "supervisor")
-KINDS = (*MONEY_KINDS, "freeze", "unfreeze", *PARTICIPANT_KINDS)
+#: `account_id` holds the participant's code (a limits change: the central bank's).
+GOVERNANCE_KINDS = ("register", "rotate_keys", "set_limits")
+KINDS = (*MONEY_KINDS, "freeze", "unfreeze", *PARTICIPANT_KINDS, *GOVERNANCE_KINDS)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -94,6 +131,7 @@ class Proposal:
     result: str | None
     height: int | None
     created_ms: int
+    payload: str = ""  # a governance proposal's (rule 1), as JSON
 
     @property
     def summary(self) -> str:
@@ -143,6 +181,7 @@ def _proposal(row: Any) -> Proposal:
     return Proposal(
         row.id, row.kind, row.account_id, row.asset, row.amount, row.reference, row.proposer,
         row.decider, row.state, row.note, row.tx_hash, row.result, row.height, row.created_ms,
+        row.payload,
     )  # fmt: skip
 
 
@@ -166,32 +205,49 @@ def proposals(engine: Engine, states: Iterable[str] | None = None) -> list[Propo
 # -- proposing and deciding --------------------------------------------------------------------
 
 
-def propose(
+class Registration(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A participant to register (rule 1); keys are hex."""
+
+    code: str
+    name: str
+    kind: str  # `governance.PARTICIPANT_TYPES`
+    admin_keys: tuple[str, ...]
+    admin_quorum: int
+    gateway_keys: tuple[str, ...]
+    gateway_url: str
+
+
+class Rotation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A participant's keys after a rotation (rule 1); keys are hex."""
+
+    code: str
+    admin_keys: tuple[str, ...]
+    admin_quorum: int
+    gateway_keys: tuple[str, ...]
+
+
+def registration(found: Proposal) -> Registration:
+    return msgspec.json.decode(found.payload, type=Registration)
+
+
+def rotation(found: Proposal) -> Rotation:
+    return msgspec.json.decode(found.payload, type=Rotation)
+
+
+def proposed_policy(found: Proposal) -> LimitsPolicy:
+    return msgspec.json.decode(found.payload, type=LimitsPolicy)
+
+
+def _store(
     engine: Engine, staff: Staff, kind: str, account_id: str, reference: str, now_ms: int,
-    money: tuple[Asset, int] | None = None, *, central_bank: str = "",
+    money: tuple[Asset, int] | None = None, payload: str = "",
 ) -> int:  # fmt: skip
-    """Store a pending proposal by an operator or a supervisor (rule 1); its number."""
-    if staff.role not in PROPOSERS:
-        raise GatewayProblem(403, "role_forbidden", "an auditor reads only")
-    if kind not in KINDS:
-        raise GatewayProblem(400, "kind_invalid", f"a proposal is one of {', '.join(KINDS)}")
-    if kind in PARTICIPANT_KINDS:
-        if not is_participant_code(account_id) or account_id == central_bank:
-            raise GatewayProblem(400, "participant_invalid", "choose a participant to pause")
-    elif not is_account_id(account_id):
-        raise GatewayProblem(400, "account_invalid", "an account ID is name@participant")
-    if kind in MONEY_KINDS:
-        reference = _checked_text(reference, "reserve_ref", limits.reserve_ref_chars_max)
-        if money is None:
-            raise GatewayProblem(400, "amount_invalid", "an issue or redemption has an amount")
-    else:
-        reference = _checked_text(reference, "reason", limits.console_reason_chars_max)
-        money = None
+    """Insert a checked pending proposal and its audit entry; its number."""
     asset, amount = (money[0].value, money[1]) if money is not None else (None, None)
     with engine.begin() as connection:
         inserted = connection.execute(
             store.proposals.insert().values(
-                kind=kind, account_id=account_id, asset=asset, amount=amount,
+                kind=kind, account_id=account_id, asset=asset, amount=amount, payload=payload,
                 reference=reference, proposed_by=staff.id, state="pending", created_ms=now_ms,
             )
         )  # fmt: skip
@@ -203,6 +259,96 @@ def propose(
             now_ms=now_ms, proposal_id=proposal_id,
         )  # fmt: skip
     return proposal_id
+
+
+def _may_propose(staff: Staff) -> None:
+    if staff.role not in PROPOSERS:
+        raise GatewayProblem(403, "role_forbidden", "an auditor reads only")
+
+
+def propose(
+    engine: Engine, staff: Staff, kind: str, account_id: str, reference: str, now_ms: int,
+    money: tuple[Asset, int] | None = None, *, central_bank: str = "",
+) -> int:  # fmt: skip
+    """Store a pending proposal by an operator or a supervisor (rule 1); its number."""
+    _may_propose(staff)
+    if kind not in KINDS or kind in GOVERNANCE_KINDS:
+        raise GatewayProblem(400, "kind_invalid", f"a proposal is one of {', '.join(KINDS)}")
+    if kind in PARTICIPANT_KINDS:
+        if not is_participant_code(account_id) or account_id == central_bank:
+            raise GatewayProblem(
+                400, "participant_invalid", "choose a participant (never the central bank)"
+            )
+    elif not is_account_id(account_id):
+        raise GatewayProblem(400, "account_invalid", "an account ID is name@participant")
+    if kind in MONEY_KINDS:
+        reference = _checked_text(reference, "reserve_ref", limits.reserve_ref_chars_max)
+        if money is None:
+            raise GatewayProblem(400, "amount_invalid", "an issue or redemption has an amount")
+    else:
+        reference = _checked_text(reference, "reason", limits.console_reason_chars_max)
+        money = None
+    return _store(engine, staff, kind, account_id, reference, now_ms, money)
+
+
+def _known_codes(engine: Engine) -> dict[str, bool]:
+    """Every participant code the store knows, with whether it is the central bank."""
+    table = store.participants
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(table.c.code, table.c.central_bank)).all()
+    return {row.code: bool(row.central_bank) for row in rows}
+
+
+def _checked_keys(admin_keys: tuple[str, ...], quorum: int, gateway_keys: tuple[str, ...]) -> None:
+    governance.parse_keys(",".join(admin_keys), "admin_keys", at_least=1)
+    governance.parse_keys(",".join(gateway_keys), "gateway_keys", at_least=0)
+    if not 1 <= quorum <= len(admin_keys):
+        raise GatewayProblem(400, "quorum_invalid", "a quorum is 1 to the number of admin keys")
+
+
+def propose_register(
+    engine: Engine, staff: Staff, draft: Registration, reason: str, now_ms: int
+) -> int:
+    """Propose to register a participant (rule 1), checked as the ledger will; its number."""
+    _may_propose(staff)
+    if not is_participant_code(draft.code):
+        raise GatewayProblem(400, "participant_invalid", "a code of 4 to 8 lower-case letters")
+    if draft.code in _known_codes(engine):
+        raise GatewayProblem(409, "participant_exists", "a participant already has this code")
+    name = _checked_text(draft.name, "name", limits.participant_name_chars_max)
+    if draft.kind not in governance.PARTICIPANT_TYPES:
+        raise GatewayProblem(400, "participant_kind_invalid", "a bank, an MFI or a PSP")
+    _checked_keys(draft.admin_keys, draft.admin_quorum, draft.gateway_keys)
+    if draft.gateway_url and not is_gateway_url(draft.gateway_url):
+        raise GatewayProblem(400, "gateway_url_invalid", "an http(s) URL of the gateway")
+    reason = _checked_text(reason, "reason", limits.console_reason_chars_max)
+    payload = msgspec.json.encode(msgspec.structs.replace(draft, name=name)).decode()
+    return _store(engine, staff, "register", draft.code, reason, now_ms, payload=payload)
+
+
+def propose_rotation(
+    engine: Engine, staff: Staff, draft: Rotation, reason: str, now_ms: int
+) -> int:
+    """Propose new admin and gateway keys for a participant (rule 1); its number."""
+    _may_propose(staff)
+    if _known_codes(engine).get(draft.code, True):  # unknown, or the central bank
+        raise GatewayProblem(400, "participant_invalid", "choose a participant")
+    _checked_keys(draft.admin_keys, draft.admin_quorum, draft.gateway_keys)
+    reason = _checked_text(reason, "reason", limits.console_reason_chars_max)
+    payload = msgspec.json.encode(draft).decode()
+    return _store(engine, staff, "rotate_keys", draft.code, reason, now_ms, payload=payload)
+
+
+def propose_limits(
+    engine: Engine, staff: Staff, policy: LimitsPolicy, reason: str, now_ms: int,
+    *, central_bank: str,
+) -> int:  # fmt: skip
+    """Propose a new limits policy (rule 1), valid as the ledger checks it; its number."""
+    _may_propose(staff)
+    governance.checked_policy(policy, set(_known_codes(engine)))
+    reason = _checked_text(reason, "reason", limits.console_reason_chars_max)
+    payload = msgspec.json.encode(policy).decode()
+    return _store(engine, staff, "set_limits", central_bank, reason, now_ms, payload=payload)
 
 
 def _decidable(connection: Connection, staff: Staff, proposal_id: int) -> Proposal:
@@ -243,12 +389,10 @@ def reject(engine: Engine, staff: Staff, proposal_id: int, note: str, now_ms: in
 
 
 def _participant_command(connection: Connection, found: Proposal) -> Any:
-    """A pause or resume: the participant's record as the ledger holds it, its status changed."""
-    table = store.participants
-    row = connection.execute(sa.select(table).where(table.c.code == found.account_id)).first()
-    if row is None or row.central_bank:
-        raise GatewayProblem(400, "participant_invalid", "the console knows no such participant")
-    status = ParticipantStatus.suspended if found.kind == "pause" else ParticipantStatus.active
+    """A status change (pause, resume, send-only, receive-only): the participant's record as
+    the ledger holds it, its status changed."""
+    row = _participant_row(connection, found.account_id)
+    status = PARTICIPANT_STATUS_BY_KIND[found.kind]
     return update_participant(
         row.code, row.name, [bytes.fromhex(k) for k in row.admin_keys.split(",") if k],
         status=status, admin_quorum=row.admin_quorum,
@@ -256,15 +400,48 @@ def _participant_command(connection: Connection, found: Proposal) -> Any:
     )  # fmt: skip
 
 
-def _command(connection: Connection, found: Proposal) -> Any:
+def _participant_row(connection: Connection, code: str) -> Any:
+    table = store.participants
+    row = connection.execute(sa.select(table).where(table.c.code == code)).first()
+    if row is None or row.central_bank:
+        raise GatewayProblem(400, "participant_invalid", "the console knows no such participant")
+    return row
+
+
+def _governance_commands(connection: Connection, found: Proposal) -> tuple[Any, ...]:
+    if found.kind == "set_limits":
+        return (set_limits(proposed_policy(found)),)
+    if found.kind == "rotate_keys":
+        # The record as the ledger holds it at signing (a pause meanwhile stays), new keys.
+        keys, row = rotation(found), _participant_row(connection, found.account_id)
+        return (update_participant(
+            row.code, row.name, [bytes.fromhex(k) for k in keys.admin_keys], status=row.status,
+            admin_quorum=keys.admin_quorum,
+            gateway_keys=[bytes.fromhex(k) for k in keys.gateway_keys],
+        ),)  # fmt: skip
+    draft = registration(found)
+    registered = register_participant(
+        draft.code, draft.name, [bytes.fromhex(k) for k in draft.admin_keys],
+        admin_quorum=draft.admin_quorum,
+        gateway_keys=[bytes.fromhex(k) for k in draft.gateway_keys],
+    )  # fmt: skip
+    if not draft.gateway_url:
+        return (registered,)
+    # One transaction: the participant and its published gateway URL, all or nothing.
+    return (registered, set_participant_endpoint(draft.code, draft.gateway_url))
+
+
+def _commands(connection: Connection, found: Proposal) -> tuple[Any, ...]:
+    if found.kind in GOVERNANCE_KINDS:
+        return _governance_commands(connection, found)
     if found.kind in PARTICIPANT_KINDS:
-        return _participant_command(connection, found)
+        return (_participant_command(connection, found),)
     if found.kind in MONEY_KINDS:
         assert found.asset is not None and found.amount is not None
         build = issue if found.kind == "issue" else redeem
-        return build(found.account_id, found.asset, found.amount, found.reference)
+        return (build(found.account_id, found.asset, found.amount, found.reference),)
     status = AccountStatus.frozen if found.kind == "freeze" else AccountStatus.active
-    return set_account_status(found.account_id, status)
+    return (set_account_status(found.account_id, status),)
 
 
 def _sign(services: ConsoleServices, staff: Staff, proposal_id: int) -> bytes | None:
@@ -286,7 +463,7 @@ def _sign(services: ConsoleServices, staff: Staff, proposal_id: int) -> bytes | 
             chain_id=services.genesis.chain_id, creator=services.central_bank,
             created_ms=now_ms, nonce=services.nonces(),
         )  # fmt: skip
-        transaction = builder.add(_command(connection, found)).sign(services.key)
+        transaction = builder.add(*_commands(connection, found)).sign(services.key)
         signed = transaction_bytes(transaction)
         if not _move_state(
             connection, proposal_id, "pending", state="signed", decided_by=staff.id,

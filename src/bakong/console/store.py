@@ -29,14 +29,19 @@ from bakong.gateway.db import engine_for, sqlite_url
 
 __all__ = [
     "accounts",
+    "aml_alerts",
+    "aml_rule_sets",
     "audit_log",
     "balances",
     "blocks",
     "engine_for",
     "holds",
+    "liquidity_alerts",
+    "liquidity_thresholds",
     "meta",
     "metadata",
     "migrate",
+    "monitor_progress",
     "movements",
     "participants",
     "proposals",
@@ -112,7 +117,8 @@ participants = sa.Table(
     metadata,
     sa.Column("code", sa.Text, primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),  # 'active' | 'suspended'
+    # 'active' | 'suspended' | 'send_only' | 'receive_only' (`records.ParticipantStatus`)
+    sa.Column("status", sa.Text, nullable=False),
     sa.Column("gateway_url", sa.Text, nullable=False, server_default=""),
     sa.Column("central_bank", sa.Integer, nullable=False, server_default="0"),
     # Its keys as the ledger holds them (hex, comma-separated): a pause or resume re-states them.
@@ -130,6 +136,8 @@ accounts = sa.Table(
     sa.Column("participant", sa.Text, nullable=False, index=True),
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),  # 'active' | 'frozen' | 'closed'
+    # The KYC tier's name (`KycTier`); '' if followed before migration 0002 (unknown).
+    sa.Column("tier", sa.Text, nullable=False, server_default=""),
     sa.Column("created_height", sa.BigInteger, nullable=False),
     sa.Column("updated_height", sa.BigInteger, nullable=False),
 )
@@ -187,7 +195,8 @@ proposals = sa.Table(
     "proposals",
     metadata,
     sa.Column("id", _Id, primary_key=True, autoincrement=True),
-    # 'issue' | 'redeem' | 'freeze' | 'unfreeze' | 'pause' | 'resume'
+    # 'issue' | 'redeem' | 'freeze' | 'unfreeze' | 'pause' | 'resume' | 'send_only'
+    # | 'receive_only' | 'register' | 'rotate_keys' | 'set_limits'
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("account_id", sa.Text, nullable=False, index=True),  # a pause's: the participant
     sa.Column("asset", sa.Text, nullable=True),
@@ -204,6 +213,8 @@ proposals = sa.Table(
     sa.Column("height", sa.BigInteger, nullable=True),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("decided_ms", sa.BigInteger, nullable=True),
+    # A register, key rotation or limits change: what is proposed, as JSON (0004_governance).
+    sa.Column("payload", sa.Text, nullable=False, server_default=""),
 )
 
 #: Every sign-in, proposal, approval, rejection and result: append-only (module rules).
@@ -217,6 +228,76 @@ audit_log = sa.Table(
     sa.Column("proposal_id", sa.BigInteger, nullable=True),
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("time_ms", sa.BigInteger, nullable=False),
+)
+
+# -- monitoring, cases and liquidity alerts (migration 0003_reports; `console.aml`,
+# `console.liquidity`) ------------------------------------------------------------------------
+
+#: Monitoring rule sets as data (`monitoring.decode_rules` JSON): the one `active` set is what
+#: the monitor evaluates; a supervisor's `pending` set becomes active when another approves it.
+aml_rule_sets = sa.Table(
+    "aml_rule_sets",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("rules", sa.Text, nullable=False),
+    # 'pending' | 'active' | 'retired' | 'rejected'
+    sa.Column("state", sa.Text, nullable=False, index=True),
+    sa.Column("proposed_by", sa.BigInteger, nullable=True),  # none: the default set
+    sa.Column("decided_by", sa.BigInteger, nullable=True),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("decided_ms", sa.BigInteger, nullable=True),
+)
+
+#: Every alert the rules raised (once per deterministic id), with its case's status and note.
+aml_alerts = sa.Table(
+    "aml_alerts",
+    metadata,
+    sa.Column("alert_id", sa.Text, primary_key=True),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("rule_kind", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False, index=True),
+    sa.Column("asset", sa.Text, nullable=False),
+    sa.Column("last_ms", sa.BigInteger, nullable=False, index=True),
+    sa.Column("alert", sa.Text, nullable=False),  # the `monitoring.Alert` as JSON, evidence in
+    sa.Column("status", sa.Text, nullable=False, index=True),  # 'open' | 'escalated' | 'closed'
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+
+#: How far each background evaluation has read the stored chain ('aml', 'liquidity').
+monitor_progress = sa.Table(
+    "monitor_progress",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("height", sa.BigInteger, nullable=False),
+    sa.Column("time_ms", sa.BigInteger, nullable=False),
+)
+
+#: The low-balance threshold of a settlement account per asset, set by staff for the bank;
+#: `below` remembers the last side seen, so a crossing raises one alert.
+liquidity_thresholds = sa.Table(
+    "liquidity_thresholds",
+    metadata,
+    sa.Column("account_id", sa.Text, primary_key=True),
+    sa.Column("asset", sa.Text, primary_key=True),
+    sa.Column("threshold", sa.BigInteger, nullable=False),
+    sa.Column("below", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("set_by", sa.BigInteger, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+)
+
+#: A settlement account's available balance falling below its threshold.
+liquidity_alerts = sa.Table(
+    "liquidity_alerts",
+    metadata,
+    sa.Column("alert_id", sa.Text, primary_key=True),
+    sa.Column("account_id", sa.Text, nullable=False, index=True),
+    sa.Column("asset", sa.Text, nullable=False),
+    sa.Column("threshold", sa.BigInteger, nullable=False),
+    sa.Column("balance", sa.BigInteger, nullable=False),
+    sa.Column("height", sa.BigInteger, nullable=False),
+    sa.Column("time_ms", sa.BigInteger, nullable=False, index=True),
 )
 
 

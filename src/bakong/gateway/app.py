@@ -75,6 +75,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "bakong.gateway.kyc.api",
     "bakong.gateway.corebanking.transfers",
     "bakong.gateway.corebanking.reconcile",
+    "bakong.gateway.crossborder.payments",
 )
 
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"

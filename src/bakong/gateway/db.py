@@ -54,6 +54,7 @@ __all__ = [
     "bank_transfers",
     "claims",
     "customers",
+    "foreign_payments",
     "database_url_for",
     "engine_for",
     "history",
@@ -480,6 +481,43 @@ bank_reconciliations = sa.Table(
     sa.Column("differences", sa.Integer, nullable=False),
     sa.Column("report", sa.Text, nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+
+
+#: A wallet's payments to foreign merchants through the cross-border link
+#: (`crossborder.payments`): the link's quote, then a two-phase payment on a ledger hold toward
+#: the link's account. The hold's signed bytes are the submission `foreign-hold:<payment id>`.
+foreign_payments = sa.Table(
+    "foreign_payments",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("payment_id", sa.Text, nullable=False, unique=True),
+    sa.Column("customer_id", sa.BigInteger, nullable=False),
+    sa.Column("wallet_account", sa.Text, nullable=False),
+    sa.Column("quote_id", sa.Text, nullable=False),
+    sa.Column("scheme", sa.Text, nullable=False),
+    sa.Column("merchant_name", sa.Text, nullable=False),
+    sa.Column("city", sa.Text, nullable=False),
+    sa.Column("country", sa.Text, nullable=False),
+    sa.Column("foreign_currency", sa.Text, nullable=False),
+    sa.Column("foreign_amount", sa.BigInteger, nullable=False),
+    sa.Column("khr_amount", sa.BigInteger, nullable=False),
+    sa.Column("rate_text", sa.Text, nullable=False),
+    sa.Column("quote_expires_ms", sa.BigInteger, nullable=False),
+    sa.Column("hold_target", sa.Text, nullable=False),
+    sa.Column("hold_poster", sa.Text, nullable=False),
+    sa.Column("hold_expires_ms", sa.BigInteger, nullable=False),
+    sa.Column("end_to_end_id", sa.Text, nullable=False, unique=True),
+    sa.Column("hold_id", sa.LargeBinary, nullable=False, unique=True),
+    sa.Column("idempotency_key", sa.Text, nullable=True),
+    sa.Column("request_hash", sa.Text, nullable=True),
+    # 'quoted' | 'placing' | 'placed' | 'paying' | 'completed' | 'failed' | 'reversed'
+    sa.Column("state", sa.Text, nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+    sa.Column("finished_ms", sa.BigInteger, nullable=True),
+    sa.UniqueConstraint("customer_id", "idempotency_key", name="uq_foreign_payments_key"),
 )
 
 

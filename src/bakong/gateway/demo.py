@@ -14,7 +14,10 @@ paid dynamic KHQR, and `demo.json` saying where everything is.
                          "agent": {"participant", "account", "phone", "pin"},
                          "core_banking": {code: {"url", "home", "accounts": [{"number",
                                           "currency", "holder", "phone"}]}},
-                         "console": {"url", "staff": [{"user", "password", "role"}]}}
+                         "console": {"url", "staff": [{"user", "password", "role"}]},
+                         "crossborder": {"link": {"url", "participant"}, "switches":
+                                         {"thai": {"url", "secret"}}, "merchants": [...],
+                                         "example": {...}}}
 
 `run_demo_gateways(network, stack)` prepares and starts a gateway process per sample bank
 (`bakong.gateway.processes`, HTTPS with the network's loopback CA, SQLite in each home), has
@@ -38,6 +41,8 @@ with a float, who signs in like a customer (`bakong.gateway.agents`). `core_bank
 sample core bank of each bank in `CORE_BANKS` (`bakong.corebank`, its own process and books),
 linked in that gateway's `[core_banking]`, with deposit accounts whose phone is the bank's demo
 customer's, so the customer links one to the wallet and moves money to it and back.
+`crossborder` is the link `xlnk` and its Thai switch simulator (`bakong.crossborder.demo`):
+every gateway's `[crossborder]` names the link, so a wallet pays the Thai PromptPay codes.
 
 Rules:
 - A second run resumes: the gateways keep their homes, and when `demo.json` still matches
@@ -79,6 +84,7 @@ from bakong import limits
 from bakong.client import Client
 from bakong.corebank import books
 from bakong.corebank.process import CorebankProcess
+from bakong.crossborder.demo import DemoLink, crossborder_state, start_demo_link, with_crossborder
 from bakong.gateway import db, officers, pins, scripted
 from bakong.gateway.corebanking.config import CoreBankingConfig
 from bakong.gateway.home import GatewayHome, format_config, load_home, write_secret
@@ -146,6 +152,8 @@ class DemoGateways:
     preview: dict[str, Any] | None = None
     #: The sample core banks, by participant code.
     core_banks: dict[str, CorebankProcess] = dataclasses.field(default_factory=dict)
+    #: The cross-border link and its Thai switch simulator (`bakong.crossborder.demo`).
+    link: DemoLink | None = None
 
 
 def _phone() -> str:
@@ -208,8 +216,9 @@ def start_gateways(network: Path, stack: ExitStack) -> DemoGateways:
     """Prepare and start the core banks and the three gateways (stopped when `stack` closes)."""
     tls = loopback_tls(network)
     banks = start_core_banks(network, stack)
+    link = start_demo_link(network, stack, tls.authority)
     prepared = prepare_gateways(network, list(BANKS))
-    homes = {code: _with_ussd(home) for code, home in prepared.items()}
+    homes = {code: with_crossborder(_with_ussd(home), link) for code, home in prepared.items()}
     homes = {code: _with_core_banking(home, banks[code]) if code in banks else home
              for code, home in homes.items()}  # fmt: skip
     processes = {code: GatewayProcess(home, tls=tls) for code, home in homes.items()}
@@ -223,7 +232,7 @@ def start_gateways(network: Path, stack: ExitStack) -> DemoGateways:
     state: dict[str, Any] = {}
     if path.exists():
         state = json.loads(path.read_text())
-    return DemoGateways(processes, homes, tls, state, path, core_banks=banks)
+    return DemoGateways(processes, homes, tls, state, path, core_banks=banks, link=link)
 
 
 def _still_matches(gateways: DemoGateways) -> bool:
@@ -396,6 +405,8 @@ def run_demo_gateways(network: Path, stack: ExitStack) -> DemoGateways:
     _add_ussd(gateways)
     _add_agent(gateways)
     _add_core_banking(gateways)
+    if gateways.link is not None:
+        gateways.state["crossborder"] = crossborder_state(gateways.link)
     from bakong.console.demo import start_demo_console  # the central bank's console (C2)
 
     known = gateways.state.get("console")

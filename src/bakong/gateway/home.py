@@ -7,6 +7,7 @@
                            [kyc] the face distance threshold (`kyc.config`)
                            [sms] an HTTP SMS provider, if any, and its token file (`sms_http`)
                            [core_banking] the bank's core system (`corebanking.config`)
+                           [crossborder] the cross-border link (`crossborder.config`)
     DIR/genesis.json       the chain's genesis: the root of the stream's verification
     DIR/gateway-key.json   signs the gateway's API requests to the core (a participant gateway key)
     DIR/admin-key.json     signs the participant's commands (create_account, register_alias, ...)
@@ -40,6 +41,11 @@ from bakong.gateway.corebanking.config import (
     CoreBankingConfig,
     check_core_banking,
     format_core_banking,
+)
+from bakong.gateway.crossborder.config import (
+    CrossborderConfig,
+    check_crossborder,
+    format_crossborder,
 )
 from bakong.gateway.kyc.config import KycConfig, check_kyc, format_kyc
 from bakong.gateway.sms_http import SmsConfig, check_sms, format_sms
@@ -89,6 +95,7 @@ class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kyc: KycConfig = msgspec.field(default_factory=KycConfig)  # `kyc.config`
     sms: SmsConfig = msgspec.field(default_factory=SmsConfig)  # `sms_http`
     core_banking: CoreBankingConfig = msgspec.field(default_factory=CoreBankingConfig)
+    crossborder: CrossborderConfig = msgspec.field(default_factory=CrossborderConfig)
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,7 @@ def format_config(config: GatewayConfig) -> str:
     lines += format_kyc(config.kyc)
     lines += format_sms(config.sms)
     lines += format_core_banking(config.core_banking)
+    lines += format_crossborder(config.crossborder)
     return "\n".join(lines) + "\n"
 
 
@@ -160,6 +168,7 @@ def _check_config(config: GatewayConfig, genesis: GenesisFile) -> None:
     check_kyc(config.kyc)
     check_sms(config.sms)
     check_core_banking(config.core_banking)
+    check_crossborder(config.crossborder)
 
 
 def load_home(path: Path) -> GatewayHome:

@@ -102,7 +102,7 @@ class ParticipantDirectory:
         candidates = entries.values() if participant is None else [entries.get(participant)]
         return any(
             entry is not None
-            and entry.status is ParticipantStatus.active
+            and entry.status is not ParticipantStatus.suspended  # send-/receive-only still are
             and key in entry.gateway_keys
             for entry in candidates
         )

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 from bakong.client import Client
 from bakong.client.http import random_nonce, system_clock_ms
 from bakong.gateway.corebanking.adapter import CoreBanking, core_banking_from_home
+from bakong.gateway.crossborder.link import LinkClient, link_from_config
 from bakong.gateway.home import GatewayConfig, GatewayHome
 from bakong.gateway.observe import Metrics
 from bakong.gateway.projection import ProjectionHooks
@@ -73,6 +74,7 @@ class GatewayServices:
     metrics: Metrics = field(default_factory=Metrics)
     sms_provider: SmsProvider | None = None  # None: the outbox is the sink (`sms`)
     core_banking: CoreBanking | None = None  # the bank's core system (`corebanking`), if any
+    link: LinkClient | None = None  # the cross-border link (`crossborder`), if any
 
     @property
     def participant(self) -> str:
@@ -115,4 +117,5 @@ def services_from_home(
         alias_key=home.alias_key,
         sms_provider=sms_provider(home.config.sms, home.path),  # None: the outbox is the sink
         core_banking=core_banking_from_home(home.config.core_banking, home.path),
+        link=link_from_config(home.config.crossborder, home.gateway_key, home.genesis.chain_id),
     )

@@ -76,6 +76,7 @@ from bakong.gateway import (
     sms,
     submission,
 )
+from bakong.gateway.crossborder import history as foreign_history
 from bakong.gateway.openapi import describe
 from bakong.gateway.parties import display_name
 from bakong.gateway.problems import GatewayProblem, json_response, read_json
@@ -700,6 +701,7 @@ def _history(engine: Engine, customer_id: int, query: HistoryQuery) -> dict[str,
     more = len(rows) == query.limit
     with engine.connect() as connection:  # money sent to phones with no wallet, shown too
         entries = claim_history.merged(connection, account_id, query, entries, more)
+        entries = foreign_history.annotated(connection, account_id, entries)  # paid abroad
     return {"entries": entries, "next_cursor": rows[-1].id if more else None}
 
 

@@ -36,8 +36,8 @@ static PyObject *s_payload, *s_commands, *s_creator, *s_signatures, *s_chain_id,
     *s_public_key, *s_signature, *s_status, *s_account_id, *s_signatories, *s_quorum, *s_tier,
     *s_day, *s_outgoing, *s_balances, *s_held, *s_source, *s_target,
     *s_asset, *s_amount, *s_institutional_per_transfer, *s_basic_balance_max,
-    *s_read, *s_account_is_active, *s_view, *s_time_ms, *s_policy, *s_verify,
-    *s_signature_prefix, *s_seen_in_block, *s_daily_limits, *s_participants_active, *s_parts,
+    *s_read, *s_account_participant_status, *s_view, *s_time_ms, *s_policy, *s_verify,
+    *s_signature_prefix, *s_seen_in_block, *s_daily_limits, *s_participant_statuses, *s_parts,
     *s_tx, *s_block, *s_original, *s_written, *s_base, *s_records, *s_daily_limit;
 
 /* A record's field, read straight from its slot. Records are msgspec Structs, whose fields are
@@ -78,13 +78,15 @@ static PyObject *field(PyObject *owner, PyObject *name, FieldSite *site) {
     X(duplicate_transaction) X(creator_invalid) X(creator_not_found) X(creator_not_active) \
     X(signature_invalid) X(signature_key_not_signatory) X(signature_quorum_not_met) \
     X(permission_denied) X(amount_must_be_positive) X(accounts_must_be_different) \
-    X(target_account_not_found) X(target_account_not_active) X(transfer_cap_exceeded) \
+    X(target_account_not_found) X(target_account_not_active) \
+    X(source_participant_receive_only) X(target_participant_send_only) X(transfer_cap_exceeded) \
     X(daily_limit_exceeded) X(insufficient_funds) X(balance_overflow) X(balance_cap_exceeded)
 
 /* What `configure` was given: types, enum members, limits and result codes from Python. */
 static struct {
     int ready;
     PyObject *transfer_type, *replace, *khr, *institutional, *basic, *active;
+    PyObject *suspended, *send_only, *receive_only;  /* `ParticipantStatus` members */
     PyObject *future_ms_max, *past_ms_max, *amount_max, *is_account_id;
     PyObject *zero, *one, *zero_pair;
     /* Keyword names of the fields a transfer changes, for `replace`. */
@@ -98,14 +100,14 @@ static struct {
  * once (and again after each transaction of the general path, which may change the policy). */
 typedef struct {
     PyObject *context, *view, *chain_id, *latest_ms, *earliest_ms, *day, *policy, *verify,
-        *prefix, *seen, *limits, *participant_active, *base, *tx, *block, *original, *written;
+        *prefix, *seen, *limits, *participant_statuses, *base, *tx, *block, *original, *written;
     PyObject *keys_alive;  /* the prefetched keys, which `Keys` borrow (not cleared on reload) */
 } Block;
 
 static void block_clear(Block *b) {
     Py_CLEAR(b->view); Py_CLEAR(b->chain_id); Py_CLEAR(b->latest_ms); Py_CLEAR(b->earliest_ms);
     Py_CLEAR(b->day); Py_CLEAR(b->policy); Py_CLEAR(b->verify); Py_CLEAR(b->prefix);
-    Py_CLEAR(b->seen); Py_CLEAR(b->limits); Py_CLEAR(b->participant_active);
+    Py_CLEAR(b->seen); Py_CLEAR(b->limits); Py_CLEAR(b->participant_statuses);
     Py_CLEAR(b->base); Py_CLEAR(b->tx);
     Py_CLEAR(b->block); Py_CLEAR(b->original); Py_CLEAR(b->written);
 }
@@ -137,7 +139,7 @@ static int block_load(Block *b, PyObject *context) {
     if (!(b->prefix = get_typed(context, s_signature_prefix, &PyBytes_Type))) goto fail;
     if (!(b->seen = get_typed(context, s_seen_in_block, &PyDict_Type))) goto fail;
     if (!(b->limits = get_typed(context, s_daily_limits, &PyDict_Type))) goto fail;
-    if (!(b->participant_active = get_typed(context, s_participants_active, &PyDict_Type)))
+    if (!(b->participant_statuses = get_typed(context, s_participant_statuses, &PyDict_Type)))
         goto fail;
     if (!(parts = PyObject_CallMethodNoArgs(b->view, s_parts))) goto fail;
     if (!(b->base = PyObject_GetAttr(parts, s_base))) goto fail;
@@ -217,7 +219,32 @@ static PyObject *participant_of(PyObject *account_id) {
     return PyUnicode_Substring(account_id, at + 1, length);
 }
 
-/* `Context.account_is_active(account)`: 1, 0, or -1 on error. */
+/* `Context.account_participant_status(account_id)`: a new reference to the status of the
+ * account's participant, from the block's memo where it is there, else from Python (which
+ * fills the memo, or raises for an ID without "@" as Python does); NULL on error. */
+static PyObject *participant_status(Block *b, PyObject *account_id) {
+    PyObject *code = participant_of(account_id);
+    if (code == NULL && PyErr_Occurred()) return NULL;
+    if (code != NULL) {
+        PyObject *status = PyDict_GetItemWithError(b->participant_statuses, code);
+        Py_DECREF(code);
+        if (status != NULL) return Py_NewRef(status);
+        if (PyErr_Occurred()) return NULL;
+    }
+    return PyObject_CallMethodOneArg(b->context, s_account_participant_status, account_id);
+}
+
+/* Whether the participant of `account_id` has the status `wanted` (an enum member, compared by
+ * identity as Python does): 1, 0, or -1 on error. */
+static int participant_status_is(Block *b, PyObject *account_id, PyObject *wanted) {
+    PyObject *status = participant_status(b, account_id);
+    if (status == NULL) return -1;
+    Py_DECREF(status);
+    return status == wanted;
+}
+
+/* `Context.account_is_active(account)`: active, and its participant not suspended; 1, 0, or
+ * -1 on error. */
 static int account_is_active(Block *b, PyObject *account) {
     PyObject *status = FIELD(account, status);
     if (status == NULL) return -1;
@@ -225,20 +252,9 @@ static int account_is_active(Block *b, PyObject *account) {
     if (status != cfg.active) return 0;
     PyObject *account_id = FIELD(account, account_id);
     if (account_id == NULL) return -1;
-    PyObject *code = participant_of(account_id);
+    int suspended = participant_status_is(b, account_id, cfg.suspended);
     Py_DECREF(account_id);
-    if (code == NULL && PyErr_Occurred()) return -1;
-    if (code != NULL) {
-        PyObject *active = PyDict_GetItemWithError(b->participant_active, code);
-        Py_DECREF(code);
-        if (active != NULL) return PyObject_IsTrue(active);
-        if (PyErr_Occurred()) return -1;
-    }
-    PyObject *answer = PyObject_CallMethodOneArg(b->context, s_account_is_active, account);
-    if (answer == NULL) return -1;
-    int result = PyObject_IsTrue(answer);
-    Py_DECREF(answer);
-    return result;
+    return suspended < 0 ? -1 : !suspended;
 }
 
 /* `Context.daily_limit(account_id, tier, index)`: a new reference, NULL on error. */
@@ -371,7 +387,8 @@ done:
 }
 
 /* `money.transfer`'s rungs, then both writes; `source` is the creator's account, which the
- * envelope found active, so `permission_denied` is the only source rung left. The debit and
+ * envelope found active, so `permission_denied` and the direction rung are the only source
+ * rungs left. The debit and
  * credit rungs are `money.debit` and `money.credit`. Every check comes before the first
  * write, so a rejection leaves nothing to roll back. -1 on error. */
 static int transfer(Block *b, PyObject *command, PyObject *target_key, PyObject *source,
@@ -400,6 +417,11 @@ static int transfer(Block *b, PyObject *command, PyObject *target_key, PyObject 
     if (target == Py_None) REJECT(target_account_not_found);
     if ((check = account_is_active(b, target)) < 0) goto done;
     if (!check) REJECT(target_account_not_active);
+    /* Direction rungs (`money.transfer_direction`). */
+    if ((check = participant_status_is(b, source_id, cfg.receive_only)) < 0) goto done;
+    if (check) REJECT(source_participant_receive_only);
+    if ((check = participant_status_is(b, target_id, cfg.send_only)) < 0) goto done;
+    if (check) REJECT(target_participant_send_only);
     if (!(asset = FIELD(command, asset))) goto done;
     index = asset == cfg.khr ? 0 : 1;
     /* Debit rungs (`money.debit`). */
@@ -951,6 +973,9 @@ static PyObject *configure(PyObject *module, PyObject *args) {
         take(constants, "institutional", &cfg.institutional) < 0 ||
         take(constants, "basic", &cfg.basic) < 0 ||
         take(constants, "active", &cfg.active) < 0 ||
+        take(constants, "suspended", &cfg.suspended) < 0 ||
+        take(constants, "send_only", &cfg.send_only) < 0 ||
+        take(constants, "receive_only", &cfg.receive_only) < 0 ||
         take(constants, "tx_future_ms_max", &cfg.future_ms_max) < 0 ||
         take(constants, "tx_past_ms_max", &cfg.past_ms_max) < 0 ||
         take(constants, "amount_max", &cfg.amount_max) < 0 ||
@@ -995,9 +1020,10 @@ PyMODINIT_FUNC PyInit__lane(void) {
     INTERN(account_id); INTERN(signatories); INTERN(quorum); INTERN(tier); INTERN(day);
     INTERN(outgoing); INTERN(balances); INTERN(held); INTERN(source); INTERN(target);
     INTERN(asset); INTERN(amount); INTERN(institutional_per_transfer);
-    INTERN(basic_balance_max); INTERN(read); INTERN(account_is_active); INTERN(view);
+    INTERN(basic_balance_max); INTERN(read); INTERN(account_participant_status);
+    INTERN(view);
     INTERN(time_ms); INTERN(policy); INTERN(verify); INTERN(signature_prefix);
-    INTERN(seen_in_block); INTERN(daily_limits); INTERN(participants_active); INTERN(parts);
+    INTERN(seen_in_block); INTERN(daily_limits); INTERN(participant_statuses); INTERN(parts);
     INTERN(base); INTERN(tx); INTERN(block); INTERN(original); INTERN(written); INTERN(records);
     INTERN(daily_limit);
     if (!(cfg.zero = PyLong_FromLong(0))) return NULL;

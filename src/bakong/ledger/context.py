@@ -3,7 +3,7 @@ verifier passed in from outside (a node passes one backed by its mempool's cache
 
 The compiled transfer lane (`bakong.ledger.transfer_lane`) reads a context through its public
 attributes and methods only; the memos it shares with Python (`daily_limits`,
-`participants_active`) are public for that reason."""
+`participant_statuses`) are public for that reason."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ __all__ = ["Context", "Creator", "SignatureVerifier"]
 SignatureVerifier = Callable[[bytes, bytes, bytes], bool]
 
 
-_active = AccountStatus.active  # a module constant: an Enum class attribute is a slow lookup
+# Module constants: an Enum class attribute is a slow lookup.
+_active = AccountStatus.active
+_suspended = ParticipantStatus.suspended
 
 
 class Creator(NamedTuple):
@@ -53,7 +55,7 @@ class Context:
         "signature_prefix",
         "seen_in_block",
         "daily_limits",
-        "participants_active",
+        "participant_statuses",
     )
 
     def __init__(
@@ -85,7 +87,7 @@ class Context:
         # Memos of `daily_limit` by (participant, tier, asset index) and of participants'
         # status by code, for this block. Public because the compiled lane reads them too.
         self.daily_limits: dict[tuple[str, int, int], int] = {}
-        self.participants_active: dict[str, bool] = {}
+        self.participant_statuses: dict[str, ParticipantStatus] = {}
 
     def account(self, account_id: str) -> Account | None:
         account: Account | None = self.view.read(account_key(account_id))
@@ -96,22 +98,26 @@ class Context:
         return participant
 
     def account_is_active(self, account: Account) -> bool:
-        """Active, and its participant is not suspended."""
+        """Active, and its participant is not suspended (a send-only or receive-only one is
+        active: `account_participant_status` says which way its money may move)."""
         if account.status is not _active:
             return False
-        account_id = account.account_id
+        return self.account_participant_status(account.account_id) is not _suspended
+
+    def account_participant_status(self, account_id: str) -> ParticipantStatus:
+        """The status of the participant whose domain holds `account_id`, memoised per block."""
         code = account_id[account_id.index("@") + 1 :]
-        active = self.participants_active.get(code)
-        if active is None:
+        status = self.participant_statuses.get(code)
+        if status is None:
             participant = self.participant(code)
             assert participant is not None, "every account's participant exists"
-            active = participant.status is ParticipantStatus.active
-            self.participants_active[code] = active
-        return active
+            status = participant.status
+            self.participant_statuses[code] = status
+        return status
 
     def participants_changed(self) -> None:
         """Forget cached participant statuses (after a participant is added or updated)."""
-        self.participants_active.clear()
+        self.participant_statuses.clear()
 
     def daily_limit(self, account_id: str, tier: KycTier, asset_index: int) -> int:
         """The per-day limit of `account_id` at `tier`, memoised per block by participant."""

@@ -3,8 +3,10 @@
 Rules:
 - `register_participant` adds a participant and its `settlement@code` account, whose
   signatories are the participant's admin keys. At most `participants_max` participants.
-- `update_participant` replaces name, status and keys; the central bank cannot be suspended.
-  The participant's settlement account follows its admin keys.
+- `update_participant` replaces name, status and keys; the central bank cannot be suspended
+  (`central_bank_cannot_be_suspended`) nor made send-only or receive-only
+  (`central_bank_cannot_be_restricted`): it issues, redeems and pays fees both ways. The
+  participant's settlement account follows its admin keys.
 - Validator changes edit the *next* set (the one for height + 2); a set is never empty and
   never exceeds `validators_max`. `add_validator` of a known key changes its power.
 - `set_limits` replaces the policy; caps must name existing participants.
@@ -124,9 +126,11 @@ def update_participant(
     participant = context.participant(command.code)
     if participant is None:
         return ResultCode.participant_not_found
-    suspending = command.status is not ParticipantStatus.active
-    if suspending and command.code == context.central_bank:
-        return ResultCode.central_bank_cannot_be_suspended
+    if command.code == context.central_bank:
+        if command.status is ParticipantStatus.suspended:
+            return ResultCode.central_bank_cannot_be_suspended
+        if command.status is not ParticipantStatus.active:
+            return ResultCode.central_bank_cannot_be_restricted
     code = _check_keys(command.admin_keys, command.admin_quorum, command.gateway_keys)
     if code is not ResultCode.ok:
         return code

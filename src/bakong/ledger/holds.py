@@ -6,6 +6,13 @@ expiry returns it all. Only the hold's poster may post or void it. Daily limits 
 when the hold is placed. Completed holds stay in state with their status, so a late post gets
 a precise code (`hold_already_posted`, `hold_expired`) rather than `hold_not_found`.
 
+Direction (`money.transfer_direction`): placing a hold from a receive-only participant's
+account, or toward a send-only one's, is refused (`source_participant_receive_only`,
+`target_participant_send_only`, after `target_account_not_active`). Posting and voiding are
+not: a post completes a transfer the ledger already accepted, whose money already left the
+source, so a status set after the hold was placed does not strand it; a void or an expiry
+only returns money to its source.
+
 Expiry: a hold expires at the first block whose time is past `expires_ms`. Holds are indexed
 in per-minute buckets (`x/<minute>`); each block sweeps the buckets from the head's cursor up to
 its own minute, so the work per block is bounded by the minutes elapsed and the holds due.
@@ -19,7 +26,7 @@ from bakong import limits
 from bakong.ledger.assets import pair_add
 from bakong.ledger.commands import PlaceHold, PostHold, VoidHold
 from bakong.ledger.context import Context, Creator
-from bakong.ledger.money import credit, debit, permitted
+from bakong.ledger.money import credit, debit, permitted, transfer_direction
 from bakong.ledger.records import Account, Head, Hold, HoldExpiryBucket, HoldStatus
 from bakong.ledger.result import ResultCode
 from bakong.ledger.state import HEAD_KEY, account_key, hold_expiry_key, hold_key
@@ -70,6 +77,9 @@ def place_hold(context: Context, command: PlaceHold, creator: Creator) -> Result
         return ResultCode.source_account_not_active
     if not context.account_is_active(target):
         return ResultCode.target_account_not_active
+    code = transfer_direction(context, command.source, command.target)
+    if code is not ResultCode.ok:
+        return code
     if source.holds_pending >= limits.holds_per_account_max:
         return ResultCode.holds_limit_reached
     index = command.asset.index

@@ -10,6 +10,7 @@ Envelope rungs, for the transaction as a whole:
  5. `creator_invalid`              the creator is neither an account ID nor a participant code
  6. `creator_not_found`            no such account or participant
  7. `creator_not_active`           account frozen or closed, or its participant suspended
+                                   (a send-only or receive-only participant is not)
  8. `signature_invalid`            a signature does not verify
  9. `signature_duplicate_key`      two signatures by one key
 10. `signature_key_not_signatory`  a signing key is not the creator's
@@ -20,7 +21,11 @@ Envelope rungs, for the transaction as a whole:
 
 Then each command in order, each rung of which is in its handler (`bakong.ledger.execute`):
 first the subject lookup it needs (`hold_not_found`, `alias_not_found`), then
-`permission_denied` from the permission matrix, then the command's own rungs.
+`permission_denied` from the permission matrix, then the command's own rungs. A transfer's
+and a hold's own rungs end with the direction rungs, right after `target_account_not_active`
+and before any debit: `source_participant_receive_only`, then `target_participant_send_only`
+(`bakong.ledger.money`); posting a hold placed before a status change is not refused by them
+(`bakong.ledger.holds` says why).
 
 This ladder and the command handlers are the only statement of the rules. Where the transfer
 lane is compiled (`bakong.ledger.transfer_lane`), one transfer signed once by its account runs
@@ -86,7 +91,7 @@ def _creator_keys(
         participant = context.participant(creator)
         if participant is None:
             return ResultCode.creator_not_found, (), 0, True
-        if participant.status is not ParticipantStatus.active:
+        if participant.status is ParticipantStatus.suspended:
             return ResultCode.creator_not_active, (), 0, True
         return ResultCode.ok, participant.admin_keys, participant.admin_quorum, True
     if not is_account_id(creator):

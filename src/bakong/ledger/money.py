@@ -1,5 +1,15 @@
 """Moving money: transfer, issue and redeem, and the debit/credit rules they share.
 
+Transfer rungs, in order: `permission_denied`, `amount_must_be_positive`,
+`accounts_must_be_different`, `source_account_not_found`, `target_account_not_found`,
+`target_account_not_active`, then the direction rungs (`transfer_direction`):
+`source_participant_receive_only`, `target_participant_send_only`; then debit, then credit.
+
+Direction: a `send_only` participant's accounts may pay but not be paid, a `receive_only`
+one's be paid but not pay, in transfers and holds alike. Issue and redeem are the central
+bank's liquidity operations, not payments: they ignore direction, so a send-only participant
+can still be issued to and a receive-only one redeemed from.
+
 Debit rungs, in order: institutional accounts have a per-transfer cap
 (`transfer_cap_exceeded`); other accounts a per-day outgoing limit by KYC tier, lowered by any
 participant cap (`daily_limit_exceeded`); then `insufficient_funds`. Credit rungs:
@@ -15,11 +25,23 @@ from bakong.ledger.assets import pair_add
 from bakong.ledger.commands import Issue, Redeem, Transfer
 from bakong.ledger.context import Context, Creator
 from bakong.ledger.permissions import PERMISSIONS, Role, role_of
-from bakong.ledger.records import Account, AccountKind, KycTier, Supply
+from bakong.ledger.records import Account, AccountKind, KycTier, ParticipantStatus, Supply
 from bakong.ledger.result import ResultCode
 from bakong.ledger.state import SUPPLY_KEY, account_key
 
-__all__ = ["credit", "debit", "issue", "permitted", "redeem", "transfer", "transfer_terms"]
+__all__ = [
+    "credit",
+    "debit",
+    "issue",
+    "permitted",
+    "redeem",
+    "transfer",
+    "transfer_direction",
+    "transfer_terms",
+]
+
+_send_only = ParticipantStatus.send_only  # module constants: an Enum attribute is a slow lookup
+_receive_only = ParticipantStatus.receive_only
 
 
 def permitted(
@@ -80,6 +102,15 @@ def transfer_terms(command: Transfer) -> ResultCode:
     return ResultCode.ok
 
 
+def transfer_direction(context: Context, source_id: str, target_id: str) -> ResultCode:
+    """The direction rungs of a transfer or a hold, between two existing accounts."""
+    if context.account_participant_status(source_id) is _receive_only:
+        return ResultCode.source_participant_receive_only
+    if context.account_participant_status(target_id) is _send_only:
+        return ResultCode.target_participant_send_only
+    return ResultCode.ok
+
+
 def transfer(context: Context, command: Transfer, creator: Creator) -> ResultCode:
     if not permitted(context, creator, Transfer, command.source):
         return ResultCode.permission_denied
@@ -95,6 +126,9 @@ def transfer(context: Context, command: Transfer, creator: Creator) -> ResultCod
     # The source is the creator (the permission rung), which rung 7 found active.
     if not context.account_is_active(target):
         return ResultCode.target_account_not_active
+    code = transfer_direction(context, command.source, command.target)
+    if code is not ResultCode.ok:
+        return code
     index = command.asset.index
     code, source = debit(context, source, index, command.amount)
     if code is not ResultCode.ok:

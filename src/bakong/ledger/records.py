@@ -67,8 +67,15 @@ class AccountStatus(enum.Enum):
 
 
 class ParticipantStatus(enum.Enum):
+    """A participant's standing. `suspended` stops everything its accounts do (ladder rung 7);
+    `send_only` and `receive_only` restrict only the direction money moves through its
+    accounts (the transfer and hold rungs `target_participant_send_only` and
+    `source_participant_receive_only`). Encoded by value: adding a status changes no record."""
+
     active = "active"
     suspended = "suspended"
+    send_only = "send_only"  # its accounts may pay and place holds, never be paid
+    receive_only = "receive_only"  # its accounts may be paid, never pay or place holds
 
 
 class HoldStatus(enum.Enum):

@@ -74,6 +74,9 @@ class ResultCode(enum.IntEnum):
     participants_limit_reached = 74
     central_bank_cannot_be_suspended = 75
     gateway_url_invalid = 76
+    central_bank_cannot_be_restricted = 77  # made send-only or receive-only
+    source_participant_receive_only = 78  # a transfer or hold from a receive-only participant
+    target_participant_send_only = 79  # a transfer or hold toward a send-only participant
 
     # Validators.
     validator_exists = 80

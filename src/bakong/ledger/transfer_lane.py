@@ -32,7 +32,7 @@ from bakong import limits
 from bakong.ledger.assets import Asset
 from bakong.ledger.commands import Transfer
 from bakong.ledger.identifiers import is_account_id
-from bakong.ledger.records import AccountStatus, KycTier
+from bakong.ledger.records import AccountStatus, KycTier, ParticipantStatus
 from bakong.ledger.result import ResultCode
 
 __all__ = ["native_execute_transactions"]
@@ -53,6 +53,9 @@ def _native() -> Callable[..., tuple[Any, ...]] | None:
             "institutional": KycTier.institutional,
             "basic": KycTier.basic,
             "active": AccountStatus.active,
+            "suspended": ParticipantStatus.suspended,
+            "send_only": ParticipantStatus.send_only,
+            "receive_only": ParticipantStatus.receive_only,
             "tx_future_ms_max": limits.tx_future_ms_max,
             "tx_past_ms_max": limits.tx_past_ms_max,
             "amount_max": limits.amount_max,

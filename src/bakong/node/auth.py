@@ -103,7 +103,7 @@ class CallerDirectory:
                 caller = Caller(
                     participant=code,
                     is_central_bank=code == chain.central_bank,
-                    active=participant.status is ParticipantStatus.active,
+                    active=participant.status is not ParticipantStatus.suspended,
                     public_key=key,
                 )
                 callers.setdefault(key, caller)

@@ -6,10 +6,19 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from bakong.console.home import ConsoleServices
-from bakong.console.pages import render, views
+from bakong.console.pages import analytics, governance, links, render, reports, supervision, views
 
 __all__ = ["routes"]
 
 
 def routes(services: ConsoleServices) -> list[BaseRoute]:
-    return render.routes(views.routes(services))
+    return render.routes(
+        [
+            *views.routes(services),
+            *reports.routes(services),  # settlement report, monitoring, liquidity positions
+            *governance.routes(services),  # register, rotate keys, limits
+            *supervision.routes(services),  # payment rate, approval rate, declines
+            *analytics.routes(services),  # daily volumes and values, charts (Parquet, DuckDB)
+            *links.routes(services),  # cross-border links: liquidity, positions, failures
+        ]
+    )

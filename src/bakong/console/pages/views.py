@@ -2,10 +2,12 @@
 
     GET  /signin, POST /signin, POST /signout
     GET  /                     overview: height, participants, issued per asset, live rate
-    GET  /participants         every participant with its settlement balances; pause, resume
+    GET  /participants         every participant with its settlement balances; pause, resume,
+                               make send-only or receive-only
     GET  /liquidity            issue and redeem: the operator's form, the latest proposals
     GET  /proposals            the queue: a supervisor approves or rejects
-    POST /proposals            staff propose (issue, redeem, freeze, unfreeze, pause, resume)
+    POST /proposals            staff propose (issue, redeem, freeze, unfreeze, pause, resume,
+                               send_only, receive_only)
     POST /proposals/{id}/approve, POST /proposals/{id}/reject
     GET  /account?id=A         one account: status, balances, transactions, freeze/unfreeze
     GET  /transactions?...     search by hash, account, participant, day, amount, result
@@ -36,7 +38,16 @@ from bakong.gateway.problems import GatewayProblem
 from bakong.ledger.assets import ASSETS, Asset
 from bakong.ledger.identifiers import is_account_id, is_participant_code, settlement_account
 
-__all__ = ["PHNOM_PENH", "routes"]
+__all__ = [
+    "PHNOM_PENH",
+    "Handler",
+    "Signed",
+    "page_context",
+    "routes",
+    "signed_in",
+    "signed_page",
+    "staff_form",
+]
 
 PHNOM_PENH = timezone(timedelta(hours=7))  # Cambodia keeps no daylight saving
 _HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -50,32 +61,32 @@ def when(time_ms: int) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-class _Signed:
+class Signed:
     """The signed-in staff member of a request and the session's tokens."""
 
     def __init__(self, member: staff.Staff, csrf: str, token: str) -> None:
         self.staff, self.csrf, self.token = member, csrf, token
 
 
-async def _signed_in(services: ConsoleServices, request: Request) -> _Signed | None:
+async def signed_in(services: ConsoleServices, request: Request) -> Signed | None:
     token = request.cookies.get(COOKIE, "")
     if not token or len(token) > 128:
         return None
     found = await services.db(staff.session_staff, services.engine, token, services.clock_ms())
-    return None if found is None else _Signed(found[0], found[1], token)
+    return None if found is None else Signed(found[0], found[1], token)
 
 
-def _context(signed: _Signed, **values: Any) -> dict[str, Any]:
+def page_context(signed: Signed, **values: Any) -> dict[str, Any]:
     return {"me": signed.staff, "csrf": signed.csrf, "when": when, **values}
 
 
-def _page(
-    handler: Callable[[ConsoleServices, Request, _Signed], Awaitable[Response]],
+def signed_page(
+    handler: Callable[[ConsoleServices, Request, Signed], Awaitable[Response]],
 ) -> Handler:
     """A page for signed-in staff only."""
 
     async def guarded(services: ConsoleServices, request: Request) -> Response:
-        signed = await _signed_in(services, request)
+        signed = await signed_in(services, request)
         if signed is None:
             return redirect("/signin")
         return await handler(services, request, signed)
@@ -83,14 +94,14 @@ def _page(
     return guarded
 
 
-def _form(
-    handler: Callable[[ConsoleServices, dict[str, str], _Signed], Awaitable[Response]],
+def staff_form(
+    handler: Callable[[ConsoleServices, dict[str, str], Signed], Awaitable[Response]],
     back: str,
 ) -> Handler:
     """A POST of signed-in staff: session, anti-forgery token, refusals as `?error=`."""
 
     async def guarded(services: ConsoleServices, request: Request) -> Response:
-        signed = await _signed_in(services, request)
+        signed = await signed_in(services, request)
         if signed is None:
             return redirect("/signin")
         form = await read_form(request)
@@ -130,7 +141,7 @@ async def signin(services: ConsoleServices, request: Request) -> Response:
     return answer
 
 
-async def _signout(services: ConsoleServices, form: dict[str, str], signed: _Signed) -> Response:
+async def _signout(services: ConsoleServices, form: dict[str, str], signed: Signed) -> Response:
     now_ms = services.clock_ms()
     await services.db(staff.sign_out, services.engine, signed.token, signed.staff, now_ms)
     answer = redirect("/signin")
@@ -141,48 +152,48 @@ async def _signout(services: ConsoleServices, form: dict[str, str], signed: _Sig
 # -- reading pages -----------------------------------------------------------------------------
 
 
-async def _overview(services: ConsoleServices, request: Request, signed: _Signed) -> Response:
+async def _overview(services: ConsoleServices, request: Request, signed: Signed) -> Response:
     figures = await services.db(queries.overview, services.engine, services.clock_ms())
-    return page(request, "overview.html", _context(signed, figures=figures, assets=ASSETS))
+    return page(request, "overview.html", page_context(signed, figures=figures, assets=ASSETS))
 
 
-async def _participants(services: ConsoleServices, request: Request, signed: _Signed) -> Response:
+async def _participants(services: ConsoleServices, request: Request, signed: Signed) -> Response:
     rows = await services.db(queries.participant_rows, services.engine)
-    return page(request, "participants.html", _context(signed, rows=rows, assets=ASSETS))
+    return page(request, "participants.html", page_context(signed, rows=rows, assets=ASSETS))
 
 
-async def _liquidity(services: ConsoleServices, request: Request, signed: _Signed) -> Response:
+async def _liquidity(services: ConsoleServices, request: Request, signed: Signed) -> Response:
     rows = await services.db(queries.participant_rows, services.engine)
     latest = await services.db(proposals.proposals, services.engine)
     money = [p for p in latest if p.kind in proposals.MONEY_KINDS]
-    context = _context(signed, rows=rows, assets=ASSETS, latest=money)
+    context = page_context(signed, rows=rows, assets=ASSETS, latest=money)
     return page(request, "liquidity.html", context)
 
 
-async def _queue(services: ConsoleServices, request: Request, signed: _Signed) -> Response:
+async def _queue(services: ConsoleServices, request: Request, signed: Signed) -> Response:
     latest = await services.db(proposals.proposals, services.engine)
     pending = [p for p in latest if p.state == "pending"]
     decided = [p for p in latest if p.state != "pending"]
-    context = _context(signed, pending=pending, decided=decided)
+    context = page_context(signed, pending=pending, decided=decided)
     return page(request, "proposals.html", context)
 
 
-async def _account(services: ConsoleServices, request: Request, signed: _Signed) -> Response:
+async def _account(services: ConsoleServices, request: Request, signed: Signed) -> Response:
     account_id = request.query_params.get("id", "").strip()[:128]
     view = None
     if is_account_id(account_id):
         view = await services.db(queries.account_view, services.engine, account_id)
-    context = _context(signed, account_id=account_id, view=view)
+    context = page_context(signed, account_id=account_id, view=view)
     return page(request, "account.html", context)
 
 
-async def _audit(services: ConsoleServices, request: Request, signed: _Signed) -> Response:
+async def _audit(services: ConsoleServices, request: Request, signed: Signed) -> Response:
     before_text = request.query_params.get("before", "")
     before = int(before_text) if before_text.isdigit() and len(before_text) < 19 else None
     rows_max = limits.console_page_rows_max
     entries = await services.db(audit_log.entries, services.engine, rows_max, before)
     older = entries[-1].id if len(entries) == rows_max else None
-    return page(request, "audit.html", _context(signed, entries=entries, older=older))
+    return page(request, "audit.html", page_context(signed, entries=entries, older=older))
 
 
 def _day_ms(text: str, days_after: int = 0) -> int | None:
@@ -217,20 +228,20 @@ def _search_of(params: dict[str, str]) -> queries.Search:
     )
 
 
-async def _transactions(services: ConsoleServices, request: Request, signed: _Signed) -> Response:
+async def _transactions(services: ConsoleServices, request: Request, signed: Signed) -> Response:
     params = {key: value[:128] for key, value in request.query_params.items()}
     asked = any(value.strip() for value in params.values())
     rows = []
     if asked:
         rows = await services.db(queries.search, services.engine, _search_of(params))
-    context = _context(signed, params=params, rows=rows, asked=asked)
+    context = page_context(signed, params=params, rows=rows, asked=asked)
     return page(request, "transactions.html", context)
 
 
 # -- acts: propose, approve, reject ------------------------------------------------------------
 
 
-async def _propose(services: ConsoleServices, form: dict[str, str], signed: _Signed) -> Response:
+async def _propose(services: ConsoleServices, form: dict[str, str], signed: Signed) -> Response:
     kind = form.get("kind", "")
     money: tuple[Asset, int] | None = None
     if kind in proposals.MONEY_KINDS:
@@ -262,13 +273,13 @@ def _number(form: dict[str, str]) -> int:
     return int(text)
 
 
-async def _approve(services: ConsoleServices, form: dict[str, str], signed: _Signed) -> Response:
+async def _approve(services: ConsoleServices, form: dict[str, str], signed: Signed) -> Response:
     number = _number(form)
     found = await proposals.approve(services, signed.staff, number)
     return redirect("/proposals", done=f"{found.state}-{number}")
 
 
-async def _reject(services: ConsoleServices, form: dict[str, str], signed: _Signed) -> Response:
+async def _reject(services: ConsoleServices, form: dict[str, str], signed: Signed) -> Response:
     number = _number(form)
     await services.db(
         proposals.reject, services.engine, signed.staff, number, form.get("note", "")[:600],
@@ -293,15 +304,15 @@ def routes(services: ConsoleServices) -> list[BaseRoute]:
     return [
         get("/signin", signin_page),
         post("/signin", signin),
-        post("/signout", _form(_signout, "/")),
-        get("/", _page(_overview)),
-        get("/participants", _page(_participants)),
-        get("/liquidity", _page(_liquidity)),
-        get("/proposals", _page(_queue)),
-        post("/proposals", _form(_propose, "/proposals")),
-        post("/proposals/{number}/approve", _form(_approve, "/proposals")),
-        post("/proposals/{number}/reject", _form(_reject, "/proposals")),
-        get("/account", _page(_account)),
-        get("/transactions", _page(_transactions)),
-        get("/audit", _page(_audit)),
+        post("/signout", staff_form(_signout, "/")),
+        get("/", signed_page(_overview)),
+        get("/participants", signed_page(_participants)),
+        get("/liquidity", signed_page(_liquidity)),
+        get("/proposals", signed_page(_queue)),
+        post("/proposals", staff_form(_propose, "/proposals")),
+        post("/proposals/{number}/approve", staff_form(_approve, "/proposals")),
+        post("/proposals/{number}/reject", staff_form(_reject, "/proposals")),
+        get("/account", signed_page(_account)),
+        get("/transactions", signed_page(_transactions)),
+        get("/audit", signed_page(_audit)),
     ]

@@ -5,6 +5,7 @@
     /wallet/signin                 phone and PIN
     /wallet/send                   to a handle, an account ID or a phone; preview; PIN
     /wallet/scan                   a KHQR from the camera or a photo; the same confirm step
+                                   (a foreign shop's code: the link's quote, then the PIN)
     /wallet/qr                     my static KHQR, or a one-time code for an amount
     /wallet/history                payments, filtered by direction, currency and day; paged
     /wallet/receipt/{tx_hash}      one payment's receipt

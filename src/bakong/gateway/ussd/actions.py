@@ -25,7 +25,8 @@ steps on. Rules:
   what remains today. A cash-out is the agent's request, bounded by the agent's caps and the
   ledger's limits, not by this cap.
 - Balances and the mini statement come from the projection (`balances`, `history`): what the
-  gateway applied from the ledger, as the app shows it.
+  gateway applied from the ledger, as the app shows it (a payment to a shop abroad with the
+  shop and its price there, from `foreign_payments`).
 - A wallet opened by USSD is basic tier and custodial, named by digits the customer chose; its
   phone is the one the aggregator vouches for (the mobile network's word), so no code is sent.
 - The core or the payee's bank not answering is `Unavailable` (or an unknown name), never a
@@ -64,6 +65,7 @@ from bakong.gateway import (
     submission,
     wallets,
 )
+from bakong.gateway.crossborder import history as foreign_history
 from bakong.gateway.problems import GatewayProblem
 from bakong.gateway.service import GatewayServices
 from bakong.gateway.ussd import menu
@@ -226,14 +228,32 @@ def _statement(engine: Engine, account_id: str) -> menu.StatementShown:
                 db.claims.c.claim_id.in_(posts), db.claims.c.state == claim_records.CLAIMED
             )
         ).scalars()}  # fmt: skip
+        paid_abroad = foreign_history.foreign_of(connection, account_id, {
+            str(row.reference) for row in rows if row.direction == "out" and row.reference
+        })  # fmt: skip
         entries = [
-            (int(row.time_ms), str(row.asset),
-             int(row.amount) * (1 if row.direction == "in" else -1),
-             "claimed" if row.direction == "out" and row.reference in claimed else "")
+            ((int(row.time_ms), str(row.asset),
+              int(row.amount) * (1 if row.direction == "in" else -1),
+              "claimed" if row.direction == "out" and row.reference in claimed else ""),
+             _abroad(paid_abroad.get(str(row.reference)) if row.direction == "out" else None))
             for row in rows
-        ] + _claim_entries(connection, account_id)  # fmt: skip
-    entries.sort(key=lambda entry: -entry[0])
-    return menu.StatementShown(tuple(entries[: limits.ussd_statement_entries_max]))
+        ] + [(entry, None) for entry in _claim_entries(connection, account_id)]  # fmt: skip
+    entries.sort(key=lambda entry: -entry[0][0])
+    shown = entries[: limits.ussd_statement_entries_max]
+    return menu.StatementShown(
+        tuple(entry for entry, _ in shown),
+        {place: abroad for place, (_, abroad) in enumerate(shown) if abroad is not None},
+    )
+
+
+def _abroad(payment: dict[str, Any] | None) -> menu.Abroad | None:
+    """A payment to a shop abroad (`foreign_history.foreign_of`) as the statement shows it."""
+    if payment is None:
+        return None
+    return menu.Abroad(
+        str(payment["merchant_name"]), str(payment["foreign_currency"]),
+        int(payment["foreign_exponent"]), int(payment["foreign_amount"]),
+    )  # fmt: skip
 
 
 def _shop(engine: Engine, code: str) -> menu.ShopFound | menu.ShopMissing:

@@ -14,7 +14,8 @@ Menus, for a phone with a wallet at this bank (`main`):
                         -> "Send X to NAME", PIN -> paid (END)
     3 Pay a shop        the shop's short code -> its name, currency, amount, PIN -> paid
     4 Cash-out requests the agent requests waiting -> one -> 1 approve (PIN) / 2 decline
-    5 Mini statement    PIN -> the latest payments, money sent to phones with its state (END)
+    5 Mini statement    PIN -> the latest payments, money sent to phones with its state, a
+                        payment to a shop abroad as its price there and the shop (END)
     6 Change PIN        current PIN -> new PIN, again -> changed (END)
     7 Language          1 Khmer / 2 English
     8 Claim money       the bank that texted a code (a page of banks) -> the code -> received
@@ -50,7 +51,7 @@ import datetime
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -61,7 +62,7 @@ from bakong.ledger.assets import Asset
 from bakong.ledger.policy import phnom_penh_day
 
 __all__ = [
-    "Action", "Approve", "ApprovalGone", "Approved", "Balance", "Balances", "CheckHandle",
+    "Abroad", "Action", "Approve", "ApprovalGone", "Approved", "Balance", "Balances", "CheckHandle",
     "ClaimClosed", "ClaimCodeWrong", "ClaimPlaced", "ClaimUnderway", "Claimed", "Decline",
     "Declined", "Dial", "Entry", "Event", "Facts", "HandleFree", "HandleTaken", "Item",
     "LanguageSaved", "ListApprovals", "LookupPayee", "LookupShop", "Opening", "Paid",
@@ -75,14 +76,25 @@ __all__ = [
 BACK, HOME = "0", "00"
 
 
+class Abroad(msgspec.Struct, frozen=True):
+    """A statement entry's payment to a shop abroad: the shop and its price in its currency."""
+
+    merchant: str
+    currency: str  # ISO 4217 alpha
+    exponent: int  # the currency's minor-unit digits
+    amount: int  # minor units of `currency`
+
+
 class Item(msgspec.Struct, frozen=True):
     """A line of a list screen: a cash-out request (`key` its id) or a statement entry (`key`
-    the state of money sent to a phone with no wallet, `texts.CLAIM_STATES`, or empty)."""
+    the state of money sent to a phone with no wallet, `texts.CLAIM_STATES`, or empty;
+    `abroad` a payment to a shop abroad)."""
 
     label: str  # the agent, or the entry's date (dd/mm)
     asset: str
     amount: int  # minor units; a statement's is negative when money left
     key: str = ""
+    abroad: Abroad | None = None
 
 
 class State(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -251,6 +263,8 @@ class Balances:
 class StatementShown:
     # (time_ms, asset, signed amount, the state of money sent to a phone or ""), newest first
     entries: tuple[tuple[int, str, int, str], ...]
+    # The entries (by their place in `entries`) that paid a shop abroad.
+    abroad: dict[int, Abroad] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -470,12 +484,19 @@ def _lines(state: State, facts: Facts) -> list[str]:
         ]
     if state.screen != "statement":
         return []
-    return [
+    return [_statement_line(language, item) for item in state.items]
+
+
+def _statement_line(language: str, item: Item) -> str:
+    if item.abroad is not None:  # the price the shop asked is what the payer recognises
+        paid = item.abroad
+        line = texts.abroad(paid.merchant, paid.currency, paid.exponent, -paid.amount)
+        return f"{item.label} {line}"
+    return (
         f"{item.label} {'+' if item.amount > 0 else ''}"
         f"{texts.money(language, Asset(item.asset), item.amount)}"
         + (f" {texts.CLAIM_STATES[language][item.key]}" if item.key else "")
-        for item in state.items
-    ]
+    )
 
 
 def render(state: State, facts: Facts) -> str:
@@ -888,7 +909,8 @@ def _on_statement(state: State, result: Result, facts: Facts, now_ms: int) -> Ou
     if not result.entries:
         return _final(state, "statement_none", facts)
     items = tuple(
-        Item(_day(time_ms), asset, amount, mark) for time_ms, asset, amount, mark in result.entries
+        Item(_day(time_ms), asset, amount, mark, result.abroad.get(place))
+        for place, (time_ms, asset, amount, mark) in enumerate(result.entries)
     )
     return _final(msgspec.structs.replace(state, items=items), "statement", facts)
 

@@ -33,6 +33,7 @@ __all__ = [
     "NOTES",
     "REASONS",
     "SCREENS",
+    "abroad",
     "claim_receipt",
     "compose",
     "gsm7_length",
@@ -105,6 +106,17 @@ def money(language: str, asset: Asset, amount: int) -> str:
     if language == "en":
         return f"{sign}{number} {asset.value}"
     return f"{sign}{number}៛" if asset is Asset.KHR else f"{sign}${number}"
+
+
+def abroad(merchant: str, currency: str, exponent: int, amount: int) -> str:
+    """A payment to a shop abroad as a statement line shows it after the date, in both
+    languages: its price in the shop's currency, then the shop, cut to
+    `limits.ussd_label_chars_max` so that the line fits a screen by itself
+    (`-1,250.00 THB Somchai Noodles`)."""
+    sign = "-" if amount < 0 else ""
+    whole, fraction = divmod(abs(amount), 10**exponent)
+    number = f"{whole:,}" + (f".{fraction:0{exponent}d}" if exponent else "")
+    return f"{sign}{number} {currency} {_cut(merchant, limits.ussd_label_chars_max)}"
 
 
 def unit(language: str, asset: Asset) -> str:

@@ -3,9 +3,11 @@
 // (`POST /v1/payments/scan`). Then the same confirm step as "send", with the shop's name, the
 // amount and currency, and a dynamic code's expiry counting down. A code without an amount
 // (a shop's static code) asks for one first, in the code's currency.
+// A code that is not a KHQR may be a foreign shop's: `wallet-foreign.js` pays it abroad.
 
 import { ApiError, api, parseAmount, say, t } from "./api.js";
 import { readKhqr } from "./wallet-khqr.js";
+import { payForeign } from "./wallet-foreign.js";
 import { confirm } from "./wallet-pay.js";
 import { fail, requireSession } from "./wallet.js";
 
@@ -60,6 +62,9 @@ async function chosen(text) {
   say(error, "");
   const code = readKhqr(text);
   if (!code) {
+    // Not a KHQR: the gateway says whether it is a foreign shop's code it pays abroad.
+    const hide = () => { field("scanner").hidden = true; };
+    if (await payForeign(text, { onShown: hide, onCancel: resetScanner })) return;
     say(error, t("wallet.scan.not_khqr"));
     return;
   }

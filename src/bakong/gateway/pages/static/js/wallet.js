@@ -90,8 +90,22 @@ export function claimState(claim) {
   }
 }
 
+// An amount in a currency's minor units, as "1,250.00 THB".
+export function foreignMoney(amount, currency, exponent) {
+  const digits = String(amount).padStart(exponent + 1, "0");
+  const whole = digits.slice(0, digits.length - exponent).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const text = exponent ? whole + "." + digits.slice(digits.length - exponent) : whole;
+  return text + " " + currency;
+}
+
+// A shop abroad as the history and the receipt name it: "Somchai Noodles, Bangkok, TH".
+export function foreignShop(foreign) {
+  return [foreign.merchant_name, foreign.city, foreign.country].filter(Boolean).join(", ");
+}
+
 // One history entry as a list row linking to its receipt (for money sent to a phone with no
-// wallet, to that claim's page, with where it stands).
+// wallet, to that claim's page, with where it stands; a payment to a shop abroad names the
+// shop and shows its price in the shop's currency).
 export function entryRow(entry) {
   const incoming = entry.direction === "in";
   const claim = incoming ? null : entry.claim || null;
@@ -100,12 +114,19 @@ export function entryRow(entry) {
   const link = document.createElement("a");
   link.href = claim ? "/wallet/sent/" + claim.claim_id : "/wallet/receipt/" + entry.tx_hash;
   // A claimed claim's entry is the escrow's transfer: the payer knows it by the phone.
+  const foreign = incoming ? null : entry.foreign || null;
   const who = span("who", t(incoming ? "wallet.entry.in" : "wallet.entry.out", {
-    who: claim ? claim.phone : entry.counterparty,
+    who: claim ? claim.phone : foreign ? foreignShop(foreign) : entry.counterparty,
   }));
   who.append(document.createElement("br"));
   let detail = entry.result === "ok" ? when(entry.time_ms) : t("wallet.entry.refused");
   if (claim) detail = claimState(claim);
+  if (foreign) {
+    const price = foreignMoney(
+      foreign.foreign_amount, foreign.foreign_currency, foreign.foreign_exponent,
+    );
+    detail = t("wallet.entry.foreign", { date: detail, price, rate: foreign.rate_text });
+  }
   who.append(span(claim ? "small claim-state " + claim.state : "muted small", detail));
   const sign = entry.result !== "ok" ? "" : incoming ? "+" : "−";
   const amount = span("amount " + (incoming ? "in" : "out"), sign + money(entry.amount, entry.asset));
