@@ -465,13 +465,15 @@ def test_a_payment_abroad_in_the_mini_statement() -> None:
         shown = walk(facts(language), "5", PIN,
                      results={menu.Statement: menu.StatementShown(entries, abroad)})  # fmt: skip
         plus = "+25,000 KHR" if language == "en" else "+25,000៛"
-        assert shown.text == f"{title}08/01 -250.00 THB Somchai Noodles\n08/01 {plus}"
-    # The longest shop and price: the line shows whole on its own, the shop's name cut.
+        paid = "-29,563 KHR" if language == "en" else "-29,563៛"
+        assert shown.text == f"{title}08/01 {paid} 250.00 THB Somchai Noodles\n08/01 {plus}"
+    # The longest shop, price and riel: the amounts show whole, the shop's name gives way.
     for language in ("en", "km"):
         shown = walk(facts(language), "5", PIN, results={
             menu.Statement: menu.StatementShown(((day, "KHR", -BIGGEST, ""),), {0: ABROAD})})
         assert texts.screen_fits(shown.text)
-        assert shown.text.endswith(f"08/01 -10,000,000,000,000.00 THB {KHMER_NAME[:22]}..")
+        priced = f"08/01 {texts.money(language, Asset.KHR, -BIGGEST)} 10,000,000,000,000.00 THB"
+        assert shown.text.splitlines()[-1].startswith(priced)  # the shop's name gives way
 
 
 def test_language_is_chosen_from_the_menu() -> None:

@@ -488,10 +488,11 @@ def _lines(state: State, facts: Facts) -> list[str]:
 
 
 def _statement_line(language: str, item: Item) -> str:
-    if item.abroad is not None:  # the price the shop asked is what the payer recognises
+    if item.abroad is not None:  # what left the wallet, then the price the shop asked
         paid = item.abroad
-        line = texts.abroad(paid.merchant, paid.currency, paid.exponent, -paid.amount)
-        return f"{item.label} {line}"
+        total = texts.money(language, Asset(item.asset), item.amount)
+        head = f"{item.label} {total}"
+        return texts.abroad(head, paid.merchant, paid.currency, paid.exponent, paid.amount)
     return (
         f"{item.label} {'+' if item.amount > 0 else ''}"
         f"{texts.money(language, Asset(item.asset), item.amount)}"

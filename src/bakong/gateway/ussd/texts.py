@@ -108,15 +108,16 @@ def money(language: str, asset: Asset, amount: int) -> str:
     return f"{sign}{number}៛" if asset is Asset.KHR else f"{sign}${number}"
 
 
-def abroad(merchant: str, currency: str, exponent: int, amount: int) -> str:
-    """A payment to a shop abroad as a statement line shows it after the date, in both
-    languages: its price in the shop's currency, then the shop, cut to
-    `limits.ussd_label_chars_max` so that the line fits a screen by itself
-    (`-1,250.00 THB Somchai Noodles`)."""
-    sign = "-" if amount < 0 else ""
-    whole, fraction = divmod(abs(amount), 10**exponent)
+def abroad(head: str, merchant: str, currency: str, exponent: int, amount: int) -> str:
+    """A payment to a shop abroad as a statement line shows it, in both languages: `head` (the
+    date and the riel it cost), its price in the shop's currency, then the shop, cut to what a
+    Khmer screen leaves of the line (at most `limits.ussd_label_chars_max`), so the line fits a
+    screen by itself: `08/01 -29,563 KHR 250.00 THB Somchai Noodles`."""
+    whole, fraction = divmod(amount, 10**exponent)
     number = f"{whole:,}" + (f".{fraction:0{exponent}d}" if exponent else "")
-    return f"{sign}{number} {currency} {_cut(merchant, limits.ussd_label_chars_max)}"
+    priced = f"{head} {number} {currency}"
+    room = min(limits.ussd_label_chars_max, limits.ussd_screen_ucs2_units_max - len(priced) - 1)
+    return f"{priced} {_cut(merchant, room)}" if room >= 3 else priced
 
 
 def unit(language: str, asset: Asset) -> str:
