@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
+# Test processes: most tests wait on real processes (validators, gateways, PostgreSQL,
+# Chromium), so two workers keep two cores busy; each worker takes whole files, which keeps a
+# module's fixtures to one worker.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint typecheck pytest clean postgres-server c-compiler browser ocr
 
@@ -84,7 +88,7 @@ ocr:
 test: $(STAMP) $(KHQR_SDK)/node_modules/bakong-khqr/package.json $(AXE)/node_modules/axe-core/axe.min.js postgres-server browser ocr
 	$(BIN)/ruff check src tests tools
 	$(BIN)/mypy src tools
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis src/bakong/ledger/*.so

@@ -47,12 +47,19 @@ __all__ = [
     "validator_power_max",
     # consensus
     "height_max",
+    "compact_proposal_bytes_max",
     "proposal_bytes_max",
     "proposals_per_round_max",
     "round_max",
     "rounds_ahead_max",
     "steps_per_input_max",
     # node
+    "fetch_answer_bytes_max",
+    "fetch_asked_remembered_max",
+    "fetch_hashes_max",
+    "fetch_request_bytes_max",
+    "fetched_txs_max",
+    "incomplete_proposals_max",
     "alias_lookup_burst",
     "alias_lookup_bytes_max",
     "alias_lookups_page_max",
@@ -86,6 +93,7 @@ __all__ = [
     "verify_batch_wait_ms",
     "verify_batch_checks_max",
     "lmdb_map_bytes_default",
+    "lmdb_log_map_bytes",
     "stored_block_bytes_max",
     "config_bytes_max",
     "genesis_bytes_max",
@@ -166,6 +174,8 @@ __all__ = [
     "loadgen_request_timeout_s",
     "loadgen_stream_reconnects_max",
     "loadgen_stream_message_bytes_max",
+    "loadgen_block_poll_s",
+    "loadgen_sample_interval_s",
     "central_ledger_pool_size_default",
     "central_ledger_retries_max",
     "central_ledger_start_timeout_s",
@@ -506,6 +516,9 @@ votes_per_round_max = 4 * validators_max
 proposals_per_round_max = 2
 vote_bytes_max = 256
 proposal_bytes_max = block_bytes_max + 1_024
+# A compact proposal (`bakong.node.compact`) is a header with its last commit (at most one
+# signature of each validator), the transactions' 32-byte hashes and the value's digest.
+compact_proposal_bytes_max = block_txs_max * 34 + validators_max * 128 + 4_096
 # Rule firings the driver performs for one input (each firing advances the round state).
 steps_per_input_max = 64
 
@@ -547,6 +560,17 @@ request_memory_ms = 2 * request_skew_ms_max
 # A signed request's target (path and query) is refused beyond this before it is hashed: far
 # beyond any route of the API with its query.
 request_target_chars_max = 2_048
+# Fetching the transactions a compact proposal names and a follower lacks: a request names at
+# most a block's hashes and an answer carries at most a block's bytes; a follower completes
+# this many proposals at once (a round's proposals and some later rounds'), keeps this many
+# fetched transactions for the height, and remembers what it asked for this long (so that
+# a late answer to an earlier request is not taken for an unasked one).
+fetch_hashes_max = block_txs_max
+fetch_request_bytes_max = fetch_hashes_max * 34 + 16  # a bin8 header per hash, an array's
+fetch_answer_bytes_max = block_bytes_max
+incomplete_proposals_max = 4 * proposals_per_round_max
+fetched_txs_max = 2 * block_txs_max
+fetch_asked_remembered_max = 4 * block_txs_max
 # Consensus messages a node keeps for heights it has not reached yet: the two votes of each of
 # `validators_max` validators for about 20 rounds, enough to follow a short lag without catch-up.
 later_messages_max = 4_096
@@ -569,6 +593,8 @@ verify_batch_wait_ms = 2
 verify_batch_checks_max = 4_096
 # LMDB reserves address space, not disk: the file grows as it fills, so the map is generous.
 lmdb_map_bytes_default = 64 * 2**30
+# The consensus log's environment holds one height's inputs, proposals (whole blocks) among them.
+lmdb_log_map_bytes = 16 * 2**30
 # A stored block is a block (`block_bytes_max`), its commit and its results, with ample room.
 stored_block_bytes_max = 64 * 2**20
 # Files a node reads before it trusts them: its config.toml, its genesis, a key file (JSON of a
@@ -719,6 +745,10 @@ loadgen_tick_s = 0.01
 loadgen_request_timeout_s = 30.0
 loadgen_stream_reconnects_max = 5
 loadgen_stream_message_bytes_max = 64 * 2**20
+# Without a stream follower the load generator polls a validator's height this often; during
+# a measured window it samples its requests in flight this often.
+loadgen_block_poll_s = 0.02
+loadgen_sample_interval_s = 0.01
 # The PostgreSQL central ledger (bakong.bench.central_ledger): PostgreSQL groups the fsyncs of
 # concurrent commits, so the pool is wide; a deadlock or serialization failure is retried.
 central_ledger_pool_size_default = 32
@@ -1244,6 +1274,8 @@ assert validators_max * validator_power_max < 2**53  # voting-power sums stay ex
 assert timeout_prevote_ms_base > 0 and timeout_precommit_ms_base > 0 and timeout_ms_delta > 0
 assert timeout_propose_ms_base >= timeout_prevote_ms_base
 assert proposal_bytes_max > block_bytes_max
+assert compact_proposal_bytes_max < proposal_bytes_max
+assert fetch_answer_bytes_max <= block_bytes_max
 assert proposals_per_round_max >= 2  # the first proposal and the evidence against it
 assert votes_per_round_max >= 4 * validators_max
 assert 0 < block_time_drift_ms_max < tx_future_ms_max

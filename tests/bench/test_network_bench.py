@@ -1,9 +1,12 @@
 """Smoke slice of `bakong bench network`: a tiny run produces every figure, consistently.
 
 Four real validator processes, 1,000 accounts opened and funded through consensus, three
-measured seconds per phase, and the PostgreSQL baseline. No timing assertion: the machine is
+measured seconds per phase (saturation with the stream's follower, half load, saturation
+without any follower), and the PostgreSQL baseline. No timing assertion: the machine is
 shared and noisy, and the benchmark reports ratios; this checks only that the figures exist
-and agree with their definitions, and that every transfer committed with result `ok`.
+and agree with their definitions (CPU per transfer split into signature checks and the rest,
+the baselines' saturation evidence, the stream's comparison), and that every transfer
+committed with result `ok`.
 """
 
 from __future__ import annotations
@@ -53,3 +56,51 @@ def test_tiny_network_run_produces_consistent_figures() -> None:
         assert phase["committed_ok"] == phase["submitted"] > 0
         assert not phase["failed"] and not phase["rejected"]
     assert figures["machine"]["cores"] >= 1
+    _check_cpu_split(figures)
+    _check_saturation_evidence(figures)
+    _check_stream_compare(figures)
+
+
+def _check_cpu_split(figures: dict[str, Any]) -> None:
+    """signatures + other = total, per validator; every validator checked every transfer's
+    signature at least once (plus votes and commits), so at least one check per transfer."""
+    assert figures["signature_us_one_core"] == pytest.approx(
+        1e6 / figures["verify_one_core_per_s"], abs=0.01
+    )
+    rows = figures["validator_cpu"]
+    assert [row["name"] for row in rows] == [f"validator-{i}" for i in range(4)]
+    for row in rows:
+        assert row["cpu_us_per_transfer"] > 0 and row["cpu_cores"] > 0
+        assert row["signature_checks_per_transfer"] >= 1
+        signature_us = row["signature_checks_per_transfer"] * figures["signature_us_one_core"]
+        assert row["signature_us_per_transfer"] == pytest.approx(signature_us, rel=0.01)
+        total = row["signature_us_per_transfer"] + row["other_us_per_transfer"]
+        assert total == pytest.approx(row["cpu_us_per_transfer"], abs=0.2)
+
+
+def _check_saturation_evidence(figures: dict[str, Any]) -> None:
+    validators, postgres = figures["validators_saturation"], figures["postgres_saturation"]
+    for evidence in (validators, postgres):
+        assert 0 < evidence["in_flight_max"] <= evidence["in_flight_limit"]
+        assert 0 < evidence["in_flight_mean"] <= evidence["in_flight_max"]
+        assert 0 <= evidence["backoff_fraction"] <= 1
+        assert 0 <= evidence["machine_cpu_idle_fraction"] <= 1
+        assert 0 <= evidence["machine_cpu_iowait_fraction"] <= 1
+        assert evidence["committed_ok"] > 0 and evidence["loadgen_cpu_cores"] > 0
+    assert validators["in_flight_limit"] == 4 * 2  # two workers per validator
+    assert validators["cpu_cores"] == pytest.approx(
+        sum(row["cpu_cores"] for row in figures["validator_cpu"]), abs=0.01
+    )
+    assert postgres["server_cpu_cores"] > 0 and postgres["service_cpu_cores"] > 0
+    assert postgres["server_cpu_us_per_transfer"] > 0
+
+
+def _check_stream_compare(figures: dict[str, Any]) -> None:
+    stream = figures["stream"]
+    assert stream["serving_validator"] == "validator-0"
+    assert stream["blocks_fetched_from_without"] == "validator-3"
+    assert stream["tps_with_follower"] == figures["tps"]
+    assert stream["tps_without"] == figures["phases"]["saturation_no_stream"]["tps"] > 0
+    assert stream["serving_cpu_us_per_transfer_with"] > 0
+    assert stream["serving_cpu_us_per_transfer_without"] > 0
+    assert set(stream["finality_ms_without"]) == {"p50", "p95", "p99", "max"}

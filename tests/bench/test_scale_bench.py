@@ -18,6 +18,7 @@ import lmdb
 import pytest
 
 from bakong.bench.chain_builder import build_chain
+from bakong.bench.scale import accounts_ratio
 from bakong.bench.state_builder import accounts_in_key_order, build_state
 from bakong.bench.workload import account_name
 from bakong.consensus.commit import CommitStatus, verify_commit
@@ -82,6 +83,32 @@ def test_built_chain_carries_commits_and_snapshot_roots(tmp_path: Path) -> None:
         chain.close()
 
 
+def _step(accounts: int, tps_rounds: list[float], disk: list[int | None]) -> dict[str, object]:
+    return {
+        "accounts": accounts,
+        "tps_rounds": tps_rounds,
+        "disk_bytes_per_transfer": disk[0],
+        "disk_bytes_per_transfer_rounds": disk,
+    }
+
+
+def test_accounts_ratio_is_the_median_of_each_rounds_ratio() -> None:
+    small = _step(10_000, [2_000.0, 2_500.0, 1_000.0], [27_000, 26_000, 28_000])
+    large = _step(10**7, [1_800.0, 1_000.0, 900.0], [78_000, 80_000, None])
+    small["tps_ratio_rounds"] = [1.0, 1.0, 1.0]
+    large["tps_ratio_rounds"] = [0.9, 0.4, 0.9]  # what each round's neighbours gave
+    ratio = accounts_ratio([small, _step(10**5, [1.0], [1]), large])
+    assert (ratio["small"], ratio["large"]) == (10_000, 10**7)
+    assert ratio["ratios"] == [0.9, 0.4, 0.9] and ratio["median"] == 0.9
+    assert ratio["target"] == 0.8 and ratio["met"] is True
+    disk = ratio["disk_bytes_per_transfer"]
+    assert (disk["small"], disk["large"]) == (27_000, 78_000)
+    assert disk["large_rounds"] == [78_000, 80_000, None]
+    large["tps_ratio_rounds"] = [0.5, None, 0.7]  # a round whose smallest step committed none
+    assert accounts_ratio([small, large])["median"] == 0.6
+    assert accounts_ratio([small, large])["met"] is False
+
+
 @pytest.mark.e2e
 def test_quick_slice_produces_consistent_figures(tmp_path: Path) -> None:
     plot = tmp_path / "scale.png"
@@ -102,6 +129,16 @@ def test_quick_slice_produces_consistent_figures(tmp_path: Path) -> None:
     assert "finality_half_load_ms" in figures["sizes"][0]
     assert [row["accounts"] for row in figures["accounts"]] == [1_000, 10_000]
     assert figures["accounts"][0]["tps_ratio_vs_smallest"] == 1.0
+    for row in figures["accounts"]:
+        assert row["committed_ok"] >= row["tps"] > 0
+        written = (row["disk_written_mb"] or 0) * 2**20
+        if written > 0:  # the machine's disks wrote something during the run
+            per_transfer = row["disk_bytes_per_transfer"] * row["committed_ok"]
+            assert per_transfer == pytest.approx(written, rel=0.01, abs=2**20)
+    ratio = figures["accounts_ratio"]
+    assert (ratio["small"], ratio["large"], ratio["target"]) == (1_000, 10_000, 0.8)
+    assert ratio["ratios"] == figures["accounts"][-1]["tps_ratio_rounds"]
+    assert ratio["median"] == ratio["ratios"][0] > 0  # --quick: one round
     catchup = figures["catchup"]
     assert catchup["blocks"] == 200 and catchup["catchup_s"] >= catchup["first_status_s"] > 0
     assert figures["catchup_trace"][-1][1] >= 200

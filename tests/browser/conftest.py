@@ -33,6 +33,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.browser)
+            _open_pages_last(item)
+
+
+def _open_pages_last(item: pytest.Item) -> None:
+    """Set the pages up after the servers they visit, so they close before those servers stop:
+    a server stopping under an open page waits for the page's event stream until it times out."""
+    names = getattr(item, "fixturenames", None)
+    if names is None:
+        return
+    for name in ("pages", "page"):
+        if name in names:
+            names.remove(name)
+            names.append(name)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -114,7 +114,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     network.start()
     gateways: dict[str, GatewayProcess] = {}
     try:
-        with PostgresServer(max_connections=100, shared_buffers_mb=32) as postgres:
+        with PostgresServer(max_connections=100, shared_buffers_mb=32, durable=False) as postgres:
             assert network.wait_for_height(1, UP_S)
             homes = prepare_gateways(
                 directory, ["aclb", "wing"], databases={"wing": _postgres_url(postgres)}

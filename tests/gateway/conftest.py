@@ -62,7 +62,7 @@ def clock_ms() -> int:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    with PostgresServer(max_connections=200, shared_buffers_mb=32) as server:
+    with PostgresServer(max_connections=200, shared_buffers_mb=32, durable=False) as server:
         yield server
 
 

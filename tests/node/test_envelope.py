@@ -14,6 +14,9 @@ WIRE = {
     MessageKind.TX: b"\x03",
     MessageKind.SYNC: b"\x04",
     MessageKind.TXS: b"\x05",
+    MessageKind.PROPOSAL_COMPACT: b"\x06",
+    MessageKind.FETCH_TXS: b"\x07",
+    MessageKind.FETCHED_TXS: b"\x08",
 }
 
 
@@ -26,10 +29,19 @@ def test_each_kind_frames_to_its_fixed_byte_and_back(kind: MessageKind) -> None:
 
 
 def test_a_payload_without_a_known_kind_byte_unframes_to_none() -> None:
-    for payload in (b"", b"\x00", b"\x06message", b"\xffmessage"):
+    for payload in (b"", b"\x00", b"\x09message", b"\xffmessage"):
         assert unframe(payload) is None
 
 
 def test_the_log_spells_kinds_as_it_always_did() -> None:
-    assert [kind.value for kind in MessageKind] == ["proposal", "vote", "tx", "sync", "txs"]
+    assert [kind.value for kind in MessageKind] == [
+        "proposal",
+        "vote",
+        "tx",
+        "sync",
+        "txs",
+        "proposal_compact",
+        "fetch_txs",
+        "fetched_txs",
+    ]
     assert encode([MessageKind.VOTE, b"m"]) == encode(["vote", b"m"])

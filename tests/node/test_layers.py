@@ -19,7 +19,7 @@ LAYERS = [
     ["replica"],
     ["catchup", "admission"],
     ["host"],
-    ["relay", "mempool", "verifier"],
+    ["relay", "mempool", "verifier", "compact"],
     ["envelope"],
 ]
 

@@ -19,10 +19,14 @@ Method:
 - A *saturation* phase keeps `concurrency` requests in flight per URL, as fast as the nodes
   accept them. A *rate* phase submits at a fixed rate, in batches every 10 ms; its rate may be
   a fraction of an earlier phase's measured throughput (`rate_of`, `rate_factor`).
-- Commits are observed in one of two ways. `stream`: the central bank's
+- Commits are observed in one of three ways. `stream`: the central bank's
   `WS /v1/stream?format=msgpack` on one validator, decoded here without proof verification
   (this measures finality, not the SDK): the local arrival time of each block's message is
   the commit time of every transaction in it, and its result code says whether it applied.
+  `blocks`: no stream follower at all; the generator polls `observe_url`'s `/v1/status` every
+  `limits.loadgen_block_poll_s` and fetches each new block whole (the central bank's
+  `GET /v1/blocks/{height}`), whose arrival time is the commit time of its transactions (so
+  finality reads up to one poll interval later than on the stream).
   `response`: the answer to the POST itself means committed (the central-database baseline,
   which answers only after its commit); a result with status `committed` and code `ok` applied.
 - Each phase runs `warmup_s + duration_s`, then stops submitting and waits (at most `drain_s`)
@@ -32,6 +36,17 @@ Method:
   computed for every transfer submitted in that same window: p50/p95/p99 by nearest rank, and
   the maximum. Transfers that failed in their block or at admission are counted by code, never
   as throughput.
+
+- Probes (`LoadConfig.probes`: processes, with the URL of their `/metrics` where they have
+  one) are read twice per phase. Around the whole phase, from before its first submission
+  until its drain ended (`PhaseCosts`): each probe's CPU time with its children's (psutil)
+  and the increase of its `bakong_signature_checks_total`, so that every committed
+  transfer's whole cost is inside, and the phase's `committed_ok` divides it. Around the
+  measured window, from the end of the warm-up until submission stopped (`WindowFigures`):
+  the probes' CPU and the machine's idle and I/O-wait share, this process's own CPU, and,
+  sampled every `limits.loadgen_sample_interval_s`, the requests in flight, the workers
+  backing off after a busy answer, and the transfers accepted but not yet seen committed:
+  how hard the load pushed.
 
 Every loop is bounded by the phase deadline, the drain deadline, or the pool's size.
 """
@@ -47,10 +62,11 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 import msgspec
+import psutil
 import websockets.asyncio.client
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
@@ -66,6 +82,10 @@ __all__ = [
     "Phase",
     "PhaseFigures",
     "Percentiles",
+    "PhaseCosts",
+    "Probe",
+    "ProbeFigures",
+    "WindowFigures",
     "main",
     "percentiles",
     "run",
@@ -73,6 +93,7 @@ __all__ = [
 
 SUBMIT_PATH = "/v1/transactions"
 MSGPACK = "application/msgpack"
+SIGNATURE_CHECKS_METRIC = "bakong_signature_checks_total"
 #: The code recorded for a transfer whose POST answered a failure (mode "response").
 response_failed_code = 10_000
 
@@ -89,6 +110,15 @@ class Phase(msgspec.Struct, frozen=True):
     rate_factor: float = 0.5
 
 
+class Probe(msgspec.Struct, frozen=True):
+    """A process read at both edges of each measured window: its CPU with its children's, and
+    the signature-check counter of its `/metrics` (`metrics_url`; empty: none)."""
+
+    name: str
+    pid: int
+    metrics_url: str = ""
+
+
 class LoadConfig(msgspec.Struct, frozen=True):
     urls: list[str]
     chain_id: str
@@ -96,10 +126,12 @@ class LoadConfig(msgspec.Struct, frozen=True):
     pool_file: str
     out_file: str
     phases: list[Phase]
-    observe: Literal["stream", "response"] = "stream"
+    observe: Literal["stream", "response", "blocks"] = "stream"
+    observe_url: str = ""  # the node followed (modes stream, blocks); empty: `urls[0]`
     batch_txs: int = 256
     concurrency: int = 2
     drain_s: float = 30.0
+    probes: list[Probe] = []
 
 
 class Percentiles(msgspec.Struct, frozen=True):
@@ -108,6 +140,38 @@ class Percentiles(msgspec.Struct, frozen=True):
     p99: float
     max: float
     count: int
+
+
+class ProbeFigures(msgspec.Struct, frozen=True):
+    cpu_s: float  # CPU seconds of the process and its children
+    signature_checks: int | None  # the counter's increase; None without a `/metrics`
+
+
+class PhaseCosts(msgspec.Struct, frozen=True):
+    """Each probe's CPU and signature checks over the whole phase, from before its first
+    submission until its drain ended: every committed transfer's admission, gossip and
+    execution happened inside, so these over `committed_ok` are costs per transfer."""
+
+    seconds: float
+    probes: dict[str, ProbeFigures]
+
+
+class WindowFigures(msgspec.Struct, frozen=True):
+    """What happened in a phase's measured window (from its end of warm-up until submission
+    stopped): how hard the load pushed, and how busy it kept the probes and the machine."""
+
+    seconds: float
+    committed_ok: int  # transfers committed `ok` in the window
+    cpu_s: dict[str, float]  # each probe's CPU with its children's
+    machine_cpu_idle_fraction: float  # idle share of every core's time
+    machine_cpu_iowait_fraction: float  # waiting on I/O with nothing else to run
+    loadgen_cpu_s: float
+    in_flight_mean: float  # requests awaiting their answer
+    in_flight_max: int
+    in_flight_limit: int  # at most this many (saturation: one per worker)
+    backoff_fraction: float  # mean share of the workers sleeping after a busy answer
+    busy_answers: int  # requests answered busy (a full mempool, 429, 503)
+    pending_mean: float  # transfers accepted, not yet seen committed (the nodes' queue)
 
 
 class PhaseFigures(msgspec.Struct, frozen=True):
@@ -130,6 +194,8 @@ class PhaseFigures(msgspec.Struct, frozen=True):
     per_second_ok: list[int]
     per_second_p50_ms: list[float]
     per_second_p99_ms: list[float]
+    window: WindowFigures | None = None  # None if the phase ended before its window began
+    costs: PhaseCosts | None = None  # None without probes
 
 
 class LoadResult(msgspec.Struct, frozen=True):
@@ -157,6 +223,12 @@ class _StreamMessage(msgspec.Struct):
     transactions: list[_StreamTx]
 
 
+class _BlockAnswer(msgspec.Struct):
+    height: int
+    transactions: list[bytes]
+    results: list[_StreamResult]
+
+
 class _SubmitVerdict(msgspec.Struct):
     status: str
     code: str = ""
@@ -168,6 +240,7 @@ class _SubmitAnswer(msgspec.Struct):
 
 _stream_decoder = msgspec.msgpack.Decoder(_StreamMessage)
 _answer_decoder = msgspec.msgpack.Decoder(_SubmitAnswer)
+_block_decoder = msgspec.msgpack.Decoder(_BlockAnswer)
 _result_names: dict[int, str] = {}
 
 
@@ -241,6 +314,8 @@ class _Sender:
         self.tracker = tracker
         self.last_ms = 0
         self.node_keys: dict[str, bytes] = {}  # url -> the node's key, which requests name
+        self.in_flight = 0  # POSTs awaiting their answer
+        self.busy_answers = 0
         pool = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         self.http = httpx.AsyncClient(timeout=limits.loadgen_request_timeout_s, limits=pool)
 
@@ -266,10 +341,13 @@ class _Sender:
         )
         headers.update({"content-type": MSGPACK, "accept": MSGPACK})
         sent = time.monotonic()
+        self.in_flight += 1
         try:
             response = await self.http.post(url + SUBMIT_PATH, content=body, headers=headers)
         except httpx.TransportError as error:
             return self._failed(batch, sent, type(error).__name__)
+        finally:
+            self.in_flight -= 1
         answered = time.monotonic()
         try:
             verdicts = _answer_decoder.decode(response.content).results
@@ -277,6 +355,7 @@ class _Sender:
             verdicts = []
         if len(verdicts) != len(batch):
             if response.status_code in (429, 503):
+                self.busy_answers += 1
                 return batch
             if response.status_code >= 500:
                 return self._failed(batch, sent, f"http_{response.status_code}")
@@ -317,12 +396,27 @@ class _Sender:
                 tracker.committed(i, answered, 0 if ok else response_failed_code)
             else:
                 tracker.accepted(i)
+        self.busy_answers += 1 if busy else 0
         return busy
 
+    async def get_block(self, url: str, height: int) -> _BlockAnswer:
+        """Block `height`, whole, as the central bank reads it (a signed GET)."""
+        target = f"/v1/blocks/{height}"
+        node_key = await self.node_key(url)
+        headers = sign_request(
+            self.config.chain_id, node_key, self.key, "GET", target, b"", self._time_ms()
+        )
+        headers["accept"] = MSGPACK
+        response = await self.http.get(url + target, headers=headers)
+        if response.status_code != 200:
+            raise RemoteError(f"http_{response.status_code}", f"{url}{target}")
+        return _block_decoder.decode(response.content)
 
-async def _observe_stream(config: LoadConfig, key: SigningKey, tracker: _Tracker) -> None:
+
+async def _observe_stream(
+    config: LoadConfig, key: SigningKey, tracker: _Tracker, base: str
+) -> None:
     """Record each committed block's arrival time against its transactions, forever."""
-    base = config.urls[0]
     async with httpx.AsyncClient(timeout=10.0) as http:
         status = (await http.get(base + "/v1/status")).json()
     height: int = status["height"]
@@ -355,6 +449,29 @@ async def _observe_stream(config: LoadConfig, key: SigningKey, tracker: _Tracker
     raise RemoteError("stream_lost", "the commit stream closed too many times")
 
 
+async def _observe_blocks(sender: _Sender, tracker: _Tracker, url: str) -> None:
+    """Without a stream: poll `url`'s height and fetch each new block whole, forever."""
+    next_height: int = (await sender.http.get(url + "/v1/status")).json()["height"] + 1
+    failures = 0
+    while failures < limits.loadgen_stream_reconnects_max:
+        try:
+            height: int = (await sender.http.get(url + "/v1/status")).json()["height"]
+            while next_height <= height:
+                block = await sender.get_block(url, next_height)
+                arrived = time.monotonic()
+                tracker.blocks.append((arrived, block.height, len(block.transactions)))
+                for raw, result in zip(block.transactions, block.results, strict=True):
+                    i = tracker.index.get(raw)
+                    if i is not None:
+                        tracker.committed(i, arrived, result.code)
+                next_height += 1
+            failures = 0
+        except (httpx.TransportError, RemoteError):
+            failures += 1
+        await asyncio.sleep(limits.loadgen_block_poll_s)
+    raise RemoteError("blocks_lost", "fetching committed blocks failed too many times")
+
+
 @dataclass
 class _PhaseRun:
     phase: Phase
@@ -364,6 +481,8 @@ class _PhaseRun:
     rate: float = 0.0
     submitted: int = 0
     emptied: float = math.inf  # when the queue last ran empty (the pool was exhausted)
+    backing_off: int = 0  # workers sleeping after a busy answer
+    workers: int = 0  # workers (saturation) or the cap on requests in flight (rate)
 
     def take(self, count: int) -> list[int]:
         batch = [self.queue.popleft() for _ in range(min(count, len(self.queue)))]
@@ -384,12 +503,15 @@ async def _saturate(sender: _Sender, run: _PhaseRun) -> None:
             run.submitted += len(batch) - len(busy)
             if busy:
                 run.queue.extendleft(reversed(busy))
+                run.backing_off += 1
                 await asyncio.sleep(backoff)
+                run.backing_off -= 1
                 backoff = min(backoff * 2, limits.loadgen_backoff_s_max)
             else:
                 backoff = limits.loadgen_backoff_s_min
 
     urls = [url for url in config.urls for _ in range(config.concurrency)]
+    run.workers = len(urls)
     await asyncio.gather(*(worker(url) for url in urls))
 
 
@@ -398,6 +520,7 @@ async def _paced(sender: _Sender, run: _PhaseRun) -> None:
     config = sender.config
     in_flight: set[asyncio.Task[None]] = set()
     in_flight_max = 4 * len(config.urls) * config.concurrency
+    run.workers = in_flight_max
     due_total = 0
     turn = 0
 
@@ -419,6 +542,150 @@ async def _paced(sender: _Sender, run: _PhaseRun) -> None:
         await asyncio.sleep(limits.loadgen_tick_s)
     if in_flight:
         await asyncio.gather(*in_flight)
+
+
+@dataclass
+class _Snapshot:
+    """One probe: monotonic time, each probe's CPU by pid, its counter, the machine's CPU."""
+
+    at: float
+    cpu: dict[str, dict[int, float]]
+    checks: dict[str, float | None]
+    machine: Any  # psutil's system-wide cpu_times
+    own_cpu_s: float
+
+
+@dataclass
+class _Samples:
+    """The sampled gauges of one window."""
+
+    in_flight: list[int] = field(default_factory=list)
+    backing_off: list[int] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Window:
+    """A measured window's two snapshots and what was sampled between them."""
+
+    first: _Snapshot
+    last: _Snapshot
+    samples: _Samples
+    busy_answers: int
+    workers: int
+
+
+def _family_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of the process `pid` and each of its descendants, by pid."""
+    try:
+        main = psutil.Process(pid)
+        family = [main, *main.children(recursive=True)]
+    except psutil.Error:
+        return {}
+    seconds: dict[int, float] = {}
+    for process in family:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        seconds[process.pid] = times.user + times.system
+    return seconds
+
+
+def _counter(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+async def _snapshot(sender: _Sender, *, metrics: bool) -> _Snapshot:
+    """Every probe's CPU, and with `metrics` its counter (a node busy with a block may take
+    a while to answer, so the window's probes, which time the window, read no counter)."""
+    checks: dict[str, float | None] = {}
+    for probe in sender.config.probes:
+        checks[probe.name] = None
+        if probe.metrics_url and metrics:
+            try:
+                text = (await sender.http.get(probe.metrics_url)).text
+            except httpx.TransportError:
+                continue
+            checks[probe.name] = _counter(text, SIGNATURE_CHECKS_METRIC)
+    cpu = {probe.name: _family_cpu(probe.pid) for probe in sender.config.probes}
+    return _Snapshot(time.monotonic(), cpu, checks, psutil.cpu_times(), time.process_time())
+
+
+async def _watch(sender: _Sender, run: _PhaseRun, stopped: asyncio.Event) -> _Window | None:
+    """Probe at the start of the measured window and when submission stops; sample the
+    gauges in between. None if submission stopped before the window began."""
+    begins = run.started + run.phase.warmup_s
+    while time.monotonic() < begins:
+        if stopped.is_set():
+            return None
+        await asyncio.sleep(min(limits.loadgen_tick_s, max(begins - time.monotonic(), 0.0)))
+    first = await _snapshot(sender, metrics=False)
+    busy_before = sender.busy_answers
+    samples = _Samples()
+    while not stopped.is_set():
+        samples.in_flight.append(sender.in_flight)
+        samples.backing_off.append(run.backing_off)
+        samples.pending.append(sender.tracker.waiting)
+        await asyncio.sleep(limits.loadgen_sample_interval_s)
+    busy = sender.busy_answers - busy_before
+    return _Window(first, await _snapshot(sender, metrics=False), samples, busy, run.workers)
+
+
+def _machine_shares(first: Any, last: Any) -> tuple[float, float]:
+    """(idle, iowait) shares of the machine's CPU time between two `psutil.cpu_times()`;
+    guest time is already inside user time, so it is not counted twice."""
+    spent = {name: getattr(last, name) - getattr(first, name) for name in last._fields}
+    total = sum(spent.values()) - spent.get("guest", 0.0) - spent.get("guest_nice", 0.0)
+    if total <= 0:
+        return 0.0, 0.0
+    return spent["idle"] / total, spent.get("iowait", 0.0) / total
+
+
+def _mean(values: list[int]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _probe_figures(first: _Snapshot, last: _Snapshot) -> dict[str, ProbeFigures]:
+    """Each probe's CPU and counter between two snapshots; a process that appeared in
+    between counts from zero, one that ended in between is lost (psutil cannot read it)."""
+    probes: dict[str, ProbeFigures] = {}
+    for name, after in last.cpu.items():
+        before = first.cpu.get(name, {})
+        cpu = sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+        start, end = first.checks.get(name), last.checks.get(name)
+        checks = None if start is None or end is None else int(end - start)
+        probes[name] = ProbeFigures(round(cpu, 3), checks)
+    return probes
+
+
+def _window_figures(tracker: _Tracker, phase: Phase, window: _Window) -> WindowFigures:
+    first, last = window.first, window.last
+    committed_ok = 0
+    for i in range(phase.first, phase.last):
+        if tracker.code[i] == 0 and first.at <= tracker.commit_t[i] <= last.at:
+            committed_ok += 1
+    probes = _probe_figures(first, last)
+    idle, iowait = _machine_shares(first.machine, last.machine)
+    samples = window.samples
+    workers = max(window.workers, 1)
+    return WindowFigures(
+        seconds=round(last.at - first.at, 3),
+        committed_ok=committed_ok,
+        cpu_s={name: probe.cpu_s for name, probe in probes.items()},
+        machine_cpu_idle_fraction=round(idle, 4),
+        machine_cpu_iowait_fraction=round(iowait, 4),
+        loadgen_cpu_s=round(last.own_cpu_s - first.own_cpu_s, 3),
+        in_flight_mean=round(_mean(samples.in_flight), 2),
+        in_flight_max=max(samples.in_flight, default=0),
+        in_flight_limit=window.workers,
+        backoff_fraction=round(_mean(samples.backing_off) / workers, 4),
+        busy_answers=window.busy_answers,
+        pending_mean=round(_mean(samples.pending), 1),
+    )
 
 
 async def _drain(tracker: _Tracker, deadline: float) -> None:
@@ -445,7 +712,9 @@ def _per_second(tracker: _Tracker, first: int, last: int, started: float, second
     return ok, p50, p99
 
 
-def _figures(tracker: _Tracker, run: _PhaseRun) -> PhaseFigures:
+def _figures(
+    tracker: _Tracker, run: _PhaseRun, window: _Window | None, costs: PhaseCosts | None
+) -> PhaseFigures:
     phase = run.phase
     window_start = run.started + phase.warmup_s
     # The measured window ends with the phase, or earlier if the pool ran out.
@@ -493,6 +762,8 @@ def _figures(tracker: _Tracker, run: _PhaseRun) -> PhaseFigures:
         per_second_ok=ok,
         per_second_p50_ms=p50,
         per_second_p99_ms=p99,
+        window=None if window is None else _window_figures(tracker, phase, window),
+        costs=costs,
     )
 
 
@@ -510,20 +781,33 @@ async def _run_phase(
     sender.tracker.rejected.clear()
     sender.tracker.failed.clear()
     sender.tracker.http_errors.clear()
+    sender.busy_answers = 0
+    probed = sender.config.probes
+    before = await _snapshot(sender, metrics=True) if probed else None
     started = time.monotonic()
     run = _PhaseRun(
         phase, started, started + phase.warmup_s + phase.duration_s,
         deque(range(phase.first, phase.last)),
     )
-    if phase.mode == "saturation":
-        await _saturate(sender, run)
-    else:
-        run.rate = phase.rate or _measured_rate(done[phase.rate_of]) * phase.rate_factor
-        if run.rate <= 0:
-            raise LocalError(f"phase {phase.name}: no rate to submit at")
-        await _paced(sender, run)
+    stopped = asyncio.Event()
+    watch = asyncio.ensure_future(_watch(sender, run, stopped))
+    try:
+        if phase.mode == "saturation":
+            await _saturate(sender, run)
+        else:
+            run.rate = phase.rate or _measured_rate(done[phase.rate_of]) * phase.rate_factor
+            if run.rate <= 0:
+                raise LocalError(f"phase {phase.name}: no rate to submit at")
+            await _paced(sender, run)
+    finally:
+        stopped.set()
+    window = await watch
     await _drain(sender.tracker, time.monotonic() + sender.config.drain_s)
-    return _figures(sender.tracker, run)
+    costs = None
+    if before is not None:
+        after = await _snapshot(sender, metrics=True)
+        costs = PhaseCosts(round(after.at - before.at, 3), _probe_figures(before, after))
+    return _figures(sender.tracker, run, window, costs)
 
 
 async def run(config: LoadConfig) -> LoadResult:
@@ -533,9 +817,12 @@ async def run(config: LoadConfig) -> LoadResult:
     key = read_key_file(Path(config.key_file))
     sender = _Sender(config, key, tracker)
     observer: asyncio.Task[None] | None = None
+    followed = config.observe_url or config.urls[0]
     if config.observe == "stream":
-        observer = asyncio.ensure_future(_observe_stream(config, key, tracker))
+        observer = asyncio.ensure_future(_observe_stream(config, key, tracker, followed))
         await asyncio.sleep(0.3)  # let the stream open before the first submission
+    elif config.observe == "blocks":
+        observer = asyncio.ensure_future(_observe_blocks(sender, tracker, followed))
     done: dict[str, PhaseFigures] = {}
     began = time.monotonic()
     try:

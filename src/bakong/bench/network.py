@@ -7,15 +7,18 @@ Method (everything in one temporary directory, removed at the end):
 1. `verify_per_s`: one process per core verifies pre-made Ed25519 signatures for the same
    two seconds (`bakong.bench.workload.verify_ceiling`), before anything else runs, and again
    after everything else: the higher of the two (both are in `verify_per_s_samples`), since
-   a shared machine can only make a sample lower than the ceiling.
+   a shared machine can only make a sample lower than the ceiling. Likewise
+   `verify_one_core_per_s`, one process alone, whose inverse `signature_us_one_core` prices
+   one signature check.
 2. A local network (`bakong.node.localnet`) of `--validators` `bakong node run` processes,
    with a bounded mempool (`--mempool-txs`) so that saturation shows as `busy`, not as an
    ever longer queue.
 3. Pre-signed, before any timing: the setup transactions and a pool of transfers between
    random accounts (seeded; `bakong.bench.workload`). The pool holds 1.5 times as many
    transfers as the network could commit if verification were its only cost
-   (`verify_per_s / validators` per second of each phase), so it is not exhausted before a
-   phase ends (if it were, the phase's window would end there, marked `pool_exhausted`).
+   (`verify_per_s / validators` per second of each phase), and for each saturation phase
+   what the validators' mempools hold, so it is not exhausted before a phase ends (if it
+   were, the phase's window would end there, marked `pool_exhausted`).
 4. Setup through consensus: the central bank issues riel, each participant opens its accounts
    and its settlement account funds them, in multi-command transactions at `--setup-rate`
    transactions per second (a block of 2,000 transactions of 32 commands would take longer to
@@ -26,11 +29,26 @@ Method (everything in one temporary directory, removed at the end):
    `tps` is the sustained committed rate at saturation; `finality_ms` the submit → commit
    latency of every transfer submitted in the measured window, at saturation and at half load.
    Meanwhile the validators' CPU time (with their verifier processes) and peak RSS are polled
-   with psutil.
+   with psutil. The load generator also reads every validator's CPU and its
+   `bakong_signature_checks_total` (`/metrics`) before each phase and after its drain, and
+   samples its own requests in flight in the measured window (`bakong.bench.loadgen`):
+   `validator_cpu` gives, per validator over the saturation phase, `cpu_us_per_transfer`
+   (its CPU over the transfers the phase committed `ok`), `signature_checks_per_transfer`,
+   `signature_us_per_transfer` (those checks at `signature_us_one_core`) and
+   `other_us_per_transfer` (the rest), and `cpu_cores` in the window;
+   `validators_saturation` the load's evidence in the window (in flight, backing off, the
+   machine's idle share).
+5b. With `--stream-compare` (the default), saturation once more with no stream follower: the
+   load generator learns commits by fetching whole blocks from the last validator, so
+   validator 0, which served the stream, serves nothing. `stream` compares `tps` and
+   validator 0's CPU per transfer with the follower (step 5's saturation) and without.
 6. The network stops; the central ledger (`bakong.bench.central_ledger`: one Python service,
    one PostgreSQL server in the temporary directory, seeded with the same accounts, signatories
    and balances) takes the same pre-signed transfers from the same load generator at
    saturation: `postgres_tps` (its POST answers after the commit: latency is response time).
+   `postgres_saturation` shows it was saturated: the CPU cores the PostgreSQL server (the
+   postmaster and every backend) and the service (with its verifier processes) kept busy,
+   the load's requests in flight, and the machine's idle share, over the measured window.
 
 Figures are ratios to baselines of the same run on the same machine, because the machines
 are shared and noisy: `ratio_vs_postgres = tps / postgres_tps` (target >= 1),
@@ -41,6 +59,7 @@ time. Every wait has a deadline; child processes are stopped in `finally`, also 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import platform
@@ -64,14 +83,22 @@ import psutil
 
 from bakong import limits
 from bakong.bench import workload
-from bakong.bench.loadgen import LoadConfig, LoadResult, Phase, PhaseFigures
+from bakong.bench.loadgen import (
+    LoadConfig,
+    LoadResult,
+    Phase,
+    PhaseFigures,
+    Probe,
+    WindowFigures,
+)
 from bakong.keystore import read_key_file
 from bakong.node.home import MempoolSection
 from bakong.node.localnet import CENTRAL_BANK, LOCAL_BLOCKS, PARTICIPANTS, Localnet, init_localnet
 
 __all__ = ["Monitor", "Options", "Progress", "command", "machine_info", "run", "run_loadgen"]
 
-#: The pool: the saturation phase's share is 1, the half-load phase's 0.55 (a little slack).
+#: The pool: the saturation phase's share is 1, the half-load phase's 0.55 (a little slack);
+#: the saturation phase without a stream follower (`--stream-compare`) takes another 1.
 pool_phases = 1.55
 #: ... times this margin, in case `verify_per_s` was measured low on a busy machine.
 pool_margin = 1.5
@@ -89,6 +116,7 @@ class Options:
     setup_rate: float = 300.0
     batch_txs: int = 256
     postgres: bool = True
+    stream_compare: bool = True
 
 
 class Progress:
@@ -169,9 +197,13 @@ class Monitor:
             self.rss_all_max[name] = max(self.rss_all_max.get(name, 0.0), rss_all)
 
     def cpu_s(self) -> dict[str, float]:
+        """Each validator's CPU seconds so far; safe while the polling thread runs (copies
+        are taken whole, and a process not yet assigned an owner is left for later)."""
         totals = dict.fromkeys(self.pids, 0.0)
-        for pid, seconds in self.cpu.items():
-            totals[self.owner[pid]] += seconds
+        owners = dict(self.owner)
+        for pid, seconds in dict(self.cpu).items():
+            if pid in owners:
+                totals[owners[pid]] += seconds
         return totals
 
     def start(self) -> None:
@@ -240,9 +272,13 @@ class _Run:
     postgres: PhaseFigures | None = None
     monitor: Monitor | None = None
     pool_size: int = 0
+    slice_ends: list[int] = field(default_factory=list)  # where each phase's slice ends
     public: list[bytes] = field(default_factory=list)
     verify_per_s: float = 0.0
+    verify_one_core_per_s: float = 0.0
     cores: int = 0
+    no_stream: PhaseFigures | None = None
+    cpu_s: dict[str, float] = field(default_factory=dict)  # each validator's, to step 5's end
 
 
 def _prepare(run: _Run, executor: ProcessPoolExecutor, chain_id: str) -> None:
@@ -250,16 +286,15 @@ def _prepare(run: _Run, executor: ProcessPoolExecutor, chain_id: str) -> None:
     options, progress = run.options, run.progress
     progress.begin("verify ceiling (all cores)")
     run.verify_per_s, run.cores = workload.verify_ceiling(limits.bench_verify_ceiling_s, executor)
+    run.verify_one_core_per_s = workload.verify_one_core(limits.bench_verify_ceiling_s, executor)
     progress.begin(f"account keys ({options.accounts:,})")
     chunks = math.ceil(options.accounts / 10_000)
     ticks = iter(range(1, chunks + 1))
     run.public = workload.public_keys(
         options.accounts, options.seed, executor, lambda: progress.update(next(ticks) / chunks)
     )
-    per_phase = run.verify_per_s / options.validators * pool_margin
-    run.pool_size = options.pool or math.ceil(
-        per_phase * (options.warmup_s + options.duration_s) * pool_phases
-    )
+    run.slice_ends = _pool_slices(options, run.verify_per_s)
+    run.pool_size = run.slice_ends[-1]
     progress.begin(f"pre-signing {run.pool_size:,} transfers")
     chunks = math.ceil(run.pool_size / 2_000)
     ticks = iter(range(1, chunks + 1))
@@ -318,24 +353,70 @@ def _check_setup(result: LoadResult) -> None:
             )
 
 
-def _load_config(run: _Run, urls: list[str], net_dir: Path, chain_id: str) -> LoadConfig:
+def _pool_slices(options: Options, verify_per_s: float) -> list[int]:
+    """Where each phase's slice of the pool ends: saturation, half load, and saturation
+    without a stream follower (`stream_compare`). A saturation slice also holds what the
+    mempools take in, since saturation keeps them full; `options.pool` fixes the total."""
+    per_phase = (
+        verify_per_s / options.validators * pool_margin * (options.warmup_s + options.duration_s)
+    )
+    queued = options.validators * max(options.mempool_txs, LOCAL_BLOCKS.txs_max)
+    shares = [per_phase + queued, per_phase * (pool_phases - 1)]
+    if options.stream_compare:
+        shares.append(per_phase + queued)
+    if options.pool:
+        shares = [share * options.pool / sum(shares) for share in shares]
+    ends = list(itertools.accumulate(math.ceil(share) for share in shares))
+    if options.pool:
+        ends[-1] = options.pool
+    return ends
+
+
+def _probes(net: Localnet) -> list[Probe]:
+    return [
+        Probe(child.name, child.process.pid, child.api_url + "/metrics")
+        for child in net.children
+        if child.process is not None
+    ]
+
+
+def _load_config(run: _Run, net: Localnet) -> LoadConfig:
     options = run.options
-    saturation_size = math.ceil(run.pool_size / pool_phases)
+    saturation_size, half_end = run.slice_ends[:2]
     phases = [
         Phase("saturation", "saturation", options.warmup_s, options.duration_s, 0,
               saturation_size),
         Phase("half_load", "rate", options.warmup_s, options.duration_s, saturation_size,
-              run.pool_size, rate_of="saturation", rate_factor=0.5),
+              half_end, rate_of="saturation", rate_factor=0.5),
     ]  # fmt: skip
     return LoadConfig(
-        urls=urls,
-        chain_id=chain_id,
-        key_file=str(net_dir / "keys" / "nbc-gateway.json"),
+        urls=[child.api_url for child in net.children],
+        chain_id=net.genesis.chain_id,
+        key_file=str(net.directory / "keys" / "nbc-gateway.json"),
         pool_file=str(run.work / "pool.msgpack"),
         out_file=str(run.work / "load-result.msgpack"),
         phases=phases,
         batch_txs=options.batch_txs,
+        probes=_probes(net),
     )
+
+
+def _no_stream(run: _Run, net: Localnet) -> None:
+    """Step 5b: saturation again with no stream follower at all; the load generator learns
+    commits by fetching blocks from the last validator, so validator 0 serves nothing."""
+    options = run.options
+    first = run.slice_ends[1]
+    phase = Phase("saturation_no_stream", "saturation", options.warmup_s, options.duration_s,
+                  first, run.pool_size)  # fmt: skip
+    config = msgspec.structs.replace(
+        _load_config(run, net),
+        out_file=str(run.work / "no-stream-result.msgpack"),
+        phases=[phase],
+        observe="blocks",
+        observe_url=net.children[-1].api_url,
+    )
+    result = run_loadgen(run.work, "no-stream", config, _phase_seconds(phase) + 2, run.progress)
+    run.no_stream = result.phases[0]
 
 
 @contextmanager
@@ -353,7 +434,7 @@ def _network(run: _Run) -> Iterator[Localnet]:
 
 
 def _on_chain(run: _Run) -> None:
-    """Steps 4 and 5."""
+    """Steps 4, 5 and 5b."""
     net_dir = run.work / "net"
     options, progress = run.options, run.progress
     with _network(run) as net:
@@ -368,10 +449,14 @@ def _on_chain(run: _Run) -> None:
         run.monitor = Monitor(pids)
         run.monitor.start()
         progress.begin("saturation, then half load")
-        config = _load_config(run, urls, net_dir, net.genesis.chain_id)
+        config = _load_config(run, net)
         expected = sum(_phase_seconds(p) + 2 for p in config.phases)
         try:
             run.result = run_loadgen(run.work, "load", config, expected, progress)
+            run.cpu_s = run.monitor.cpu_s()  # what it was before step 5b existed
+            if options.stream_compare:
+                progress.begin("saturation without a stream follower")
+                _no_stream(run, net)
         finally:
             run.monitor.stop()
 
@@ -393,11 +478,16 @@ def _postgres(run: _Run, chain_id: str) -> None:
         accounts.append(SeedAccount(f"settlement@{code}", (admin,), {"KHR": 0}))
     with PostgresServer() as server:  # its own temporary directory, owned by `postgres`
         seed_ledger(server.dsn, accounts)
+        # The postmaster's pid is the first line of its pid file; its backends are children.
+        server_pid = int((server.data_dir / "postmaster.pid").read_text().split()[0])
         with start_central_ledger(server.dsn, chain_id=chain_id, workdir=run.work) as handle:
             phase = Phase("postgres", "saturation", options.warmup_s, options.duration_s, 0,
                           run.pool_size)  # fmt: skip
             config = LoadConfig(
                 urls=[handle.url],
+                # As many batches in flight as the network gets (two per validator), so that
+                # the baseline is saturated like the network it is compared with.
+                concurrency=2 * options.validators,
                 chain_id=chain_id,
                 key_file=str(keys_dir / "nbc-gateway.json"),
                 pool_file=str(run.work / "pool.msgpack"),
@@ -405,6 +495,7 @@ def _postgres(run: _Run, chain_id: str) -> None:
                 phases=[phase],
                 observe="response",
                 batch_txs=options.batch_txs,
+                probes=[Probe("server", server_pid), Probe("service", handle.pid)],
             )
             result = run_loadgen(run.work, "postgres", config, _phase_seconds(phase), progress)
     run.postgres = result.phases[0]
@@ -449,6 +540,100 @@ def _phase_summary(phase: PhaseFigures) -> dict[str, Any]:
     }
 
 
+def _us_per_transfer(phase: PhaseFigures, name: str) -> float | None:
+    """Probe `name`'s CPU over the whole phase (drain included) per transfer it committed."""
+    if phase.costs is None or phase.committed_ok <= 0 or name not in phase.costs.probes:
+        return None
+    return round(phase.costs.probes[name].cpu_s * 1e6 / phase.committed_ok, 1)
+
+
+def _cores(cpu_s: float, window: WindowFigures) -> float:
+    """CPU seconds over the window's seconds: how many cores it kept busy on average."""
+    return round(cpu_s / max(window.seconds, 1e-3), 3)
+
+
+def _load_evidence(window: WindowFigures) -> dict[str, Any]:
+    """How hard the load generator pushed, and how much of the machine was left idle."""
+    return {
+        "window_s": window.seconds,
+        "committed_ok": window.committed_ok,
+        "in_flight_mean": window.in_flight_mean,
+        "in_flight_max": window.in_flight_max,
+        "in_flight_limit": window.in_flight_limit,
+        "backoff_fraction": window.backoff_fraction,
+        "busy_answers": window.busy_answers,
+        "pending_mean": window.pending_mean,
+        "machine_cpu_idle_fraction": window.machine_cpu_idle_fraction,
+        "machine_cpu_iowait_fraction": window.machine_cpu_iowait_fraction,
+        "loadgen_cpu_cores": _cores(window.loadgen_cpu_s, window),
+    }
+
+
+def _validator_cpu(phase: PhaseFigures, verify_us: float) -> list[dict[str, Any]]:
+    """Per validator over the saturation phase: CPU per committed transfer, split into its
+    signature checks (counted by the node, priced at one core's verify) and the rest; and
+    the cores it kept busy in the measured window."""
+    assert phase.costs is not None
+    rows = []
+    for name, probe in phase.costs.probes.items():
+        cpu_us = _us_per_transfer(phase, name)
+        row: dict[str, Any] = {"name": name, "cpu_us_per_transfer": cpu_us}
+        if phase.window is not None:
+            row["cpu_cores"] = _cores(phase.window.cpu_s.get(name, 0.0), phase.window)
+        if cpu_us is not None and probe.signature_checks is not None:
+            per_transfer = probe.signature_checks / phase.committed_ok
+            signature_us = round(per_transfer * verify_us, 1)
+            row |= {
+                "signature_checks_per_transfer": round(per_transfer, 3),
+                "signature_us_per_transfer": signature_us,
+                "other_us_per_transfer": round(cpu_us - signature_us, 1),
+            }
+        rows.append(row)
+    return rows
+
+
+def _validators_saturation(phase: PhaseFigures) -> dict[str, Any] | None:
+    if phase.window is None:
+        return None
+    window = phase.window
+    return {"cpu_cores": _cores(sum(window.cpu_s.values()), window), **_load_evidence(window)}
+
+
+def _postgres_saturation(phase: PhaseFigures | None) -> dict[str, Any] | None:
+    if phase is None or phase.window is None:
+        return None
+    window = phase.window
+    return {
+        "server_cpu_cores": _cores(window.cpu_s["server"], window),
+        "service_cpu_cores": _cores(window.cpu_s["service"], window),
+        "server_cpu_us_per_transfer": _us_per_transfer(phase, "server"),
+        "service_cpu_us_per_transfer": _us_per_transfer(phase, "service"),
+        **_load_evidence(window),
+    }
+
+
+def _stream_compare(run: _Run, saturation: PhaseFigures) -> dict[str, Any] | None:
+    """Throughput, and the CPU per transfer of validator 0, which serves the stream, with the
+    stream's follower (the main saturation phase) and without any (blocks fetched from the
+    last validator instead)."""
+    without = run.no_stream
+    if without is None or without.costs is None or saturation.costs is None:
+        return None
+    serving = next(iter(saturation.costs.probes))
+    polled = list(without.costs.probes)[-1]
+    idle = without.window.machine_cpu_idle_fraction if without.window else None
+    return {
+        "serving_validator": serving,
+        "blocks_fetched_from_without": polled,
+        "tps_with_follower": saturation.tps,
+        "tps_without": without.tps,
+        "serving_cpu_us_per_transfer_with": _us_per_transfer(saturation, serving),
+        "serving_cpu_us_per_transfer_without": _us_per_transfer(without, serving),
+        "finality_ms_without": _latency(without),
+        "machine_cpu_idle_fraction_without": idle,
+    }
+
+
 def _assemble(run: _Run) -> dict[str, Any]:
     options = run.options
     assert run.result is not None and run.monitor is not None and run.setup is not None
@@ -474,7 +659,7 @@ def _assemble(run: _Run) -> dict[str, Any]:
         "rss_mb_max": round(max(rss.values()), 1),
         "rss_mb": {name: round(value, 1) for name, value in rss.items()},
         "rss_mb_with_workers": {k: round(v, 1) for k, v in run.monitor.rss_all_max.items()},
-        "cpu_s": {name: round(value, 2) for name, value in run.monitor.cpu_s().items()},
+        "cpu_s": {name: round(value, 2) for name, value in run.cpu_s.items()},
         "loadgen_cpu_s": run.result.cpu_s,
         "rejected": rejected,
         "uncommitted": saturation.uncommitted + half.uncommitted,
@@ -483,13 +668,26 @@ def _assemble(run: _Run) -> dict[str, Any]:
         "transfers_presigned": run.pool_size,
         **run.figures,
         "accounts_per_s": round(options.accounts / run.figures["setup_s"], 1),
-        "phases": {
-            phase.name: _phase_summary(phase)
-            for phase in [*run.result.phases, *([run.postgres] if run.postgres else [])]
-        },
+        "phases": {phase.name: _phase_summary(phase) for phase in _drawn(run)},
         "machine": machine_info(run.cores),
+        "verify_one_core_per_s": round(run.verify_one_core_per_s, 1),
+        "signature_us_one_core": round(1e6 / run.verify_one_core_per_s, 2),
+        "validator_cpu": None,
+        "validators_saturation": None,
+        "postgres_saturation": _postgres_saturation(run.postgres),
+        "stream": _stream_compare(run, saturation),
     }
+    if saturation.costs is not None:
+        figures["validator_cpu"] = _validator_cpu(saturation, 1e6 / run.verify_one_core_per_s)
+    figures["validators_saturation"] = _validators_saturation(saturation)
     return figures
+
+
+def _drawn(run: _Run) -> list[PhaseFigures]:
+    """Every phase run, in order: the network's, then the baseline's."""
+    assert run.result is not None
+    optional = [run.no_stream, run.postgres]
+    return [*run.result.phases, *(phase for phase in optional if phase is not None)]
 
 
 def run(
@@ -497,13 +695,15 @@ def run(
 ) -> dict[str, Any]:
     """Every step of the module docstring; the figures."""
     stages = {
-        "verify ceiling (all cores)": 3.0,
+        "verify ceiling (all cores)": 5.0,
         f"account keys ({options.accounts:,})": 1 + options.accounts / 50_000,
         "pre-signing": 8.0,
         f"setup: opening and funding {options.accounts:,} accounts": 5 + options.accounts / 5_000,
         "saturation, then half load": 2 * (options.warmup_s + options.duration_s) + 5,
+        "saturation without a stream follower": (options.warmup_s + options.duration_s + 3)
+        * options.stream_compare,
         "baseline: central ledger on PostgreSQL": options.warmup_s + options.duration_s + 10,
-        "verify ceiling again": 3.0,
+        "verify ceiling again": 5.0,
     }
     bar = _StageBar(stages, enabled=progress)
     work = Path(tempfile.mkdtemp(prefix="bakong-bench-network-"))
@@ -520,15 +720,18 @@ def run(
         bar.begin("verify ceiling again")
         with workload.new_executor() as executor:
             again, _ = workload.verify_ceiling(limits.bench_verify_ceiling_s, executor)
+            one_again = workload.verify_one_core(limits.bench_verify_ceiling_s, executor)
         state.figures["verify_per_s_samples"] = [round(state.verify_per_s, 1), round(again, 1)]
         state.verify_per_s = max(state.verify_per_s, again)
+        state.figures["verify_one_core_per_s_samples"] = [
+            round(state.verify_one_core_per_s, 1), round(one_again, 1)
+        ]
+        state.verify_one_core_per_s = max(state.verify_one_core_per_s, one_again)
         figures = _assemble(state)
         if plot is not None:
             from bakong.bench.plot import draw_network
 
-            assert state.result is not None
-            drawn = [*state.result.phases, *([state.postgres] if state.postgres else [])]
-            draw_network(plot, drawn, title=_title(figures))
+            draw_network(plot, _drawn(state), title=_title(figures))
         bar.finish()
     finally:
         if keep:
@@ -581,7 +784,40 @@ def _human(figures: dict[str, Any]) -> str:
             f"{name} {seconds}" for name, seconds in f["cpu_s"].items()),
         f"rejected {f['rejected']}, uncommitted {f['uncommitted']}; setup {f['setup_s']} s "
         f"({f['accounts_per_s']:,} accounts/s)",
+        *_human_cpu(f),
     ])  # fmt: skip
+
+
+def _human_cpu(f: dict[str, Any]) -> list[str]:
+    lines = [f"CPU us per committed transfer at saturation (one verify: "
+             f"{f['signature_us_one_core']} us): name total = signatures (checks) + other"]
+    for row in f["validator_cpu"] or []:
+        lines.append(
+            f"  {row['name']}: {row['cpu_us_per_transfer']} = "
+            f"{row.get('signature_us_per_transfer')} ({row.get('signature_checks_per_transfer')})"
+            f" + {row.get('other_us_per_transfer')}"
+        )
+    for name, evidence in (("validators", f["validators_saturation"]),
+                           ("postgres", f["postgres_saturation"])):
+        if evidence:
+            lines.append(
+                f"{name} saturation: machine idle {evidence['machine_cpu_idle_fraction']}, "
+                f"in flight mean {evidence['in_flight_mean']} max {evidence['in_flight_max']} "
+                f"of {evidence['in_flight_limit']}, backing off {evidence['backoff_fraction']}"
+            )
+    if f["postgres_saturation"]:
+        e = f["postgres_saturation"]
+        lines.append(f"  postgres server {e['server_cpu_cores']} cores, service "
+                     f"{e['service_cpu_cores']} cores")
+    if f["stream"]:
+        s = f["stream"]
+        lines.append(
+            f"stream: tps {s['tps_with_follower']:,} with a follower, {s['tps_without']:,} "
+            f"without; {s['serving_validator']} CPU us per transfer "
+            f"{s['serving_cpu_us_per_transfer_with']} with, "
+            f"{s['serving_cpu_us_per_transfer_without']} without"
+        )
+    return lines
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -603,19 +839,21 @@ def _terminate(signum: int, frame: object) -> None:
 @click.option("--setup-rate", default=300.0, show_default=True, type=click.FloatRange(1, 10_000),
               help="Setup transactions (32 commands each) per second.")
 @click.option("--no-postgres", is_flag=True, help="Skip the PostgreSQL baseline.")
+@click.option("--stream-compare/--no-stream-compare", default=True, show_default=True,
+              help="Also run saturation with no stream follower (step 5b).")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a PNG of throughput and latency over time.")
 @click.option("--keep", is_flag=True, help="Keep the temporary directory (logs) for debugging.")
 @click.option("--json", "as_json", is_flag=True)
 def command(validators: int, duration: float, accounts: int, warmup: float | None, seed: int,
             pool: int, mempool_txs: int, setup_rate: float, no_postgres: bool,
-            plot: Path | None, keep: bool, as_json: bool) -> None:
+            stream_compare: bool, plot: Path | None, keep: bool, as_json: bool) -> None:
     """Throughput and finality of a local network, against PostgreSQL and Ed25519."""
     options = Options(
         validators=validators, duration_s=duration, accounts=accounts,
         warmup_s=warmup if warmup is not None else min(5.0, max(1.0, duration / 6)),
         seed=seed, pool=pool, mempool_txs=mempool_txs, setup_rate=setup_rate,
-        postgres=not no_postgres,
+        postgres=not no_postgres, stream_compare=stream_compare,
     )  # fmt: skip
     # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so every child is stopped.
     previous = signal.signal(signal.SIGTERM, _terminate)

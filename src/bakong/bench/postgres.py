@@ -14,6 +14,8 @@ Settings, and why (the baseline must be durable like a validator, which fsyncs e
 - `fsync=on`, `synchronous_commit=on`, `full_page_writes=on`: a transfer is answered only
   once its commit record is flushed to disk. These are PostgreSQL's defaults; they are
   written out so that nobody "tunes" the baseline into a non-durable one by accident.
+  Only a server for tests passes `durable=False` (all three off): tests kill clients and
+  services, never this server, and each creates a database that would otherwise be fsynced.
 - `commit_delay=0`: PostgreSQL already groups the WAL flushes of concurrent commits; an
   artificial delay would only add latency.
 - `max_connections=100`, `shared_buffers=256MB`: room for the service's pool (the default
@@ -89,7 +91,7 @@ class PostgresServer:
 
     `start()` (or entering the context) brings it up; `dsn` is then a libpq connection string
     over its Unix socket; `stop()` (or leaving the context) shuts it down and removes the
-    directory. Stopping twice is harmless.
+    directory. Stopping twice is harmless. `durable=False` is for tests only (see above).
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class PostgresServer:
         *,
         max_connections: int = 100,
         shared_buffers_mb: int = 256,
+        durable: bool = True,
     ) -> None:
         assert 10 <= max_connections <= 10_000
         assert 16 <= shared_buffers_mb <= 65_536
@@ -105,6 +108,7 @@ class PostgresServer:
         self.parent = parent
         self.max_connections = max_connections
         self.shared_buffers_mb = shared_buffers_mb
+        self.durable = durable
         self.directory: Path | None = None
         self.port = 0
         self._running = False
@@ -172,13 +176,14 @@ class PostgresServer:
         return directory
 
     def _settings(self) -> str:
+        durability = "on" if self.durable else "off"
         settings = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
             "unix_socket_directories": f"'{self.socket_dir}'",
-            "fsync": "on",
-            "synchronous_commit": "on",
-            "full_page_writes": "on",
+            "fsync": durability,
+            "synchronous_commit": durability,
+            "full_page_writes": durability,
             "commit_delay": "0",
             "max_connections": str(self.max_connections),
             "shared_buffers": f"{self.shared_buffers_mb}MB",

@@ -44,6 +44,7 @@ __all__ = [
     "setup_transactions",
     "sign_pool",
     "verify_ceiling",
+    "verify_one_core",
 ]
 
 #: Riel each account is funded with; transfers move 1..`limits.bench_transfer_amount_max` riel.
@@ -240,6 +241,12 @@ def verify_ceiling(seconds: float, executor: ProcessPoolExecutor) -> tuple[float
     start = time.monotonic() + 0.2
     rates = list(executor.map(_verify_for, [(start, seconds)] * cores))
     return sum(rates), cores
+
+
+def verify_one_core(seconds: float, executor: ProcessPoolExecutor) -> float:
+    """Verifications per second of one worker process alone (the other cores idle): the cost
+    of one signature check, to turn a count of checks into CPU time."""
+    return executor.submit(_verify_for, (time.monotonic() + 0.1, seconds)).result()
 
 
 def new_executor() -> ProcessPoolExecutor:

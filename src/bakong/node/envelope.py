@@ -21,6 +21,9 @@ class MessageKind(enum.StrEnum):
     TX = "tx"  # one canonical transaction
     SYNC = "sync"  # a catch-up message (`bakong.node.catchup`)
     TXS = "txs"  # a msgpack array of transactions: how the runtime gossips them
+    PROPOSAL_COMPACT = "proposal_compact"  # a `node.compact.CompactProposal`: hashes, no txs
+    FETCH_TXS = "fetch_txs"  # a `node.compact.FetchTxs`: transactions a follower lacks
+    FETCHED_TXS = "fetched_txs"  # a `node.compact.FetchedTxs`: the answer, their bytes
 
     @property
     def code(self) -> int:
@@ -34,6 +37,9 @@ _codes = {
     MessageKind.TX: 3,
     MessageKind.SYNC: 4,
     MessageKind.TXS: 5,
+    MessageKind.PROPOSAL_COMPACT: 6,
+    MessageKind.FETCH_TXS: 7,
+    MessageKind.FETCHED_TXS: 8,
 }
 _kinds_by_code = {code: kind for kind, code in _codes.items()}
 assert len(_kinds_by_code) == len(_codes) == len(MessageKind)

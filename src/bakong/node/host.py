@@ -44,11 +44,21 @@ Rules:
    heights later carries its root (`bakong.node.snapshot`). The host asks the store for the
    root when it reaches that height (the store may take a moment to finish the digest); a
    proposer that lost its root does not propose that height.
+9. Proposals travel compact (`bakong.node.compact`): the host sends its own as the header and
+   transaction hashes, and rebuilds a peer's from its mempool and the transactions fetched
+   for it. A proposal it lacks transactions for waits (the round proposer's only, at most
+   `incomplete_proposals_max` for the height) while the host asks the peer that sent it
+   (`fetches`, which the replica sends) and, on each relayed copy, the peer that relayed it;
+   one never completed is one that never arrived (the round's timeout handles it). Only a
+   complete proposal is logged, fed (as the full `Proposal`, which the log keeps, so a
+   restart replays it without the mempool) and kept to relay, so a peer that relays one can
+   answer for its transactions. A full proposal is still accepted.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import itertools
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -84,6 +94,7 @@ from bakong.consensus.round import (
     Timeouts,
     Value,
 )
+from bakong.errors import RemoteError
 from bakong.ledger.block import (
     Block,
     BlockHeader,
@@ -102,8 +113,18 @@ from bakong.ledger.state import (
     decode_value,
     seen_key,
 )
+from bakong.ledger.transaction import Transaction
 from bakong.ledger.validators import ValidatorSet
-from bakong.limits import tx_past_ms_max
+from bakong.limits import (
+    fetch_asked_remembered_max,
+    fetch_hashes_max,
+    fetched_txs_max,
+    incomplete_proposals_max,
+    proposals_per_round_max,
+    rounds_ahead_max,
+    tx_past_ms_max,
+)
+from bakong.node.compact import CompactProposal, assemble, compact_proposal
 from bakong.node.envelope import MessageKind
 from bakong.node.memo import Memo
 from bakong.node.mempool import Mempool
@@ -178,6 +199,16 @@ class ChainStore(Protocol):
         """The root of the snapshot taken at `height` (waiting for its digest to finish),
         or None when this store lost it (rule 8)."""
         ...
+
+
+@dataclass(slots=True)
+class _Incomplete:
+    """A compact proposal of this height waiting for transactions (rule 9)."""
+
+    compact: CompactProposal
+    source: bytes | None  # the last peer that sent it: it holds the whole block
+    fetch_all: bool = False  # rebuilt once with bytes that were not the proposer's
+    fetched: bool = False  # some of its transactions were asked for
 
 
 @dataclass(slots=True)
@@ -271,7 +302,13 @@ class Host:
         self.sets[tip.height + 1] = self._next_set(tip.validator_set)
         self.driver: Driver | None = None
         self.waiting = False  # rule 7: the next height is held back
-        self.later: list[Proposal | Vote] = []
+        self.later: list[tuple[Proposal | Vote | CompactProposal, bytes | None]] = []
+        self.incomplete: dict[bytes, _Incomplete] = {}  # rule 9, by the compact bytes
+        # Transactions of this height's valid blocks and fetched for its proposals (rule 9).
+        self.known: dict[bytes, Transaction] = {}
+        self.asked: OrderedDict[bytes, None] = OrderedDict()  # hashes fetched lately
+        self.fetches: list[tuple[bytes, list[bytes]]] = []  # (peer, hashes) to ask for
+        self.compact_counts = {"proposals_rebuilt": 0, "proposals_fetched": 0, "txs_fetched": 0}
         self.signed: SignedStep | None = None
         self.checked: dict[tuple[bytes, bytes], Checked] = {}  # this height's valid(v)
         self.pending: deque[tuple[DriverInput, bool]] = deque()
@@ -367,6 +404,8 @@ class Host:
         height = self.height + 1
         self.driver = Driver(height, self.sets[height], self.key.public_key, self.timeouts)
         self.checked = {}
+        self.incomplete = {}
+        self.known = {}
         self.relays.clear()
         self.pending.clear()
         self.height_started_ms = self.io.now_ms()
@@ -388,8 +427,8 @@ class Host:
         if self.height != height - 1:
             return
         waiting, self.later = self.later, []
-        for message in waiting:
-            self.accept(message)
+        for message, source in waiting:
+            self.accept(message, source)
 
     def commit_block(
         self, block: Block, data: bytes, commit: Commit, outcome: BlockOutcome
@@ -505,8 +544,14 @@ class Host:
             self._feed(VoteReceived(vote))
 
     def send_proposal(self, proposal: Proposal, data: bytes) -> None:
-        """Broadcast our own proposal (the simulator's Byzantine nodes replace this)."""
-        self._send(MessageKind.PROPOSAL, proposal.round, data)
+        """Broadcast our own proposal, compact (rule 9) when we hold its block (the
+        simulator's Byzantine nodes replace this)."""
+        checked = self.checked.get((proposal.value_id, proposal.value))
+        if checked is None or checked.block is None or checked.outcome is None:
+            self._send(MessageKind.PROPOSAL, proposal.round, data)
+            return
+        compact = compact_proposal(proposal, checked.block.header, checked.outcome.tx_hashes)
+        self._send(MessageKind.PROPOSAL_COMPACT, proposal.round, encode(compact))
 
     def send_vote(self, vote: Vote, data: bytes) -> None:
         """Broadcast our own vote (the simulator's Byzantine nodes replace this)."""
@@ -546,7 +591,8 @@ class Host:
             tx_hashes=tx_hashes,
         )
         value = Value(block_hash(block.header), encode(block))
-        self.checked[(value.id, value.data)] = Checked(None, block, outcome)
+        checked = self.checked[(value.id, value.data)] = Checked(None, block, outcome)
+        self._know(checked)
         self.io.value_built(ValueReady(height, round, value))
 
     def _decide(self, driver: Driver, value: Value) -> None:
@@ -559,7 +605,13 @@ class Host:
         assert checked.outcome is not None
         self.commit_block(checked.block, value.data, commit, checked.outcome)
 
-    def _check(self, data: bytes, value_id: bytes, now_ms: int | None) -> Checked:
+    def _check(
+        self,
+        data: bytes,
+        value_id: bytes,
+        now_ms: int | None,
+        decoded: tuple[Block, tuple[bytes, ...]] | None = None,
+    ) -> Checked:
         return check_block(
             self.tip(),
             data,
@@ -567,28 +619,36 @@ class Host:
             now_ms=now_ms,
             verify=self.memo.verify,
             verify_commit=self.memo.commit_status,
+            decoded=decoded,
         )
 
-    def _validity(self, proposal: Proposal) -> bool:
-        """valid(v) for a proposal at the current height, remembered for the height."""
+    def _validity(
+        self, proposal: Proposal, decoded: tuple[Block, tuple[bytes, ...]] | None = None
+    ) -> bool:
+        """valid(v) for a proposal at the current height, remembered for the height;
+        `decoded` as in `check_block`."""
         key = (proposal.value_id, proposal.value)
         checked = self.checked.get(key)
         if checked is None:
-            checked = self._check(proposal.value, proposal.value_id, self.io.clock_ms())
+            checked = self._check(proposal.value, proposal.value_id, self.io.clock_ms(), decoded)
             if checked.reason != "time_future":  # the only verdict that can change
                 self.checked[key] = checked
+            self._know(checked)
         return checked.valid
 
     # Messages from peers (`bakong.node.replica` decodes and routes them).
 
-    def accept(self, message: Proposal | Vote) -> None:
-        """Rule 2: feed a message of this height, keep one of a later height, drop the rest."""
+    def accept(
+        self, message: Proposal | Vote | CompactProposal, source: bytes | None = None
+    ) -> None:
+        """Rule 2: feed a message of this height, keep one of a later height, drop the rest.
+        `source` is the peer that sent it (rule 9 asks it for missing transactions)."""
         height = self.height + 1
         if message.height < height:
             return
         if message.height > height:
             if len(self.later) < self.limits.later_messages_max:
-                self.later.append(message)
+                self.later.append((message, source))
             return
         if self.waiting:
             self.resume()  # rule 7: a peer has started this height
@@ -597,12 +657,128 @@ class Host:
         data = encode(message)
         if self.relays.holds(message.round, data):
             return  # a copy (duplicated or relayed): the driver has it, and so has the log
-        if isinstance(message, Proposal):
+        if isinstance(message, CompactProposal):
+            self._accept_compact(message, data, source)
+        elif isinstance(message, Proposal):
             self.relays.keep(MessageKind.PROPOSAL, message.round, data)
             self._feed(ProposalReceived(message, self._validity(message)))
         else:
             self.relays.keep(MessageKind.VOTE, message.round, data)
             self._feed(VoteReceived(message))
+
+    # Compact proposals (rule 9).
+
+    def _accept_compact(self, compact: CompactProposal, data: bytes, source: bytes | None) -> None:
+        pending = self.incomplete.get(data)
+        if pending is None:
+            if not self._may_wait(compact):
+                self.io.record(f"compact proposal {compact.round} not kept waiting")
+                return
+            pending = self.incomplete[data] = _Incomplete(compact, source)
+        pending.source = source or pending.source
+        self._complete(data, pending, source)
+
+    def _may_wait(self, compact: CompactProposal) -> bool:
+        """Whether a compact proposal may wait for its transactions (rule 9): only the
+        round's proposer's, at most `proposals_per_round_max` per round (the driver keeps no
+        more), and when `incomplete_proposals_max` wait, only in place of a lower round's."""
+        driver = self.driver
+        if driver is None or compact.proposer != driver.proposer(compact.round):
+            return False
+        if compact.round > driver.round + rounds_ahead_max:
+            return False
+        rounds = [pending.compact.round for pending in self.incomplete.values()]
+        if rounds.count(compact.round) >= proposals_per_round_max:
+            return False
+        if len(rounds) < incomplete_proposals_max:
+            return True
+        lowest = min(self.incomplete, key=lambda data: self.incomplete[data].compact.round)
+        if self.incomplete[lowest].compact.round >= compact.round:
+            return False
+        del self.incomplete[lowest]
+        return True
+
+    def _know(self, checked: Checked) -> None:
+        """Keep a valid block's transactions for the height: a later round's proposal may
+        carry them again, and a peer may fetch them (rule 9)."""
+        if checked.block is None or checked.outcome is None:
+            return
+        room = fetched_txs_max - len(self.known)
+        pairs = zip(checked.outcome.tx_hashes, checked.block.transactions, strict=True)
+        self.known.update(itertools.islice(pairs, max(room, 0)))
+
+    def _held(self, tx_hash: bytes) -> Transaction | None:
+        fetched = self.known.get(tx_hash)
+        return self.mempool.get(tx_hash) if fetched is None else fetched
+
+    def _complete(self, data: bytes, pending: _Incomplete, source: bytes | None) -> None:
+        """Feed `pending` if it is complete now, else ask `source` for what it lacks."""
+        compact = pending.compact
+        try:
+            assembled = assemble(compact, self.known.get if pending.fetch_all else self._held)
+        except RemoteError:
+            if pending.fetch_all:
+                del self.incomplete[data]
+                self.io.record(f"proposal {compact.round} does not rebuild: dropped")
+                return
+            pending.fetch_all = True  # some transaction we hold is signed differently
+            for tx_hash in compact.tx_hashes:
+                self.known.pop(tx_hash, None)
+            assembled = list(compact.tx_hashes)
+            source = pending.source
+        if isinstance(assembled, list):
+            if source is not None:
+                pending.fetched = True
+                self._ask(source, assembled)
+            return
+        del self.incomplete[data]
+        self.compact_counts["proposals_rebuilt"] += 1
+        self.compact_counts["proposals_fetched"] += pending.fetched
+        proposal, block = assembled
+        self.relays.keep(MessageKind.PROPOSAL_COMPACT, proposal.round, data)
+        valid = self._validity(proposal, (block, compact.tx_hashes))
+        self._feed(ProposalReceived(proposal, valid))
+
+    def _ask(self, peer: bytes, tx_hashes: list[bytes]) -> None:
+        asked = self.asked
+        for tx_hash in tx_hashes:
+            asked[tx_hash] = None
+            asked.move_to_end(tx_hash)
+        while len(asked) > fetch_asked_remembered_max:
+            asked.popitem(last=False)
+        self.fetches.append((peer, tx_hashes[:fetch_hashes_max]))
+
+    def take_fetches(self) -> list[tuple[bytes, list[bytes]]]:
+        """The fetch requests to send, each (peer, hashes) (rule 9): the replica sends them."""
+        fetches, self.fetches = self.fetches, []
+        return fetches
+
+    def supply(self, transactions: list[tuple[bytes, Transaction]]) -> bool:
+        """Fetched transactions, each with its hash, for the incomplete proposals (rule 9).
+        False when one was never asked for: the peer that sent it answers wrongly."""
+        asked_all = True
+        for tx_hash, transaction in transactions:
+            if tx_hash not in self.asked:
+                asked_all = False
+            elif len(self.known) < fetched_txs_max:
+                self.known[tx_hash] = transaction
+                self.compact_counts["txs_fetched"] += 1
+        self.retry_incomplete()
+        return asked_all
+
+    def retry_incomplete(self) -> None:
+        """Complete what the transactions that arrived (fetched or admitted) complete."""
+        height = self.height
+        for data, pending in list(self.incomplete.items()):
+            if self.height != height:
+                break  # a completed proposal decided the height
+            if data in self.incomplete:
+                self._complete(data, pending, None)
+
+    def lookup(self, tx_hashes: tuple[bytes, ...]) -> list[Transaction]:
+        """The transactions we hold of `tx_hashes`, to answer a peer's fetch (rule 9)."""
+        held = (self._held(tx_hash) for tx_hash in tx_hashes)
+        return [transaction for transaction in held if transaction is not None]
 
     def on_timer(self, timeout: TimeoutElapsed) -> None:
         if timeout.height == self.height + 1:

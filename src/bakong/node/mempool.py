@@ -35,6 +35,12 @@ class Mempool:
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._transactions
 
+    def get(self, tx_hash: bytes) -> Transaction | None:
+        """The pooled transaction with `tx_hash`, decoded and verified by admission: what a
+        follower rebuilds a compact proposal from (`bakong.node.compact`)."""
+        entry = self._transactions.get(tx_hash)
+        return None if entry is None else entry[0]
+
     def expired(self, tx_hash: bytes) -> bool:
         """Whether `tx_hash` was dropped, not yet in a block, when it left the replay window."""
         return tx_hash in self._expired

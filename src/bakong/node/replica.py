@@ -18,6 +18,11 @@ Rules:
 2. `tick`: announce our height; then, while a height has taken at least a status interval,
    relay what the host keeps of it to one peer (`bakong.node.relay`), each peer in turn as
    the I/O chooses.
+3. Compact proposals (`bakong.node.compact`, host rule 9): one goes to the host like a full
+   proposal; the fetch requests the host then has are sent (after every message and tick).
+   A peer's fetch request is answered with what the host holds of it; a fetch answer goes
+   to the host, and one that does not decode, or carries a transaction nobody asked for,
+   answers False (a bad answer is a bad peer).
 """
 
 from __future__ import annotations
@@ -25,9 +30,19 @@ from __future__ import annotations
 from typing import Protocol
 
 from bakong.consensus.messages import Proposal, Vote
+from bakong.errors import RemoteError
 from bakong.node.catchup import CatchUp, CatchUpIO, decode_sync
+from bakong.node.compact import (
+    CompactProposal,
+    FetchTxs,
+    decode_compact_proposal,
+    decode_fetch,
+    decode_fetched,
+    encode_fetched,
+)
 from bakong.node.envelope import MessageKind
 from bakong.node.host import Host
+from bakong.wire.codec import encode
 
 __all__ = ["Replica", "ReplicaIO"]
 
@@ -47,29 +62,62 @@ class Replica:
         self.catchup = CatchUp(host, io)
 
     def receive(self, source: bytes, kind: MessageKind, data: bytes) -> bool:
-        """Rule 1; False when the message is not even decodable (score the peer)."""
+        """Rules 1 and 3; False when the message is not even decodable (score the peer)."""
+        try:
+            return self._receive(source, kind, data)
+        finally:
+            self._send_fetches()
+
+    def _receive(self, source: bytes, kind: MessageKind, data: bytes) -> bool:
         memo = self.host.memo
-        message: Proposal | Vote | None = None
+        message: Proposal | Vote | CompactProposal | None = None
         if kind is MessageKind.PROPOSAL:
             message = memo.proposal(data)
         elif kind is MessageKind.VOTE:
             message = memo.vote(data)
+        elif kind is MessageKind.PROPOSAL_COMPACT:
+            try:
+                message = decode_compact_proposal(self.host.chain_id, data, memo.verify)
+            except RemoteError:  # DecodeError is a RemoteError
+                return False
         elif kind is MessageKind.SYNC:
             sync = decode_sync(data)
             if sync is None:
                 return False
             self.catchup.receive(source, sync)
             return True
+        elif kind is MessageKind.FETCH_TXS:
+            return self._answer_fetch(source, data)
+        elif kind is MessageKind.FETCHED_TXS:
+            try:
+                return self.host.supply(decode_fetched(data))
+            except RemoteError:
+                return False
         if message is None:
             return False
         ahead = message.height > self.host.height + 2
-        self.host.accept(message)
+        self.host.accept(message, source)
         if ahead:
             self.catchup.ask(source)
         return True
 
+    def _answer_fetch(self, source: bytes, data: bytes) -> bool:
+        try:
+            request = decode_fetch(data)
+        except RemoteError:
+            return False
+        answer = encode_fetched(self.host.lookup(request.tx_hashes))
+        if answer is not None:
+            self.io.send(source, MessageKind.FETCHED_TXS, answer)
+        return True
+
+    def _send_fetches(self) -> None:
+        for peer, tx_hashes in self.host.take_fetches():
+            self.io.send(peer, MessageKind.FETCH_TXS, encode(FetchTxs(tuple(tx_hashes))))
+
     def tick(self) -> None:
-        """Rule 2."""
+        """Rules 2 and 3."""
+        self._send_fetches()
         self.catchup.announce()
         host = self.host
         driver = host.driver

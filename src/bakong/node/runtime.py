@@ -339,6 +339,8 @@ class Validator:
             verdicts[index] = self._conclude(candidate, ok, gossip)
         if waiting:
             self._transactions_arrived()
+            if self.host.incomplete:  # a compact proposal may have waited for these
+                self._guarded(self.host.retry_incomplete)
         return [verdict for verdict in verdicts if verdict is not None]
 
     def _conclude(self, candidate: Candidate, ok: bool, gossip: bool) -> Admission:
@@ -435,7 +437,7 @@ class Validator:
         return self.store.alias_lookups(after, count)
 
     def metrics(self) -> list[Metric]:
-        host = self.host
+        host, verifier = self.host, self.verifier
         round = host.driver.round if host.driver else 0
         samples: list[tuple[str, str, str, float]] = [
             ("height", "gauge", "last committed height", host.height),
@@ -444,11 +446,14 @@ class Validator:
             ("mempool_bytes", "gauge", "bytes in the mempool", host.mempool.bytes),
             ("peers_connected", "gauge", "peers with a live link", len(self.transport.connected())),
             ("signatures_verified_total", "counter", "admission checks", self.verifier.verified),
+            ("signature_checks_total", "counter", "ed25519 checks", verifier.signature_checks()),
             ("double_sign_refusals_total", "counter", "signatures the guard refused", host.refused),
             ("evidence_total", "counter", "equivocations seen", host.evidence),
         ]
         samples += [
             (f"{name}_total", "counter", name.replace("_", " "), value)
-            for name, value in sorted({**self.counters, **self.admitter.counts}.items())
+            for name, value in sorted(
+                {**self.counters, **self.admitter.counts, **host.compact_counts}.items()
+            )
         ]
         return [Metric(f"bakong_{name}", kind, text, value) for name, kind, text, value in samples]

@@ -1,16 +1,18 @@
 """The validator's LMDB store: blocks, state, the transaction index and the consensus log.
 
-Design section 5. One LMDB environment holds named databases:
+Design section 5. Two LMDB environments: the chain's in the store's directory and the
+consensus log's in its `consensus/` subdirectory, so that syncing one does not flush the other.
 
-| db | key | value |
-|---|---|---|
-| `state` | ledger state key (`bakong.ledger.state`) | canonical record bytes |
-| `blocks` | height, 8 bytes big-endian | `StoredBlock` |
-| `txs` | transaction hash | height and index in the block, 8 + 4 bytes big-endian |
-| `meta` | `tip`, `genesis`, `signed` | the committed tip, the genesis hash, the last signed step |
-| `wal` | height + sequence | one consensus input of that height (`bakong.node.host` rule 1) |
-| `own` | height + sequence | one proposal or vote this validator signed at that height |
-| `aliases` | sequence, 8 bytes big-endian | one alias lookup the API answered (`AliasLookup`) |
+| env | db | key | value |
+|---|---|---|---|
+| chain | `state` | ledger state key (`bakong.ledger.state`) | canonical record bytes |
+| chain | `blocks` | height, 8 bytes big-endian | `StoredBlock` |
+| chain | `txs` | transaction hash | height and index in the block, 8 + 4 bytes |
+| chain | `meta` | `tip`, `genesis` | the committed tip, the genesis hash |
+| chain | `aliases` | sequence, 8 bytes big-endian | one alias lookup the API answered |
+| consensus | `meta` | `signed` | the last signed step (the double-sign guard) |
+| consensus | `wal` | height + sequence | one consensus input of that height (host rule 1) |
+| consensus | `own` | height + sequence | a proposal or vote this validator signed then |
 
 Beside them, `snapshots/` holds the state snapshots (`bakong.node.snapshot_files`).
 
@@ -19,10 +21,16 @@ Rules:
    hash, every state write of its write set, its transactions' index entries and the new tip.
    State can never run ahead of the block store, and after `kill -9` at any instant the store
    opens at the last committed height, consistent.
-2. The environment is opened without a sync per transaction; `sync()` forces what was written
-   to disk. A block commit syncs; so does `ConsensusLog.sync`, which the host calls before a
-   signed message leaves. (A killed process loses nothing LMDB committed: the pages are in
-   the kernel; the syncs are for power loss.)
+2. Both environments are opened without a sync per transaction; the syncs are for power loss
+   (a killed process loses nothing LMDB committed: the pages are in the kernel).
+   - `ConsensusLog.sync`, which the host calls before every signed message leaves, syncs the
+     consensus environment only: a few pages, never the blocks' thousands.
+   - Block commits are synced as a group (`GroupSync`): a thread syncs the chain environment
+     whenever a block was committed since its last sync began, so one sync covers every block
+     committed while the previous one ran, and the event loop never waits for the disk. After
+     a power loss the chain may lack its last blocks while the log is ahead; a decided block is
+     final by its commit and is fetched again from peers (`bakong.node.catchup`), and the guard
+     still refuses to sign anything it may have signed before (`bakong.node.signer`).
 3. The log keeps one height: writing the first entry of a new height deletes the older ones.
 4. Readers get a consistent view of one committed height (`reader()`); LMDB lets them run
    beside the writer.
@@ -32,18 +40,22 @@ Rules:
    opened past it has lost it.
 6. `restore` fills an empty store from a verified snapshot (`bakong.node.restore`): the state
    in batches of write transactions under a `restoring` mark, then the snapshot height's
-   block and the tip in one last transaction that removes the mark. A store opened with the
-   mark still set refuses to start: the restore was interrupted and must be run again.
+   block and the tip in one last transaction that removes the mark, synced. A store opened
+   with the mark still set refuses to start: the restore was interrupted and must be run again.
 7. Alias lookups (the central bank's audit trail) are numbered from 1, one write transaction
-   each, not synced (rule 2: a killed process keeps them; a power loss may lose the last
-   ones). The newest `alias_lookups_retained_max` are kept: each append past that deletes the
-   oldest. The trail is the node's own, not the chain's: a restored store starts a new one.
+   each, synced with the blocks (rule 2: a killed process keeps them; a power loss may lose
+   the last ones). The newest `alias_lookups_retained_max` are kept: each append past that
+   deletes the oldest. The trail is the node's own, not the chain's: a restored store starts a
+   new one.
+8. A store written before the log had its own environment kept the log in the chain's: the
+   first open moves the guard and the log into the consensus environment.
 """
 
 from __future__ import annotations
 
 import logging
 import struct
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -75,9 +87,11 @@ from bakong.node.snapshot_files import SnapshotFiles
 from bakong.types import Hash
 from bakong.wire.codec import decode_canonical, encode
 
-__all__ = ["LmdbChain", "StateReadTxn"]
+__all__ = ["GroupSync", "LmdbChain", "StateReadTxn"]
 
-_dbs = (b"state", b"blocks", b"txs", b"meta", b"wal", b"own", b"aliases")
+_chain_dbs = (b"state", b"blocks", b"txs", b"meta", b"aliases")
+_log_dbs = (b"meta", b"wal", b"own")
+_consensus_directory = "consensus"
 _tip_key, _genesis_key, _signed_key = b"tip", b"genesis", b"signed"
 _restoring_key = b"restoring"
 _log = logging.getLogger(__name__)
@@ -147,21 +161,61 @@ class StateReadTxn:
         self._txn.abort()
 
 
+class GroupSync:
+    """Syncs an LMDB environment in a thread of its own whenever asked (rule 2): one sync
+    covers every commit asked for since the previous sync began."""
+
+    def __init__(self, env: lmdb.Environment) -> None:
+        self._env = env
+        self._asked = threading.Event()
+        self._closing = False
+        self.syncs = 0
+        self._thread = threading.Thread(target=self._run, name="block-sync", daemon=True)
+        self._thread.start()
+
+    def ask(self) -> None:
+        self._asked.set()
+
+    def _run(self) -> None:
+        while True:
+            self._asked.wait()
+            self._asked.clear()
+            if self._closing:
+                return
+            self._env.sync(True)
+            self.syncs += 1
+
+    def close(self) -> None:
+        """Stop the thread and sync what is left, in the caller's thread."""
+        self._closing = True
+        self._asked.set()
+        self._thread.join()
+        self._env.sync(True)
+
+
+def _open_env(path: Path, map_bytes: int, dbs: int) -> lmdb.Environment:
+    path.mkdir(parents=True, exist_ok=True)
+    return lmdb.open(str(path), map_size=map_bytes, max_dbs=dbs, sync=False, metasync=False)
+
+
 class LmdbChain:
-    """`ChainStore` and `ConsensusLog` over one LMDB environment (module rules)."""
+    """`ChainStore` and `ConsensusLog` over two LMDB environments (module rules)."""
 
     def __init__(
         self, path: Path, genesis: GenesisFile, map_bytes: int = limits.lmdb_map_bytes_default
     ):
-        path.mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(
-            str(path), map_size=map_bytes, max_dbs=len(_dbs), sync=False, metasync=False
-        )
-        self._db = {name.decode(): self.env.open_db(name) for name in _dbs}
+        # Two more named databases than ours: a store of the single-environment layout keeps
+        # its log in `wal` and `own` (rule 8).
+        self.env = _open_env(path, map_bytes, len(_chain_dbs) + 2)
+        self._db = {name.decode(): self.env.open_db(name) for name in _chain_dbs}
+        self.log_env = _open_env(path / _consensus_directory, limits.lmdb_log_map_bytes, 4)
+        self._log_db = {name.decode(): self.log_env.open_db(name) for name in _log_dbs}
         self.chain_id = genesis.chain_id
         self._genesis_time_ms = genesis.genesis_time_ms
         self._log_next = {"wal": (0, 0), "own": (0, 0)}  # db -> (height, next sequence)
         self._init_genesis(genesis)
+        self._adopt_single_environment_log()
+        self.block_sync = GroupSync(self.env)
         # Decoded records of the tip's state, coherent because only `put_block` (which
         # updates them) and `restore` (which replaces them) change the state.
         self._decoded = DecodedRecords()
@@ -202,10 +256,38 @@ class LmdbChain:
     def _open_reader(self, decoded: DecodedRecords | None = None) -> StateReadTxn:
         return StateReadTxn(self.env.begin(buffers=False), self._db["state"], decoded)
 
+    def _adopt_single_environment_log(self) -> None:
+        """Rule 8: move a log kept in the chain's environment into the consensus one."""
+        with self.env.begin(write=True) as txn:
+            legacy = {name: self._legacy_db(txn, name) for name in ("wal", "own")}
+            signed = txn.get(_signed_key, db=self._db["meta"])
+            if signed is None and all(db is None for db in legacy.values()):
+                return
+            with self.log_env.begin(write=True) as log_txn:
+                if signed is not None:
+                    log_txn.put(_signed_key, signed, db=self._log_db["meta"])
+                for name, db in legacy.items():
+                    if db is not None:
+                        log_txn.cursor(db=self._log_db[name]).putmulti(
+                            [(bytes(k), bytes(v)) for k, v in txn.cursor(db=db)]
+                        )
+                        txn.drop(db, delete=True)
+            self.log_env.sync(True)
+            txn.delete(_signed_key, db=self._db["meta"])
+        self.env.sync(True)
+
+    def _legacy_db(self, txn: lmdb.Transaction, name: str) -> lmdb._Database | None:
+        try:
+            return self.env.open_db(name.encode(), txn=txn, create=False)
+        except lmdb.NotFoundError:
+            return None
+
     def close(self) -> None:
         self._digester.shutdown(wait=True)
+        self.block_sync.close()
         self._reader.close()
         self.env.close()
+        self.log_env.close()
 
     # ChainStore.
 
@@ -233,7 +315,7 @@ class LmdbChain:
         write_set: WriteSet,
         written: WrittenRecords | None = None,
     ) -> LedgerState:
-        """Rule 1: everything of one block in one write transaction, then synced."""
+        """Rule 1: everything of one block in one write transaction; synced as a group (rule 2)."""
         assert block_hash(header) == stored.commit.block_hash
         assert header.app_hash == stored.app_hash
         with self.env.begin(write=True) as txn:
@@ -258,7 +340,7 @@ class LmdbChain:
             )
             new_tip = _Tip(stored.height, stored.commit.block_hash, header.time_ms, stored.app_hash)
             txn.put(_tip_key, encode(new_tip), db=self._db["meta"])
-        self.env.sync(True)
+        self.block_sync.ask()
         self._reader.close()
         if written is None:
             self._decoded.forget(write_set)
@@ -383,8 +465,8 @@ class LmdbChain:
 
     def put_signed(self, signed: SignedStep) -> None:
         record = encode([signed.height, signed.round, int(signed.step), signed.sign_bytes])
-        with self.env.begin(write=True) as txn:
-            txn.put(_signed_key, record, db=self._db["meta"])
+        with self.log_env.begin(write=True) as txn:
+            txn.put(_signed_key, record, db=self._log_db["meta"])
 
     def append_wal(self, height: int, event: DriverInput) -> None:
         tag = _event_types.index(type(event))
@@ -398,30 +480,30 @@ class LmdbChain:
         log_height, sequence = self._log_next[db_name]
         if height != log_height:
             sequence = 0
-        with self.env.begin(write=True) as txn:
-            db = self._db[db_name]
+        with self.log_env.begin(write=True) as txn:
+            db = self._log_db[db_name]
             if sequence == 0:
                 txn.drop(db, delete=False)
             txn.put(_log_key(height, sequence), value, db=db)
         self._log_next[db_name] = (height, sequence + 1)
 
     def sync(self) -> None:
-        self.env.sync(True)
+        self.log_env.sync(True)
 
     def recover(self) -> LogImage:
         """The log as the last run left it."""
         image = LogImage()
-        with self.env.begin() as txn:
-            raw = txn.get(_signed_key, db=self._db["meta"])
+        with self.log_env.begin() as txn:
+            raw = txn.get(_signed_key, db=self._log_db["meta"])
             if raw is not None:
                 height, round, step, sign_bytes = msgspec.msgpack.decode(raw)
                 image.signed = SignedStep(height, round, SignStep(step), sign_bytes)
-            for key, value in txn.cursor(db=self._db["wal"]):
+            for key, value in txn.cursor(db=self._log_db["wal"]):
                 height, _ = struct.unpack(">QQ", key)
                 image.wal_height = height
                 event_type = _event_types[value[0]]
                 image.wal.append(msgspec.msgpack.decode(value[1:], type=event_type))
-            for key, value in txn.cursor(db=self._db["own"]):
+            for key, value in txn.cursor(db=self._log_db["own"]):
                 height, _ = struct.unpack(">QQ", key)
                 image.own_height = height
                 kind, message = msgspec.msgpack.decode(value)

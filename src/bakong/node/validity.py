@@ -10,7 +10,7 @@ canonical bytes of a block and its id, the block hash. It is valid when, in this
 4. its time is at most `block_time_drift_ms_max` ahead of our own clock (a block time after
    the previous block's is the ledger's own rule, step 6);
 5. the previous block's commit verifies against the set that decided h - 1 (none at h = 1);
-6. re-executing its transactions on our state (`apply_block`) succeeds and every header field
+6. re-executing its transactions on our state (`execute_block`) succeeds and every header field
    the execution determines agrees (`check_header`: tx root, result root, app hash,
    validators hash);
 7. it carries a snapshot root exactly when one is due at its height, and that root is the one
@@ -22,7 +22,7 @@ checked without rule 4: 2f+1 validators already accepted its time against their 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bakong.consensus.commit import CommitStatus
@@ -31,10 +31,10 @@ from bakong.ledger.block import (
     Block,
     BlockOutcome,
     LedgerState,
-    apply_block,
     block_hash,
     check_header,
     decode_block,
+    execute_block,
 )
 from bakong.ledger.commit import Commit
 from bakong.ledger.context import SignatureVerifier
@@ -80,13 +80,20 @@ def check_block(
     now_ms: int | None,
     verify: SignatureVerifier,
     verify_commit: CommitVerifier,
+    decoded: tuple[Block, Sequence[bytes]] | None = None,
 ) -> Checked:
-    """The module's rules 1-7 (rule 4 only when `now_ms` is given)."""
+    """The module's rules 1-7 (rule 4 only when `now_ms` is given). `decoded` is `value`
+    already decoded, with its transactions' hashes, when the caller rebuilt it from verified
+    transactions (`bakong.node.compact`): rule 1 then need not decode and hash them again."""
     assert tip.height >= 1
-    try:
-        block = decode_block(value)
-    except DecodeError:
-        return Checked("undecodable")
+    if decoded is not None:
+        block, tx_hashes = decoded
+    else:
+        try:
+            block = decode_block(value)
+        except DecodeError:
+            return Checked("undecodable")
+        tx_hashes = None
     header = block.header
     if block_hash(header) != value_id:
         return Checked("value_id")
@@ -102,7 +109,14 @@ def check_block(
     if reason is not None:
         return Checked(reason)
     try:
-        outcome = apply_block(tip.state, block, verify)
+        outcome = execute_block(
+            tip.state,
+            height=header.height,
+            time_ms=header.time_ms,
+            transactions=block.transactions,
+            verify=verify,
+            tx_hashes=tx_hashes,
+        )
     except LocalError:
         return Checked("execution")
     if check_header(block, outcome):

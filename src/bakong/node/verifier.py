@@ -18,6 +18,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 from bakong import limits
+from bakong.wire import keys
 from bakong.wire.keys import verify
 
 __all__ = ["SignatureCheck", "VerifierPool"]
@@ -43,6 +44,7 @@ class VerifierPool:
         self._queue: list[_Waiting] = []
         self._flush: asyncio.TimerHandle | None = None
         self.verified = 0
+        self.verified_in_workers = 0  # not in this process's `signature_checks()`
         self.batches = 0
 
     async def warm_up(self) -> None:
@@ -97,12 +99,18 @@ class VerifierPool:
             return
         verdicts = [verdict for part in parts for verdict in part]
         self.verified += len(verdicts)
+        self.verified_in_workers += len(verdicts)
         self.batches += 1
         start = 0
         for item, future in queue:
             if not future.done():
                 future.set_result(verdicts[start : start + len(item)])
             start += len(item)
+
+    def signature_checks(self) -> int:
+        """Every Ed25519 check of this node: its own process's (admission inline, execution's
+        cache misses, votes, commits, signed requests) and its workers'."""
+        return keys.signature_checks() + self.verified_in_workers
 
     def close(self) -> None:
         if self._executor is not None:

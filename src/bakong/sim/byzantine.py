@@ -13,7 +13,10 @@ driver and ledger, so its lies are well-formed and timely) but corrupts what it 
 - `ledger`: as proposer, it sends its block with a forged, replayed, expired or over-limit
   transaction added (of the kinds in `attacks`), under a true or a lying header
   (`bakong.sim.attacks`);
-- `lie_sync`: the share of its catch-up answers whose first block or commit is false.
+- `lie_sync`: the share of its catch-up answers whose first block or commit is false, and of
+  its answers to fetches of a compact proposal's transactions (`bakong.node.compact`) that
+  carry each transaction signed differently (the same hash, other bytes), a transaction
+  nobody asked for, or bytes that are no transaction.
 
 The lies are coordinated within a round, as in the classic attack on locking: when it
 equivocates as proposer, only the next round's proposer is shown the second block (so that it
@@ -34,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from msgspec.structs import replace
 
+from bakong import limits
 from bakong.consensus.messages import (
     Proposal,
     ProposalBody,
@@ -44,15 +48,27 @@ from bakong.consensus.messages import (
     sign_vote,
 )
 from bakong.ledger.block import Block, block_hash, build_block, decode_block
+from bakong.ledger.transaction import Transaction, decode_transaction
+from bakong.node.compact import FetchedTxs, compact_proposal
 from bakong.node.envelope import MessageKind
 from bakong.sandbox import sandbox_key
 from bakong.sim.attacks import ATTACKS, LYING, SYNC_LIES, attack_block, false_answer
-from bakong.wire.codec import encode
+from bakong.wire.codec import decode_canonical, encode
 
 if TYPE_CHECKING:
     from bakong.sim.node import Node
 
-__all__ = ["Behaviour", "Memory", "choose_behaviour", "send_proposal", "send_sync", "send_vote"]
+__all__ = [
+    "Behaviour",
+    "Memory",
+    "choose_behaviour",
+    "send_fetched",
+    "send_proposal",
+    "send_sync",
+    "send_vote",
+]
+
+_fetch_lies = ("resigned", "unasked", "garbage")
 
 _invalid_kinds = ("app_hash", "time", "previous_hash", "last_commit", "proposer", "result_root")
 
@@ -149,7 +165,7 @@ def send_proposal(node: Node, proposal: Proposal) -> None:
         world.network.broadcast(node.index, MessageKind.PROPOSAL, _invalid(node, proposal, kind))
         world.record(f"byzantine {node.index} invalid {kind}")
     elif roll >= behaviour.invalid + behaviour.equivocate + behaviour.ledger:
-        world.network.broadcast(node.index, MessageKind.PROPOSAL, encode(proposal))
+        world.network.broadcast(node.index, *_compact(node, proposal))
     elif roll >= behaviour.invalid + behaviour.equivocate:
         attack = world.rng.choice(behaviour.attacks)
         lying = attack in LYING and world.rng.random() < 0.5
@@ -198,6 +214,36 @@ def send_sync(node: Node, data: bytes) -> bytes:
     if behaviour.lie_sync and node.world.rng.random() < behaviour.lie_sync:
         return false_answer(node, data, node.world.rng.choice(SYNC_LIES))
     return data
+
+
+def _compact(node: Node, proposal: Proposal) -> tuple[MessageKind, bytes]:
+    """An unaltered proposal, compact as an honest proposer sends it when it holds the block
+    (so that peers fetch from it and meet its `send_fetched`)."""
+    checked = node.checked.get((proposal.value_id, proposal.value))
+    if checked is None or checked.block is None or checked.outcome is None:
+        return MessageKind.PROPOSAL, encode(proposal)
+    compact = compact_proposal(proposal, checked.block.header, checked.outcome.tx_hashes)
+    return MessageKind.PROPOSAL_COMPACT, encode(compact)
+
+
+def send_fetched(node: Node, data: bytes) -> bytes:
+    """An answer to a peer's fetch, made false as often as the behaviour says `lie_sync`."""
+    behaviour, rng = node.behaviour, node.world.rng
+    assert behaviour is not None
+    if not behaviour.lie_sync or rng.random() >= behaviour.lie_sync:
+        return data
+    lie = rng.choice(_fetch_lies)
+    node.world.record(f"byzantine {node.index} fetch answer {lie}")
+    if lie == "garbage":
+        return data[: len(data) // 2]
+    answer = decode_canonical(data, FetchedTxs, bytes_max=limits.fetch_answer_bytes_max)
+    transactions = [decode_transaction(raw) for raw in answer.transactions]
+    if lie == "unasked":
+        payment = replace(transactions[0].payload, nonce=transactions[0].payload.nonce + 1)
+        transactions.append(Transaction(payment, transactions[0].signatures))
+    else:  # each signature twice: the same payload and hash, other bytes
+        transactions = [Transaction(t.payload, t.signatures * 2) for t in transactions]
+    return encode(FetchedTxs(tuple(encode(transaction) for transaction in transactions)))
 
 
 def _conflicting_id(node: Node, vote: Vote) -> bytes | None:

@@ -147,6 +147,8 @@ class Node(Host):
     def send(self, peer: bytes, kind: MessageKind, data: bytes) -> None:
         if self.behaviour is not None and kind is MessageKind.SYNC:
             data = byzantine.send_sync(self, data)
+        elif self.behaviour is not None and kind is MessageKind.FETCHED_TXS:
+            data = byzantine.send_fetched(self, data)
         self.world.network.send(self.index, self.world.index_of[peer], kind, data)
 
     def defer_height(self) -> bool:
@@ -189,8 +191,11 @@ class Node(Host):
             return checked
         verify = self.world.memo.verify
         verdict = self.admitter.conclude(checked, all(verify(*c) for c in checked.checks))
-        if gossip and verdict.status is AdmissionStatus.ACCEPTED:
-            self.broadcast(MessageKind.TX, data)
+        if verdict.status is AdmissionStatus.ACCEPTED:
+            if gossip:
+                self.broadcast(MessageKind.TX, data)
+            if self.incomplete:  # a compact proposal may have waited for it, as in the runtime
+                self.retry_incomplete()
         return verdict
 
     # Byzantine senders, and the simulation's chores.
