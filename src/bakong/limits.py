@@ -94,6 +94,7 @@ __all__ = [
     "verify_batch_checks_max",
     "lmdb_map_bytes_default",
     "lmdb_log_map_bytes",
+    "node_gc_young_objects",
     "stored_block_bytes_max",
     "config_bytes_max",
     "genesis_bytes_max",
@@ -766,6 +767,9 @@ gateway_sqlite_busy_ms = 10_000
 # The cyclic collector runs on the young generation after this many new container objects
 # (Python's default is 700; one payment request allocates a few thousand).
 gateway_gc_young_objects = 20_000
+# The same for a validator (`bakong.node.serve`): a 2,000-transaction block allocates tens of
+# thousands of objects.
+node_gc_young_objects = 20_000
 gateway_db_pool_size = 40
 gateway_db_pool_overflow = 10
 # `/healthz` asks the core's `/healthz` and answers within this, reachable or not.
