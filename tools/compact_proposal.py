@@ -21,7 +21,7 @@ import json
 import time
 from collections.abc import Callable
 
-from bakong.bench.ledger_apply import _open_accounts, _sign_transfers
+from bakong.bench.ledger_apply import open_accounts, sign_transfers
 from bakong.consensus.messages import ProposalBody, decode_proposal, sign_proposal
 from bakong.ledger.block import (
     Block,
@@ -52,7 +52,7 @@ def _best_ms(actions: list[Callable[[], object]], repeat: int) -> list[float]:
 
 def measure(txs: int, accounts: int, repeat: int) -> dict[str, object]:
     chain = Sandbox(block_interval_ms=500)
-    transactions = _sign_transfers(chain, _open_accounts(chain, accounts), txs, seed=1)
+    transactions = sign_transfers(chain, open_accounts(chain, accounts), txs, seed=1)
     cache = keys.VerifiedSignatures(entries_max=2 * txs)
     mempool: dict[bytes, Transaction] = {}
     for transaction in transactions:  # admission: hashed, verified, pooled

@@ -39,7 +39,7 @@ from bakong.sandbox import Sandbox
 from bakong.types import Hash
 from bakong.wire import keys
 
-__all__ = ["command", "run"]
+__all__ = ["command", "open_accounts", "run", "sign_transfers"]
 
 
 @dataclass
@@ -68,7 +68,7 @@ class Figures:
         }
 
 
-def _open_accounts(chain: Sandbox, accounts: int) -> list[str]:
+def open_accounts(chain: Sandbox, accounts: int) -> list[str]:
     participants = ["aclb", "wing", "abaa"]
     # One issue per transaction: a transaction's commands touch one participant (rung 12).
     chain.commit(
@@ -95,7 +95,7 @@ def _open_accounts(chain: Sandbox, accounts: int) -> list[str]:
     return names
 
 
-def _sign_transfers(chain: Sandbox, names: list[str], count: int, seed: int) -> list[Transaction]:
+def sign_transfers(chain: Sandbox, names: list[str], count: int, seed: int) -> list[Transaction]:
     rng = random.Random(seed)
     transactions = []
     for _ in range(count):
@@ -129,8 +129,8 @@ def _verify_block(
 
 def run(*, transfers: int, accounts: int, block_txs: int, seed: int) -> Figures:
     chain = Sandbox(block_interval_ms=500)
-    names = _open_accounts(chain, accounts)
-    pool = _sign_transfers(chain, names, transfers, seed)
+    names = open_accounts(chain, accounts)
+    pool = sign_transfers(chain, names, transfers, seed)
     cache = keys.VerifiedSignatures(entries_max=transfers + 1)
     state = chain.state
     height = len(chain.blocks)
