@@ -74,6 +74,8 @@ __all__ = [
     "snapshot_chunks_max",
     "snapshot_interval_default",
     "snapshot_lag_default",
+    "snapshot_open_wait_s",
+    "snapshot_process_exit_s",
     "sync_blocks_max",
     "timeout_ms_delta",
     "timeout_precommit_ms_base",
@@ -535,6 +537,10 @@ sync_blocks_max = 32
 # done in the background at a loaded network's block rate.
 snapshot_interval_default = 1_000
 snapshot_lag_default = 50
+# The snapshot process (`bakong.node.snapshot_process`): how long a commit waits for it to hold
+# the snapshot height's state (it answers in milliseconds once started), and for it to exit.
+snapshot_open_wait_s = 5.0
+snapshot_process_exit_s = 5.0
 snapshot_chunk_bytes = 2**20  # a chunk closes at the first entry that takes it to this size
 snapshot_chunks_max = 2**16  # 64 GiB of state
 # Who submitted which transaction to this node's API, for its status (`bakong.node.visibility`):

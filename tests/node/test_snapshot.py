@@ -11,6 +11,11 @@ could, and restored into a second store that must then accept the chain's next b
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -312,3 +317,44 @@ def test_an_interrupted_restore_leaves_a_store_that_refuses_to_open(
     fresh.close()
     with pytest.raises(ConfigError):
         LmdbChain(tmp_path / "c", chain.genesis)
+
+
+def _transfer(chain: _Chain, index: int) -> None:
+    sandbox = chain.sandbox
+    transfer = sandbox.transfer("settlement@aclb", f"a{index % 9}@aclb", Asset.KHR, 100)
+    chain.commit([sandbox.transaction("settlement@aclb", [transfer])])
+
+
+def test_the_digest_process_is_replaced_when_it_dies_and_refuses_a_height_it_cannot_hold(
+    chain: _Chain,
+) -> None:
+    process = chain.lmdb.snapshot_process
+    assert process.pid is not None
+    os.kill(process.pid, signal.SIGKILL)
+    for index in range(3):  # 9 is a snapshot height, carried by 11 (`expected_root` checks it)
+        _transfer(chain, index)
+    assert chain.lmdb.snapshots.heights() == [6, 9]
+    tip = chain.lmdb.tip()
+    assert process.digest(tip.height, bytes(32), bytes(tip.state.app_hash)).result() is None
+    done = process.digest(tip.height, tip.block_hash, bytes(tip.state.app_hash)).result()
+    assert done is not None and done.height == tip.height == 11
+
+
+def test_the_digest_process_ends_when_its_validator_is_killed(
+    chain: _Chain, tmp_path: Path
+) -> None:
+    script = (
+        "import os, sys, time; from pathlib import Path; "
+        "from bakong.node.snapshot_process import SnapshotProcess; "
+        "p = SnapshotProcess(Path(sys.argv[1]), 2**30, 'x'); p.start(); "
+        "exec('while p.pid is None: time.sleep(0.01)'); "
+        "print(p.pid, flush=True); os._exit(0)"
+    )
+    parent = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "a")], capture_output=True, check=True
+    )
+    child = int(parent.stdout)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{child}").exists(), "the orphaned digest process is still running"

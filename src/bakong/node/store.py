@@ -34,10 +34,11 @@ Rules:
 3. The log keeps one height: writing the first entry of a new height deletes the older ones.
 4. Readers get a consistent view of one committed height (`reader()`); LMDB lets them run
    beside the writer.
-5. At a snapshot height the store opens a read transaction on the state just committed and
-   digests it in a background thread, writing the snapshot's files (`snapshot_root` waits for
-   it). A store opened at a snapshot height whose snapshot is missing digests it again; one
-   opened past it has lost it.
+5. At a snapshot height the store has the state just committed digested in a process of its
+   own, which writes the snapshot's files (`bakong.node.snapshot_process`: the next block is
+   written once that process holds the height's state; `snapshot_root` waits for the digest).
+   A store opened at a snapshot height whose snapshot is missing digests it again; one opened
+   past it has lost it.
 6. `restore` fills an empty store from a verified snapshot (`bakong.node.restore`): the state
    in batches of write transactions under a `restoring` mark, then the snapshot height's
    block and the tip in one last transaction that removes the mark, synced. A store opened
@@ -57,9 +58,9 @@ import logging
 import struct
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import lmdb
 import msgspec
@@ -78,21 +79,22 @@ from bakong.ledger.block import BlockHeader, LedgerState, block_hash, decode_blo
 from bakong.ledger.genesis import GenesisFile, genesis_hash, genesis_state
 from bakong.ledger.state import DecodedRecords, WriteSet, WrittenRecords, decode_value
 from bakong.ledger.validators import ValidatorSet
+from bakong.node.chain_env import CHAIN_DBS, CHAIN_DBS_MAX, TIP_KEY, ChainTip, read_tip
 from bakong.node.envelope import MessageKind
 from bakong.node.host import CommittedTip, LogImage
 from bakong.node.service import AliasLookup, StoredBlock
 from bakong.node.signer import SignedStep, SignStep
 from bakong.node.snapshot import Manifest, chain_config, is_snapshot_height, manifest_root
 from bakong.node.snapshot_files import SnapshotFiles
+from bakong.node.snapshot_process import SnapshotProcess
 from bakong.types import Hash
 from bakong.wire.codec import decode_canonical, encode
 
 __all__ = ["GroupSync", "LmdbChain", "StateReadTxn"]
 
-_chain_dbs = (b"state", b"blocks", b"txs", b"meta", b"aliases")
 _log_dbs = (b"meta", b"wal", b"own")
 _consensus_directory = "consensus"
-_tip_key, _genesis_key, _signed_key = b"tip", b"genesis", b"signed"
+_genesis_key, _signed_key = b"genesis", b"signed"
 _restoring_key = b"restoring"
 _log = logging.getLogger(__name__)
 _event_types: tuple[type[DriverInput], ...] = (
@@ -102,13 +104,6 @@ _event_types: tuple[type[DriverInput], ...] = (
     TimeoutElapsed,
     ValueReady,
 )
-
-
-class _Tip(msgspec.Struct, frozen=True, array_like=True):
-    height: int
-    block_hash: bytes
-    time_ms: int
-    app_hash: bytes
 
 
 def _height_key(height: int) -> bytes:
@@ -204,10 +199,10 @@ class LmdbChain:
     def __init__(
         self, path: Path, genesis: GenesisFile, map_bytes: int = limits.lmdb_map_bytes_default
     ):
-        # Two more named databases than ours: a store of the single-environment layout keeps
-        # its log in `wal` and `own` (rule 8).
-        self.env = _open_env(path, map_bytes, len(_chain_dbs) + 2)
-        self._db = {name.decode(): self.env.open_db(name) for name in _chain_dbs}
+        # CHAIN_DBS_MAX: a store of the single-environment layout keeps its log in `wal` and
+        # `own` (rule 8).
+        self.env = _open_env(path, map_bytes, CHAIN_DBS_MAX)
+        self._db = {name.decode(): self.env.open_db(name) for name in CHAIN_DBS}
         self.log_env = _open_env(path / _consensus_directory, limits.lmdb_log_map_bytes, 4)
         self._log_db = {name.decode(): self.log_env.open_db(name) for name in _log_dbs}
         self.chain_id = genesis.chain_id
@@ -222,7 +217,7 @@ class LmdbChain:
         self._reader = self._open_reader(self._decoded)
         self.snapshots = SnapshotFiles(path / "snapshots")
         self._config = chain_config(self._reader)
-        self._digester = ThreadPoolExecutor(1, thread_name_prefix="snapshot")
+        self.snapshot_process = SnapshotProcess(path, map_bytes, self.chain_id)
         self._digests: dict[int, Future[Manifest | None]] = {}
         with self.env.begin() as txn:
             tip = self._tip(txn)
@@ -248,8 +243,8 @@ class LmdbChain:
             state, store = genesis_state(genesis)
             for key, value in store.items():
                 txn.put(key, value, db=self._db["state"])
-            tip = _Tip(0, expected, genesis.genesis_time_ms, state.app_hash)
-            txn.put(_tip_key, encode(tip), db=self._db["meta"])
+            tip = ChainTip(0, expected, genesis.genesis_time_ms, state.app_hash)
+            txn.put(TIP_KEY, encode(tip), db=self._db["meta"])
             txn.put(_genesis_key, expected, db=self._db["meta"])
         self.env.sync(True)
 
@@ -258,6 +253,11 @@ class LmdbChain:
 
     def _adopt_single_environment_log(self) -> None:
         """Rule 8: move a log kept in the chain's environment into the consensus one."""
+        with self.env.begin() as txn:  # named databases are keys of the main one
+            if txn.get(_signed_key, db=self._db["meta"]) is None and all(
+                txn.get(name) is None for name in (b"wal", b"own")
+            ):
+                return
         with self.env.begin(write=True) as txn:
             legacy = {name: self._legacy_db(txn, name) for name in ("wal", "own")}
             signed = txn.get(_signed_key, db=self._db["meta"])
@@ -283,7 +283,7 @@ class LmdbChain:
             return None
 
     def close(self) -> None:
-        self._digester.shutdown(wait=True)
+        self.snapshot_process.close()
         self.block_sync.close()
         self._reader.close()
         self.env.close()
@@ -291,10 +291,8 @@ class LmdbChain:
 
     # ChainStore.
 
-    def _tip(self, txn: lmdb.Transaction) -> _Tip:
-        raw = txn.get(_tip_key, db=self._db["meta"])
-        assert raw is not None
-        return msgspec.msgpack.decode(raw, type=_Tip)
+    def _tip(self, txn: lmdb.Transaction) -> ChainTip:
+        return read_tip(txn, self._db["meta"])
 
     def tip(self) -> CommittedTip:
         with self.env.begin() as txn:
@@ -318,6 +316,9 @@ class LmdbChain:
         """Rule 1: everything of one block in one write transaction; synced as a group (rule 2)."""
         assert block_hash(header) == stored.commit.block_hash
         assert header.app_hash == stored.app_hash
+        if -stored.height % self._config.snapshot_interval <= self._config.snapshot_lag:
+            self.snapshot_process.start()  # its start-up is over by the snapshot height
+        self.snapshot_process.wait_opened()
         with self.env.begin(write=True) as txn:
             tip = self._tip(txn)
             assert stored.height == tip.height + 1, "blocks are stored in order"
@@ -338,8 +339,10 @@ class LmdbChain:
                     for index, result in enumerate(stored.results)
                 ]
             )
-            new_tip = _Tip(stored.height, stored.commit.block_hash, header.time_ms, stored.app_hash)
-            txn.put(_tip_key, encode(new_tip), db=self._db["meta"])
+            new_tip = ChainTip(
+                stored.height, stored.commit.block_hash, header.time_ms, stored.app_hash
+            )
+            txn.put(TIP_KEY, encode(new_tip), db=self._db["meta"])
         self.block_sync.ask()
         self._reader.close()
         if written is None:
@@ -354,25 +357,9 @@ class LmdbChain:
     # Snapshots (rules 5 and 6).
 
     def _start_digest(self, height: int, block_hash: bytes, app_hash: bytes) -> None:
-        txn = self.env.begin(buffers=False)  # this height's state, whatever is written next
         # A finished digest is on disk too: drop its future unless it is the newest.
         self._digests = {h: f for h, f in self._digests.items() if not f.done()}
-        self._digests[height] = self._digester.submit(
-            self._digest, txn, height, block_hash, app_hash
-        )
-
-    def _digest(
-        self, txn: lmdb.Transaction, height: int, block_hash: bytes, app_hash: bytes
-    ) -> Manifest | None:
-        try:
-            cursor = txn.cursor(db=self._db["state"])
-            entries = cast(Iterable[tuple[bytes, bytes]], cursor.iternext())  # buffers=False
-            return self.snapshots.write(self.chain_id, height, block_hash, app_hash, entries)
-        except OSError as error:
-            _log.error("snapshot %d failed: %s", height, error)
-            return None
-        finally:
-            txn.abort()
+        self._digests[height] = self.snapshot_process.digest(height, block_hash, app_hash)
 
     def snapshot_root(self, height: int) -> bytes | None:
         future = self._digests.pop(height, None)
@@ -403,8 +390,8 @@ class LmdbChain:
                 txn.cursor(db=state_db).putmulti(batch, append=True)
         with self.env.begin(write=True) as txn:
             txn.put(_height_key(base.height), encode(base), db=self._db["blocks"])
-            tip = _Tip(base.height, base.commit.block_hash, header.time_ms, base.app_hash)
-            txn.put(_tip_key, encode(tip), db=meta)
+            tip = ChainTip(base.height, base.commit.block_hash, header.time_ms, base.app_hash)
+            txn.put(TIP_KEY, encode(tip), db=meta)
             txn.delete(_restoring_key, db=meta)
         self.env.sync(True)
         self._decoded = DecodedRecords()
