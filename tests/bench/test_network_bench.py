@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from bakong.node.localnet import LOCAL_SNAPSHOTS
+
 run_timeout_s = 240
 
 
@@ -41,6 +43,7 @@ def test_tiny_network_run_produces_consistent_figures() -> None:
         figures: dict[str, Any] = json.loads(done.stdout)
         assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert figures["validators"] == 4 and figures["accounts"] == 1_000
+    assert (figures["snapshot_interval"], figures["snapshot_lag"]) == LOCAL_SNAPSHOTS
     assert figures["tps"] > 0 and figures["half_load_tps"] > 0
     assert figures["postgres_tps"] > 0 and figures["verify_per_s"] > 0
     assert _ordered(figures["finality_ms"]) and _ordered(figures["finality_half_load_ms"])
@@ -59,6 +62,16 @@ def test_tiny_network_run_produces_consistent_figures() -> None:
     _check_cpu_split(figures)
     _check_saturation_evidence(figures)
     _check_stream_compare(figures)
+
+
+def test_a_snapshot_lag_past_the_interval_is_refused_before_anything_runs() -> None:
+    arguments = [
+        sys.executable, "-m", "bakong", "bench", "network", "--snapshot-interval", "5",
+        "--snapshot-lag", "6", "--json",
+    ]  # fmt: skip
+    done = subprocess.run(arguments, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 2 and b"--snapshot-lag" in done.stderr
+    assert done.stdout == b""
 
 
 def _check_cpu_split(figures: dict[str, Any]) -> None:

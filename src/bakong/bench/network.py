@@ -93,7 +93,14 @@ from bakong.bench.loadgen import (
 )
 from bakong.keystore import read_key_file
 from bakong.node.home import MempoolSection
-from bakong.node.localnet import CENTRAL_BANK, LOCAL_BLOCKS, PARTICIPANTS, Localnet, init_localnet
+from bakong.node.localnet import (
+    CENTRAL_BANK,
+    LOCAL_BLOCKS,
+    LOCAL_SNAPSHOTS,
+    PARTICIPANTS,
+    Localnet,
+    init_localnet,
+)
 
 __all__ = ["Monitor", "Options", "Progress", "command", "machine_info", "run", "run_loadgen"]
 
@@ -117,6 +124,7 @@ class Options:
     batch_txs: int = 256
     postgres: bool = True
     stream_compare: bool = True
+    snapshots: tuple[int, int] = LOCAL_SNAPSHOTS  # genesis's snapshot interval and lag
 
 
 class Progress:
@@ -665,6 +673,8 @@ def _assemble(run: _Run) -> dict[str, Any]:
         "uncommitted": saturation.uncommitted + half.uncommitted,
         "duration_s": options.duration_s,
         "warmup_s": options.warmup_s,
+        "snapshot_interval": options.snapshots[0],
+        "snapshot_lag": options.snapshots[1],
         "transfers_presigned": run.pool_size,
         **run.figures,
         "accounts_per_s": round(options.accounts / run.figures["setup_s"], 1),
@@ -709,7 +719,9 @@ def run(
     work = Path(tempfile.mkdtemp(prefix="bakong-bench-network-"))
     try:
         mempool = MempoolSection(txs_max=max(options.mempool_txs, LOCAL_BLOCKS.txs_max))
-        init_localnet(work / "net", options.validators, mempool=mempool)
+        init_localnet(
+            work / "net", options.validators, mempool=mempool, snapshots=options.snapshots
+        )
         chain_id = Localnet(work / "net").genesis.chain_id
         state = _Run(options, work, bar)
         with workload.new_executor() as executor:
@@ -838,6 +850,11 @@ def _terminate(signum: int, frame: object) -> None:
               type=click.IntRange(2_000, 1_000_000))
 @click.option("--setup-rate", default=300.0, show_default=True, type=click.FloatRange(1, 10_000),
               help="Setup transactions (32 commands each) per second.")
+@click.option("--snapshot-interval", default=LOCAL_SNAPSHOTS[0], show_default=True,
+              type=click.IntRange(2, 10**9), help="Genesis's snapshot interval, in heights.")
+@click.option("--snapshot-lag", default=LOCAL_SNAPSHOTS[1], show_default=True,
+              type=click.IntRange(1, 10**9),
+              help="Heights from a snapshot to the block carrying its root.")
 @click.option("--no-postgres", is_flag=True, help="Skip the PostgreSQL baseline.")
 @click.option("--stream-compare/--no-stream-compare", default=True, show_default=True,
               help="Also run saturation with no stream follower (step 5b).")
@@ -846,14 +863,18 @@ def _terminate(signum: int, frame: object) -> None:
 @click.option("--keep", is_flag=True, help="Keep the temporary directory (logs) for debugging.")
 @click.option("--json", "as_json", is_flag=True)
 def command(validators: int, duration: float, accounts: int, warmup: float | None, seed: int,
-            pool: int, mempool_txs: int, setup_rate: float, no_postgres: bool,
-            stream_compare: bool, plot: Path | None, keep: bool, as_json: bool) -> None:
+            pool: int, mempool_txs: int, setup_rate: float, snapshot_interval: int,
+            snapshot_lag: int, no_postgres: bool, stream_compare: bool, plot: Path | None,
+            keep: bool, as_json: bool) -> None:
     """Throughput and finality of a local network, against PostgreSQL and Ed25519."""
+    if snapshot_lag > snapshot_interval:
+        raise click.BadParameter("at most --snapshot-interval", param_hint="--snapshot-lag")
     options = Options(
         validators=validators, duration_s=duration, accounts=accounts,
         warmup_s=warmup if warmup is not None else min(5.0, max(1.0, duration / 6)),
         seed=seed, pool=pool, mempool_txs=mempool_txs, setup_rate=setup_rate,
         postgres=not no_postgres, stream_compare=stream_compare,
+        snapshots=(snapshot_interval, snapshot_lag),
     )  # fmt: skip
     # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so every child is stopped.
     previous = signal.signal(signal.SIGTERM, _terminate)

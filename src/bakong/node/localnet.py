@@ -65,6 +65,9 @@ LOCAL_CONSENSUS = ConsensusSection(
     timeout_propose_ms=1_000, timeout_prevote_ms=500, timeout_precommit_ms=500, timeout_delta_ms=250
 )
 LOCAL_BLOCKS = BlocksSection(txs_max=2_000, interval_ms=50, heartbeat_ms=2_000)
+#: Genesis's snapshot interval and lag: a snapshot every few minutes when idle (a heartbeat
+#: block every 2 s), so `bakong node restore` has one to offer; under load, every few seconds.
+LOCAL_SNAPSHOTS = (100, 10)
 
 
 def _free_port() -> int:
@@ -93,11 +96,13 @@ def init_localnet(
     *,
     blocks: BlocksSection = LOCAL_BLOCKS,
     mempool: MempoolSection | None = None,
+    snapshots: tuple[int, int] = LOCAL_SNAPSHOTS,
 ) -> None:
     """Write a new network into `directory` (module docstring); it must be empty.
 
-    `blocks` and `mempool` override those config sections on every validator (benchmarks);
-    by default a local network batches as `LOCAL_BLOCKS` says, with the default mempool.
+    `blocks` and `mempool` override those config sections on every validator, and `snapshots`
+    the genesis's snapshot interval and lag (benchmarks); by default a local network batches
+    as `LOCAL_BLOCKS` says, with the default mempool, and snapshots as `LOCAL_SNAPSHOTS` says.
     """
     if not 4 <= validators <= 10:
         raise ConfigError("a local network has 4 to 10 validators")
@@ -118,9 +123,8 @@ def init_localnet(
             GenesisValidator(f"validator-{index}", key.public_key.hex(), 1)
             for index, key in enumerate(node_keys)
         ],
-        # Snapshots every few minutes when idle, so `bakong node restore` has one to offer.
-        snapshot_interval=100,
-        snapshot_lag=10,
+        snapshot_interval=snapshots[0],
+        snapshot_lag=snapshots[1],
     )
     genesis_bytes = encode_genesis(genesis)
     (directory / "genesis.json").write_bytes(genesis_bytes)

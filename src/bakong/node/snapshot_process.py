@@ -1,11 +1,12 @@
 """State snapshots digested in a process of their own, beside the validator that owns the store.
 
-A digest reads every state entry and hashes it (`bakong.node.snapshot` rule 2): about a second
-of work at 10^5 accounts, minutes at 10^7. In a thread of the validator it held the GIL half
-the time its event loop wanted it, on every validator at the same height, and the block that
-carries the root waited for it: the whole chain stalled for one to two seconds at every
-snapshot (measured under `bakong bench network` at half load, where 1,000 heights pass in 13 s).
-LMDB lets another process read beside the writer, so the digest runs there instead.
+A digest reads every state entry and hashes it (`bakong.node.snapshot` rule 2): about half a
+second of CPU at 10^5 accounts, tens of seconds at 10^7. In a thread of the validator it held
+the GIL half the time its event loop wanted it, on every validator at the same height, and the
+block that carries the root waited for it: the whole chain stalled for one to two seconds at
+every snapshot (measured under `bakong bench network` at half load: 100 heights, the local
+network's interval, pass in 12-15 s). LMDB lets another process read beside the writer, so the
+digest runs there instead.
 
 Protocol, one line each way per step (the parent's side is `SnapshotProcess`, the child's is
 `main`):
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -167,16 +169,12 @@ def _retire(child: subprocess.Popen[bytes], exit_s: float = 0.0) -> None:
     child.stdout.close()
 
 
-class _Orphaned(Exception):
-    """The validator that asked for this digest is gone."""
-
-
 def _while_parent_lives(entries: Iterable[tuple[bytes, bytes]]) -> Iterator[tuple[bytes, bytes]]:
     parent = os.getppid()
     iterator = iter(entries)
     while batch := list(islice(iterator, _entries_per_parent_check)):
-        if os.getppid() != parent:
-            raise _Orphaned
+        if os.getppid() != parent:  # the validator that asked is gone: so is its digest
+            raise SystemExit(0)
         yield from batch
 
 
@@ -188,6 +186,9 @@ def _answer(out: IO[bytes], line: str) -> None:
 def main(argv: list[str]) -> int:
     """The child (module rules), run as
     `python -m bakong.node.snapshot_process STORE MAP_BYTES CHAIN_ID`."""
+    # Ctrl-C in a terminal reaches the whole process group: the validator closes this process
+    # itself (rule 4), a traceback here would only be noise.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     path, map_bytes, chain_id = Path(argv[0]), int(argv[1]), argv[2]
     env, state_db, meta_db = open_read_only(path, map_bytes)
     files = SnapshotFiles(path / "snapshots")
@@ -213,8 +214,6 @@ def main(argv: list[str]) -> int:
                 _answer(out, f"failed {error}".replace("\n", " "))
                 continue
             _answer(out, f"done {encode(manifest).hex()}")
-        except _Orphaned:
-            return 0
         finally:
             txn.abort()
     return 0
