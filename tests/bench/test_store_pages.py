@@ -1,0 +1,57 @@
+"""Smoke test of `python -m tools.store_pages`: a small slice produces consistent figures, and
+the store it writes holds what a block write leaves (never a time is checked)."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from tools.store_pages import _open, block_writes, build, measure
+
+_root = Path(__file__).resolve().parents[2]
+
+
+def test_a_built_store_holds_the_accounts_and_the_index(tmp_path: Path) -> None:
+    build(tmp_path / "store", 300, 40)
+    env = _open(tmp_path / "store")
+    try:
+        with env.begin() as txn:
+            state = txn.stat(env.open_db(b"state", txn=txn))["entries"]
+            txs = txn.stat(env.open_db(b"txs", txn=txn))["entries"]
+        assert (state, txs) == (300 + 40, 40)
+        writes, index, record = block_writes(env, 300, 25, 1, random.Random(1))
+    finally:
+        env.close()
+    keys = [key for key, _ in writes]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert sum(key.startswith(b"s/") for key in keys) == 25  # one replay entry per transfer
+    assert 25 < sum(key.startswith(b"a/") for key in keys) <= 50  # two accounts per transfer
+    assert len(index) == 25 and len(record) > 0
+
+
+def test_each_block_is_written(tmp_path: Path) -> None:
+    cost = measure(tmp_path, 500, 20, 3, 0)
+    assert cost.cpu_us_per_transfer > 0 and cost.wall_us_per_transfer > 0
+    assert cost.disk_bytes_per_transfer >= 0
+    assert not (tmp_path / "store-500").exists(), "the scratch store is removed"
+
+
+def test_the_command_reports_every_figure() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "tools.store_pages", "--accounts", "300,3000"]
+        + ["--blocks", "2", "--block-txs", "30", "--convoy", "--json"],
+        cwd=_root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    result = json.loads(out)
+    assert [row["accounts"] for row in result["sizes"]] == [300, 3000]
+    assert result["cpu_ratio_largest_vs_smallest"] > 0
+    convoy = result["convoy"]
+    assert convoy["accounts"] == 3000 and convoy["write_alone_ms"] > 0
+    assert convoy["write_slowdown"] > 0 and convoy["loop_rate_beside_writer"] > 0

@@ -1,0 +1,285 @@
+"""Measure what a block's write costs the validator's LMDB store, by the size of the state.
+
+    python -m tools.store_pages [--accounts 1e4,1e7] [--block-txs 2000] [--blocks 30]
+                                [--index-entries 0] [--json]
+
+Issue 21's 10^7 target (throughput at 10^7 accounts at least 0.8 of that at 10^4) asks where
+the store's cost grows with the state. For each `--accounts` size a scratch store (a temporary
+directory) is filled in key order with the bulk accounts `bakong bench scale` builds
+(`bakong.bench.state_builder.bulk_entries`, the ledger's own records), plus `--index-entries`
+replay-window and transaction-index entries already present (a chain that has run a while).
+Then `--blocks` blocks, each one LMDB write transaction shaped as `LmdbChain.put_block` writes
+a block of `--block-txs` transfers: two accounts re-encoded with new balances per transfer (the
+source and a random target), one replay-window entry, one transaction-index entry, the block
+record. The write sets are made before the clock starts; what is timed is the transaction:
+`putmulti`, the commit, and the group sync that follows it in a thread of its own (the store's
+own `GroupSync`). Reported per transfer: CPU (this process, the sync thread included) and the
+bytes the machine's disks wrote (every process: run it on a quiet machine).
+
+`--convoy` adds why the write cannot simply move to a thread beside the event loop: py-lmdb
+releases the GIL around each put, so a writer thread and a thread running Python take turns at
+the interpreter's switch interval. One block's write is timed alone and in a thread while the
+main thread runs a Python loop (the event loop's stand-in), and the loop's rate alone and
+beside the writer: both as ratios to their own baseline in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import struct
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import lmdb
+import msgspec
+import psutil
+
+from bakong.bench.state_builder import bulk_entries
+from bakong.bench.workload import account_name
+from bakong.ledger.records import Account, SeenTransaction
+from bakong.ledger.state import decode_value, seen_key
+from bakong.node.store import GroupSync
+from bakong.wire.codec import encode
+
+_map_bytes = 1 << 36
+_batch_entries = 250_000
+_block_bytes_per_tx = 250  # a transfer's share of the stored block, about
+Writes = list[tuple[bytes, bytes]]
+
+
+def _open(path: Path) -> lmdb.Environment:
+    path.mkdir(parents=True, exist_ok=True)
+    return lmdb.open(str(path), map_size=_map_bytes, max_dbs=4, sync=False, metasync=False)
+
+
+def _append_in_batches(
+    env: lmdb.Environment, db: lmdb._Database, entries: Iterator[tuple[bytes, bytes]]
+) -> None:
+    batch: Writes = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) == _batch_entries:
+            with env.begin(write=True) as txn:
+                txn.cursor(db=db).putmulti(batch, append=True)
+            batch = []
+    if batch:
+        with env.begin(write=True) as txn:
+            txn.cursor(db=db).putmulti(batch, append=True)
+
+
+def _index_entries(count: int, rng: random.Random) -> tuple[list[bytes], list[bytes]]:
+    """`count` replay-window keys and `count` transaction-index keys, each sorted."""
+    seen = sorted(seen_key(rng.randbytes(32)) for _ in range(count))
+    txs = sorted(rng.randbytes(32) for _ in range(count))
+    return seen, txs
+
+
+def build(path: Path, accounts: int, index_entries: int) -> None:
+    env = _open(path)
+    state, txs = env.open_db(b"state"), env.open_db(b"txs")
+    rng = random.Random(7)
+    seen_keys, tx_keys = _index_entries(index_entries, rng)
+    seen_value = encode(SeenTransaction(height=1, code=0))
+
+    def ordered() -> Iterator[tuple[bytes, bytes]]:
+        yield from bulk_entries(accounts, {})  # 'a/' keys sort before 's/' ones
+        for key in seen_keys:
+            yield key, seen_value
+
+    _append_in_batches(env, state, ordered())
+    location = struct.pack(">QI", 1, 0)
+    _append_in_batches(env, txs, ((key, location) for key in tx_keys))
+    env.sync(True)
+    env.close()
+
+
+def _credited(value: bytes, amount: int) -> bytes:
+    account = decode_value(b"a/", value)
+    assert isinstance(account, Account)
+    available, other = account.balances
+    return encode(msgspec.structs.replace(account, balances=(available + amount, other)))
+
+
+def block_writes(
+    env: lmdb.Environment, accounts: int, txs: int, height: int, rng: random.Random
+) -> tuple[Writes, Writes, bytes]:
+    """A block's state writes (sorted), its transaction-index entries and its record."""
+    state = env.open_db(b"state")
+    writes: dict[bytes, bytes] = {}
+    seen_value = encode(SeenTransaction(height=height, code=0))
+    with env.begin(buffers=False) as txn:
+        for _ in range(txs):
+            for _ in range(2):
+                key = b"a/" + account_name(rng.randrange(accounts)).encode()
+                value = writes.get(key) or txn.get(key, db=state)
+                assert value is not None
+                writes[key] = _credited(value, rng.randrange(1, 10**6))
+            writes[seen_key(rng.randbytes(32))] = seen_value
+    index = [(rng.randbytes(32), struct.pack(">QI", height, i)) for i in range(txs)]
+    return sorted(writes.items()), index, rng.randbytes(txs * _block_bytes_per_tx)
+
+
+def _write(env: lmdb.Environment, height: int, block: tuple[Writes, Writes, bytes]) -> None:
+    writes, index, record = block
+    # Handles of databases already open: opening one inside a write transaction would wait
+    # for the writer's own lock.
+    state, blocks, txs = (env.open_db(name) for name in (b"state", b"blocks", b"txs"))
+    with env.begin(write=True) as txn:
+        txn.cursor(db=state).putmulti(writes)
+        txn.put(struct.pack(">Q", height), record, db=blocks)
+        txn.cursor(db=txs).putmulti(index)
+
+
+def _disk_written() -> int:
+    counters = psutil.disk_io_counters(perdisk=False)
+    return 0 if counters is None else int(counters.write_bytes)
+
+
+@dataclass(frozen=True)
+class StoreCost:
+    accounts: int
+    index_entries: int
+    block_txs: int
+    blocks: int
+    build_s: float
+    cpu_us_per_transfer: float
+    wall_us_per_transfer: float
+    disk_bytes_per_transfer: int
+
+
+def measure(
+    work: Path, accounts: int, block_txs: int, blocks: int, index_entries: int
+) -> StoreCost:
+    """One state size: CPU and disk bytes per transfer of `blocks` block writes."""
+    path = work / f"store-{accounts}"
+    started = time.perf_counter()
+    build(path, accounts, index_entries)
+    build_s = time.perf_counter() - started
+    env = _open(path)
+    env.open_db(b"blocks")
+    rng = random.Random(accounts)
+    prepared = [block_writes(env, accounts, block_txs, h, rng) for h in range(1, blocks + 1)]
+    syncer = GroupSync(env)
+    disk = _disk_written()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for height, block in enumerate(prepared, start=1):
+        _write(env, height, block)
+        syncer.ask()
+    syncer.close()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    written = _disk_written() - disk
+    transfers = blocks * block_txs
+    env.close()
+    shutil.rmtree(path)
+    return StoreCost(
+        accounts=accounts,
+        index_entries=index_entries,
+        block_txs=block_txs,
+        blocks=blocks,
+        build_s=round(build_s, 1),
+        cpu_us_per_transfer=round(cpu / transfers * 1e6, 1),
+        wall_us_per_transfer=round(wall / transfers * 1e6, 1),
+        disk_bytes_per_transfer=round(written / transfers),
+    )
+
+
+def _spin(stop: threading.Event) -> float:
+    """Iterations per second of a Python loop that runs until `stop` is set."""
+    count, began = 0, time.perf_counter()
+    while not stop.is_set():
+        count += 1
+    return count / (time.perf_counter() - began)
+
+
+def _spin_for(seconds: float) -> float:
+    stop = threading.Event()
+    timer = threading.Timer(seconds, stop.set)  # asleep until then: no turn at the GIL
+    timer.start()
+    rate = _spin(stop)
+    timer.join()
+    return rate
+
+
+def convoy(work: Path, accounts: int, block_txs: int) -> dict[str, object]:
+    """One block's write alone and in a thread beside a busy Python loop (module docstring)."""
+    path = work / f"convoy-{accounts}"
+    build(path, accounts, 0)
+    env = _open(path)
+    env.open_db(b"blocks")
+    rng = random.Random(1)
+    alone_block, beside_block = (block_writes(env, accounts, block_txs, h, rng) for h in (1, 2))
+    began = time.perf_counter()
+    _write(env, 1, alone_block)
+    write_alone_s = time.perf_counter() - began
+    loop_alone = _spin_for(max(write_alone_s, 0.5))
+    done = threading.Event()
+
+    def writer() -> None:
+        _write(env, 2, beside_block)
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    began = time.perf_counter()
+    thread.start()
+    loop_beside = _spin(done)
+    write_beside_s = time.perf_counter() - began
+    thread.join()
+    env.close()
+    shutil.rmtree(path)
+    return {
+        "accounts": accounts,
+        "block_txs": block_txs,
+        "write_alone_ms": round(write_alone_s * 1000, 1),
+        "write_beside_loop_ms": round(write_beside_s * 1000, 1),
+        "write_slowdown": round(write_beside_s / write_alone_s, 1),
+        "loop_rate_beside_writer": round(loop_beside / loop_alone, 2),
+    }
+
+
+def _counts(text: str) -> list[int]:
+    return [int(float(part)) for part in text.split(",") if part]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--accounts", default="1e4,1e7")
+    parser.add_argument("--block-txs", type=int, default=2000)
+    parser.add_argument("--blocks", type=int, default=30)
+    parser.add_argument("--index-entries", type=float, default=0)
+    parser.add_argument("--convoy", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="store-pages-") as directory:
+        work = Path(directory)
+        sizes = _counts(args.accounts)
+        rows = [
+            measure(work, n, args.block_txs, args.blocks, int(args.index_entries)) for n in sizes
+        ]
+        result: dict[str, object] = {"sizes": [asdict(row) for row in rows]}
+        if len(rows) > 1:
+            small, large = rows[0].cpu_us_per_transfer, rows[-1].cpu_us_per_transfer
+            result["cpu_ratio_largest_vs_smallest"] = round(large / small, 2)
+        if args.convoy:
+            result["convoy"] = convoy(work, sizes[-1], args.block_txs)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    for row in rows:
+        print(
+            f"{row.accounts:>12,} accounts, {row.index_entries:,} index entries: "
+            f"{row.cpu_us_per_transfer} µs CPU and "
+            f"{row.disk_bytes_per_transfer:,} disk bytes per transfer"
+        )
+    if "convoy" in result:
+        print("convoy:", result["convoy"])
+
+
+if __name__ == "__main__":
+    main()
