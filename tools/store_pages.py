@@ -41,7 +41,7 @@ import lmdb
 import msgspec
 import psutil
 
-from bakong.bench.state_builder import bulk_entries
+from bakong.bench.state_builder import bulk_entries, history_hashes
 from bakong.bench.workload import account_name
 from bakong.ledger.records import Account, SeenTransaction
 from bakong.ledger.state import decode_value, seen_key
@@ -74,28 +74,20 @@ def _append_in_batches(
             txn.cursor(db=db).putmulti(batch, append=True)
 
 
-def _index_entries(count: int, rng: random.Random) -> tuple[list[bytes], list[bytes]]:
-    """`count` replay-window keys and `count` transaction-index keys, each sorted."""
-    seen = sorted(seen_key(rng.randbytes(32)) for _ in range(count))
-    txs = sorted(rng.randbytes(32) for _ in range(count))
-    return seen, txs
-
-
 def build(path: Path, accounts: int, index_entries: int) -> None:
     env = _open(path)
     state, txs = env.open_db(b"state"), env.open_db(b"txs")
-    rng = random.Random(7)
-    seen_keys, tx_keys = _index_entries(index_entries, rng)
+    history = history_hashes(index_entries)
     seen_value = encode(SeenTransaction(height=1, code=0))
 
     def ordered() -> Iterator[tuple[bytes, bytes]]:
         yield from bulk_entries(accounts, {})  # 'a/' keys sort before 's/' ones
-        for key in seen_keys:
-            yield key, seen_value
+        for tx_hash in history:
+            yield seen_key(tx_hash), seen_value
 
     _append_in_batches(env, state, ordered())
     location = struct.pack(">QI", 1, 0)
-    _append_in_batches(env, txs, ((key, location) for key in tx_keys))
+    _append_in_batches(env, txs, ((tx_hash, location) for tx_hash in history))
     env.sync(True)
     env.close()
 

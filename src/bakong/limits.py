@@ -160,6 +160,7 @@ __all__ = [
     # benchmarks
     "bench_verify_ceiling_s",
     "bench_transfer_amount_max",
+    "bench_history_txs_max",
     "bench_state_batch_entries_max",
     "bench_loadgen_slack_s",
     "bench_monitor_interval_s",
@@ -724,6 +725,8 @@ bench_transfer_amount_max = 1_000
 # The bulk state builder writes LMDB transactions of at most this many entries (bounded dirty
 # memory per transaction).
 bench_state_batch_entries_max = 250_000
+#: `bench scale --history-txs`: the hashes are made and sorted in memory (about 100 B each).
+bench_history_txs_max = 5 * 10**7
 # The load generator: its expected run time plus this slack before it is killed; the monitor
 # samples the validators this often.
 bench_loadgen_slack_s = 120.0

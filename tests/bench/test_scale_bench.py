@@ -19,12 +19,13 @@ import pytest
 
 from bakong.bench.chain_builder import build_chain
 from bakong.bench.scale import accounts_ratio
-from bakong.bench.state_builder import accounts_in_key_order, build_state
+from bakong.bench.state_builder import accounts_in_key_order, build_state, history_hashes
 from bakong.bench.workload import account_name
 from bakong.consensus.commit import CommitStatus, verify_commit
 from bakong.keystore import read_key_file
 from bakong.ledger.genesis import genesis_validators
 from bakong.ledger.invariants import check_store
+from bakong.ledger.state import seen_key
 from bakong.ledger.validators import ValidatorSet
 from bakong.node.localnet import Localnet, init_localnet
 from bakong.node.store import LmdbChain
@@ -58,6 +59,41 @@ def test_built_state_holds_every_account_and_conserves_money(tmp_path: Path) -> 
         assert chain.tip().height == 0
     finally:
         chain.close()
+
+
+def test_built_state_holds_a_days_history_when_asked(tmp_path: Path) -> None:
+    init_localnet(tmp_path / "net", 4)
+    genesis = Localnet(tmp_path / "net").genesis
+    built = build_state(tmp_path / "store", genesis, 300, {}, history_txs=40)
+    assert built.history_txs == 40
+    history = history_hashes(40)
+    assert len(set(history)) == 40 and history == sorted(history) == history_hashes(40)
+    chain = LmdbChain(tmp_path / "store", genesis)
+    try:
+        reader = chain.reader()
+        try:
+            assert all(reader.get(seen_key(tx_hash)) is not None for tx_hash in history)
+            assert reader.get(seen_key(bytes(32))) is None
+        finally:
+            reader.close()
+        assert all(chain.transaction_location(tx_hash) == (0, 0) for tx_hash in history)
+        with chain.env.begin() as txn:
+            state_db = chain.env.open_db(b"state", txn=txn)
+            entries = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=state_db)]
+    finally:
+        chain.close()
+    assert len(entries) == built.entries
+    check_store(entries)
+
+
+def test_history_beyond_the_bound_is_refused_before_anything_runs() -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "bakong", "bench", "scale", "--history-txs", "-1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "--history-txs" in refused.stderr
 
 
 def test_built_chain_carries_commits_and_snapshot_roots(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """`bakong bench scale`: how throughput, finality, memory, catch-up and restore change with the
 number of validators, the number of accounts and the length of the chain (issue 6, "Scale").
 
-    bakong bench scale --json [--plot FILE] [--quick]
+    bakong bench scale --json [--plot FILE] [--quick] [--history-txs N]
 
 Everything runs in one temporary directory, removed at the end (each experiment's own
 directory is removed as soon as it is done, to bound the disk used). Method, per experiment:
@@ -42,6 +42,9 @@ directory is removed as soon as it is done, to bound the disk used). Method, per
    interval is raised above the run's length there, so no background snapshot digest of the
    whole state competes for the CPU during the measurement (experiment 4 measures snapshots).
    `state_build_s` is the time to write the state, `copy_s` to copy it to the other stores.
+   `--history-txs N` (default 0) gives every load's state the replay-window and
+   transaction-index entries of N transactions committed within the last day
+   (`state_builder` step 4): a chain at production size, whose blocks write among them.
 3. **Catch-up** (`--catchup-blocks 10000`): a chain of real blocks (transfers in each, signed
    commits, snapshot roots where due) built offline by `bakong.bench.chain_builder` into one
    store, with block times in the past; the store is copied to validators 0..n-2 and the last
@@ -121,6 +124,7 @@ class Options:
     catchup_spacing_ms: int = 100
     transfers_per_block: int = 4
     restore_accounts: int = 10**6
+    history_txs: int = 0  # replay-window and index entries in each load's state
     restore_interval: int = 100
     restore_lag: int = 10
     seed: int = 1
@@ -358,7 +362,9 @@ def _load(
         ctx.bar.begin(f"{validators} validators, {accounts:,} accounts: pre-signing")
         saturation, pool, funded = _pool(ctx, work, validators, accounts, half, chain_id)
         ctx.bar.begin(f"{validators} validators, {accounts:,} accounts: building the state")
-        built = build_state(net.children[0].home / "data", net.genesis, accounts, funded)
+        built = build_state(
+            net.children[0].home / "data", net.genesis, accounts, funded, options.history_txs
+        )
         copy_s = _copy_to_others(net, list(range(1, validators)))
         ctx.bar.begin(f"{validators} validators, {accounts:,} accounts: load")
         phases = _phases(options, saturation, pool, half)
@@ -369,6 +375,7 @@ def _load(
             {
                 "state_build_s": round(built.seconds, 2),
                 "state_entries": built.entries,
+                "history_txs": built.history_txs,
                 "funded_accounts": built.funded,
                 "store_mb": round(built.store_bytes / 2**20, 1),
                 "copy_s": round(copy_s, 2),
@@ -708,6 +715,7 @@ def _experiments(ctx: _Context) -> dict[str, Any]:
         "verify_per_s": round(ctx.verify_per_s, 1),
         "duration_s": options.duration_s,
         "warmup_s": options.warmup_s,
+        "history_txs": options.history_txs,
         "sizes": sizes,
         "accounts": steps,
         "accounts_summary": summary,
@@ -876,6 +884,13 @@ def _counts(text: str) -> tuple[int, ...]:
     help="Accounts in the restored state [default: 1e6]; 0 skips.",
 )
 @click.option(
+    "--history-txs",
+    default=None,
+    type=float,
+    help="Transactions of the last day in each load's state: their replay-window and "
+    "transaction-index entries [default: 0].",
+)
+@click.option(
     "--plot",
     "plot",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -891,6 +906,7 @@ def command(
     duration: float | None,
     catchup_blocks: int | None,
     restore_accounts: float | None,
+    history_txs: float | None,
     plot: Path | None,
     as_json: bool,
 ) -> None:
@@ -911,6 +927,12 @@ def command(
         changes["catchup_blocks"] = catchup_blocks
     if restore_accounts is not None:
         changes["restore_accounts"] = int(restore_accounts)
+    if history_txs is not None:
+        if not 0 <= history_txs <= limits.bench_history_txs_max:
+            raise click.BadParameter(
+                f"0 to {limits.bench_history_txs_max:.0e}", param_hint="--history-txs"
+            )
+        changes["history_txs"] = int(history_txs)
     options = dataclasses.replace(options, **changes)
     figures = run(options, plot=plot)
     click.echo(json.dumps(figures) if as_json else _human(figures))

@@ -21,6 +21,13 @@ accounts per second); what the benchmark needs is the *state* a validator would 
    holds zero and has one placeholder signatory (a fixed key: nobody spends from them, and a
    transfer may still credit them).
 
+4. History (`history_txs`, default none): a chain that has run holds, besides its accounts, the
+   replay window (a `SeenTransaction` under `s/<hash>` for every transaction of the last day)
+   and the transaction index (`txs`: hash -> height and index). Each takes `history_txs` entries
+   of random hashes, as if that many transactions had been committed (at height 0, which no
+   lookup reaches: their hashes are no transaction's) and were not yet pruned. They are what a
+   block's writes land among at production size: one leaf page per transaction in each.
+
 The tip still carries the genesis app hash: the bulk accounts are not part of the app-hash
 chain, which is fine because every validator of the benchmark starts from a byte-identical
 copy of the store (`copy_store`), so their states, and every later app hash, agree. A node
@@ -34,7 +41,10 @@ generated without sorting 10^7 strings in memory.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import random
 import shutil
+import struct
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -47,8 +57,8 @@ from bakong import limits
 from bakong.bench.workload import account_name, funding_khr
 from bakong.ledger.accounts import new_account
 from bakong.ledger.genesis import GenesisFile
-from bakong.ledger.records import Account, AccountKind, KycTier, Supply
-from bakong.ledger.state import SUPPLY_KEY, decode_value
+from bakong.ledger.records import Account, AccountKind, KycTier, SeenTransaction, Supply
+from bakong.ledger.state import SUPPLY_KEY, decode_value, seen_key
 from bakong.node.store import LmdbChain
 from bakong.wire import keys
 from bakong.wire.codec import encode
@@ -58,6 +68,7 @@ __all__ = [
     "accounts_in_key_order",
     "build_state",
     "copy_store",
+    "history_hashes",
     "placeholder_signatory",
 ]
 
@@ -74,6 +85,7 @@ class BuiltState:
     entries: int  # state entries in the store (genesis ones included)
     seconds: float  # time to write the state (steps 1 and 2)
     store_bytes: int  # size of the LMDB data file
+    history_txs: int = 0  # transactions in the replay window and the index (step 4)
 
 
 def accounts_in_key_order(count: int) -> Iterator[int]:
@@ -171,11 +183,25 @@ def _supplied(entries: list[tuple[bytes, bytes]], issued_khr: int) -> list[tuple
     return result
 
 
+def history_hashes(count: int) -> list[bytes]:
+    """`count` distinct transaction hashes, sorted, the same for every call (step 4)."""
+    rng = random.Random(count)
+    hashes: set[bytes] = set()
+    while len(hashes) < count:
+        hashes.add(rng.randbytes(32))
+    return sorted(hashes)
+
+
 def build_state(
-    path: Path, genesis: GenesisFile, accounts: int, funded: Mapping[int, bytes]
+    path: Path,
+    genesis: GenesisFile,
+    accounts: int,
+    funded: Mapping[int, bytes],
+    history_txs: int = 0,
 ) -> BuiltState:
     """A new store at `path` holding the genesis state plus `accounts` bulk accounts, of which
-    `funded` (index -> signatory) hold `funding_khr` riel (module docstring)."""
+    `funded` (index -> signatory) hold `funding_khr` riel, and the replay-window and index
+    entries of `history_txs` committed transactions (module docstring)."""
     assert all(0 <= i < accounts for i in funded)
     started = time.perf_counter()
     LmdbChain(path, genesis).close()
@@ -183,25 +209,39 @@ def build_state(
         str(path), map_size=limits.lmdb_map_bytes_default, max_dbs=8, sync=False, metasync=False
     )
     try:
-        state_db = env.open_db(b"state")
+        state_db, txs_db = env.open_db(b"state"), env.open_db(b"txs")
         with env.begin() as txn:
             existing = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=state_db)]
         genesis_entries = _supplied(existing, funding_khr * len(funded))
         with env.begin(write=True) as txn:
             txn.drop(state_db, delete=False)
-        written = 0
-        stream = _merged(genesis_entries, bulk_entries(accounts, funded))
-        for batch in _batches(stream, limits.bench_state_batch_entries_max):
-            with env.begin(write=True) as txn:
-                consumed, added = txn.cursor(db=state_db).putmulti(batch, append=True)
-                assert consumed == added == len(batch), "keys arrive in strictly increasing order"
-            written += len(batch)
+        history = history_hashes(history_txs)
+        seen = encode(SeenTransaction(height=0, code=0))
+        window = ((seen_key(tx_hash), seen) for tx_hash in history)
+        # Every bulk account key ("a/...") sorts before every replay-window key ("s/...").
+        stream = _merged(genesis_entries, itertools.chain(bulk_entries(accounts, funded), window))
+        written = _append(env, state_db, stream)
+        location = struct.pack(">QI", 0, 0)
+        _append(env, txs_db, ((tx_hash, location) for tx_hash in history))
         env.sync(True)
     finally:
         env.close()
     seconds = time.perf_counter() - started
     size = (path / "data.mdb").stat().st_size
-    return BuiltState(accounts, len(funded), written, seconds, size)
+    return BuiltState(accounts, len(funded), written, seconds, size, history_txs)
+
+
+def _append(
+    env: lmdb.Environment, db: lmdb._Database, entries: Iterable[tuple[bytes, bytes]]
+) -> int:
+    """Write `entries`, in strictly increasing key order, at the end of `db`; their number."""
+    written = 0
+    for batch in _batches(entries, limits.bench_state_batch_entries_max):
+        with env.begin(write=True) as txn:
+            consumed, added = txn.cursor(db=db).putmulti(batch, append=True)
+            assert consumed == added == len(batch), "keys arrive in strictly increasing order"
+        written += len(batch)
+    return written
 
 
 def copy_store(source: Path, target: Path) -> None:
