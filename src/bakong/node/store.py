@@ -31,6 +31,11 @@ Rules:
      a power loss the chain may lack its last blocks while the log is ahead; a decided block is
      final by its commit and is fetched again from peers (`bakong.node.catchup`), and the guard
      still refuses to sign anything it may have signed before (`bakong.node.signer`).
+   - That reading holds where the file system keeps writes in order: LMDB without a sync per
+     commit promises integrity through a system crash only there (its `MDB_NOSYNC`), and ext4
+     does not promise it. Elsewhere an environment written after its last completed sync may
+     be unreadable after a power loss (LMDB reports corrupted or missing pages), and the
+     operator restores the node (`bakong node restore`). A killed process is never that case.
 3. The log keeps one height: writing the first entry of a new height deletes the older ones.
 4. Readers get a consistent view of one committed height (`reader()`); LMDB lets them run
    beside the writer.
