@@ -41,7 +41,7 @@ import lmdb
 import msgspec
 import psutil
 
-from bakong.bench.state_builder import bulk_entries, history_hashes
+from bakong.bench.state_builder import append_sorted, bulk_entries, history_hashes
 from bakong.bench.workload import account_name
 from bakong.ledger.records import Account, SeenTransaction
 from bakong.ledger.state import decode_value, seen_key
@@ -49,7 +49,6 @@ from bakong.node.store import GroupSync
 from bakong.wire.codec import encode
 
 _map_bytes = 1 << 36
-_batch_entries = 250_000
 _block_bytes_per_tx = 250  # a transfer's share of the stored block, about
 Writes = list[tuple[bytes, bytes]]
 
@@ -59,22 +58,9 @@ def _open(path: Path) -> lmdb.Environment:
     return lmdb.open(str(path), map_size=_map_bytes, max_dbs=4, sync=False, metasync=False)
 
 
-def _append_in_batches(
-    env: lmdb.Environment, db: lmdb._Database, entries: Iterator[tuple[bytes, bytes]]
-) -> None:
-    batch: Writes = []
-    for entry in entries:
-        batch.append(entry)
-        if len(batch) == _batch_entries:
-            with env.begin(write=True) as txn:
-                txn.cursor(db=db).putmulti(batch, append=True)
-            batch = []
-    if batch:
-        with env.begin(write=True) as txn:
-            txn.cursor(db=db).putmulti(batch, append=True)
-
-
 def build(path: Path, accounts: int, index_entries: int) -> None:
+    """A scratch store at `path`: the bulk accounts, and the replay-window and index entries
+    of `index_entries` transactions (`bakong.bench.state_builder` steps 2 and 4)."""
     env = _open(path)
     state, txs = env.open_db(b"state"), env.open_db(b"txs")
     history = history_hashes(index_entries)
@@ -85,9 +71,9 @@ def build(path: Path, accounts: int, index_entries: int) -> None:
         for tx_hash in history:
             yield seen_key(tx_hash), seen_value
 
-    _append_in_batches(env, state, ordered())
+    append_sorted(env, state, ordered())
     location = struct.pack(">QI", 1, 0)
-    _append_in_batches(env, txs, ((tx_hash, location) for tx_hash in history))
+    append_sorted(env, txs, ((tx_hash, location) for tx_hash in history))
     env.sync(True)
     env.close()
 

@@ -66,6 +66,7 @@ from bakong.wire.codec import encode
 __all__ = [
     "BuiltState",
     "accounts_in_key_order",
+    "append_sorted",
     "build_state",
     "copy_store",
     "history_hashes",
@@ -220,9 +221,9 @@ def build_state(
         window = ((seen_key(tx_hash), seen) for tx_hash in history)
         # Every bulk account key ("a/...") sorts before every replay-window key ("s/...").
         stream = _merged(genesis_entries, itertools.chain(bulk_entries(accounts, funded), window))
-        written = _append(env, state_db, stream)
+        written = append_sorted(env, state_db, stream)
         location = struct.pack(">QI", 0, 0)
-        _append(env, txs_db, ((tx_hash, location) for tx_hash in history))
+        append_sorted(env, txs_db, ((tx_hash, location) for tx_hash in history))
         env.sync(True)
     finally:
         env.close()
@@ -231,7 +232,7 @@ def build_state(
     return BuiltState(accounts, len(funded), written, seconds, size, history_txs)
 
 
-def _append(
+def append_sorted(
     env: lmdb.Environment, db: lmdb._Database, entries: Iterable[tuple[bytes, bytes]]
 ) -> int:
     """Write `entries`, in strictly increasing key order, at the end of `db`; their number."""
