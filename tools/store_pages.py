@@ -141,7 +141,6 @@ def measure(
     build(path, accounts, index_entries)
     build_s = time.perf_counter() - started
     env = _open(path)
-    env.open_db(b"blocks")
     rng = random.Random(accounts)
     prepared = [block_writes(env, accounts, block_txs, h, rng) for h in range(1, blocks + 1)]
     syncer = GroupSync(env)
@@ -190,7 +189,6 @@ def convoy(work: Path, accounts: int, block_txs: int) -> dict[str, object]:
     path = work / f"convoy-{accounts}"
     build(path, accounts, 0)
     env = _open(path)
-    env.open_db(b"blocks")
     rng = random.Random(1)
     alone_block, beside_block = (block_writes(env, accounts, block_txs, h, rng) for h in (1, 2))
     began = time.perf_counter()
