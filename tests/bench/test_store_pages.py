@@ -54,4 +54,5 @@ def test_the_command_reports_every_figure() -> None:
     assert result["cpu_ratio_largest_vs_smallest"] > 0
     convoy = result["convoy"]
     assert convoy["accounts"] == 3000 and convoy["write_alone_ms"] > 0
-    assert convoy["write_slowdown"] > 0 and convoy["loop_rate_beside_writer"] > 0
+    # A writer that finishes before the loop's first turn leaves the loop a rate of 0.
+    assert convoy["write_slowdown"] > 0 and convoy["loop_rate_beside_writer"] >= 0

@@ -32,7 +32,9 @@ class SnapshotFiles:
         directory.mkdir(parents=True, exist_ok=True)
         for path in directory.iterdir():
             if path.name.endswith(_partial):
-                shutil.rmtree(path)
+                # The digest process of a validator killed a moment ago may still be finishing
+                # (or renaming) this one: whichever of us is first, the directory goes.
+                shutil.rmtree(path, ignore_errors=True)
 
     def _path(self, height: int) -> Path:
         return self.directory / f"{height:020d}"
