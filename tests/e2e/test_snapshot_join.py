@@ -1,9 +1,10 @@
 """A new node joins from a state snapshot (issue 4): a validator whose disk is wiped is given
 the state of a recent snapshot height by `bakong node restore`, verified against the header
-that carries the snapshot's root, then catches up with blocks and agrees with the others.
+that carries the snapshot's root, then catches up with blocks and agrees with the others; its
+guard starts with the restore's horizon, up to which it votes only nil.
 
 Method: four `bakong node run` processes (`bakong.node.localnet`) on a genesis that takes a
-snapshot every 5 heights with a lag of 2, and a 300 ms heartbeat so heights pass quickly.
+snapshot every 10 heights with a lag of 2, and a 300 ms heartbeat so heights pass quickly.
 Validator 3 is killed, its store deleted, and `python -m bakong node restore` run against
 validator 0's API as a separate process, as an operator would, given the carrier's block hash as
 the trusted block (a wrong one is refused first). The joined node is then judged by its own
@@ -40,7 +41,7 @@ from tests.e2e.own_state import differences, read_store, replay
 
 pytestmark = pytest.mark.e2e
 
-INTERVAL, LAG = 5, 2
+INTERVAL, LAG = 10, 2
 timeout_s = 60.0
 
 
@@ -107,7 +108,9 @@ def test_a_wiped_validator_restores_a_snapshot_and_rejoins(network: Localnet) ->
     network.stop_validator(3, signal.SIGKILL)
     shutil.rmtree(network.children[3].home / "data")
     _pay(network, 1, 7_000, "while-away")
-    snapshot = max(heights)
+    # The newest snapshot now: a node keeps two, and heights pass every 300 ms.
+    listing = _get(source.api_url, "/v1/snapshots", chain_id, joiner_key)
+    snapshot = max(entry["height"] for entry in listing.json()["snapshots"])
     with _client(network, 0) as reference:
         carrier_hash = block_hash(reference.block(snapshot + LAG).header)
 
@@ -122,17 +125,25 @@ def test_a_wiped_validator_restores_a_snapshot_and_rejoins(network: Localnet) ->
         )
 
     refused_restore = restore(bytes(32))  # a carrier hash the peer's chain does not have
-    assert refused_restore.returncode == 2 and b"carrier_untrusted" in refused_restore.stderr
+    assert refused_restore.returncode == 2, refused_restore.stderr.decode()
+    assert b"carrier_untrusted" in refused_restore.stderr, refused_restore.stderr.decode()
     restore_done = restore(carrier_hash)
     assert restore_done.returncode == 0, restore_done.stderr.decode()
     report = json.loads(restore_done.stdout)
     restored = report["height"]
     assert restored == snapshot
     assert report["entries"] > 0 and report["chunks"] >= 1
+    # It may have signed up to the height the network had reached when it lost its store, and
+    # does not know what: up to there it votes only nil (bakong.node.signer).
+    with _client(network, 0) as reference:
+        reached = reference.status().height
+    assert snapshot + LAG + 1 <= report["horizon"] <= reached + 1
 
     network.start_validator(3)
     height = _pay(network, 2, 9_000, "after")
     assert network.wait_for_height(height + 1, timeout_s)
+    metrics = httpx.get(f"{network.children[3].api_url}/metrics", timeout=timeout_s).text
+    assert f"bakong_guard_horizon {report['horizon']}\n" in metrics
     with _client(network, 3) as joined, _client(network, 0) as reference:
         with pytest.raises(ApiError):
             joined.block(1)  # it never had the history before its snapshot

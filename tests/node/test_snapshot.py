@@ -224,8 +224,10 @@ def test_a_restored_store_continues_the_chain(chain: _Chain, tmp_path: Path) -> 
     fresh = LmdbChain(tmp_path / "b", chain.genesis)
     try:
         fetch = lambda index: chain.lmdb.snapshots.chunk(6, index) or b""  # noqa: E731
-        fresh.restore(manifest, checked_chunks(manifest, fetch), offer.base)
+        fresh.restore(manifest, checked_chunks(manifest, fetch), offer.base, horizon=11)
         tip = fresh.tip()
+        # The guard starts with the horizon, synced before any state was written.
+        assert fresh.recover().horizon == 11 and fresh.recover().signed is None
         assert (tip.height, tip.block_hash) == (6, manifest.block_hash)
         assert tip.state.app_hash == manifest.app_hash
         assert fresh.stored_block(5) is None  # no history before the snapshot
@@ -313,7 +315,7 @@ def test_an_interrupted_restore_leaves_a_store_that_refuses_to_open(
 
     fresh = LmdbChain(tmp_path / "c", chain.genesis)
     with pytest.raises(RestoreError):
-        fresh.restore(manifest, batches(), offer.base)
+        fresh.restore(manifest, batches(), offer.base, horizon=11)
     fresh.close()
     with pytest.raises(ConfigError):
         LmdbChain(tmp_path / "c", chain.genesis)

@@ -10,7 +10,7 @@ admission, submit transactions that break one rule each to a node of a running n
 from __future__ import annotations
 
 from bakong import limits
-from bakong.consensus.messages import VoteType
+from bakong.consensus.messages import Vote, VoteType
 from bakong.ledger.assets import Asset
 from bakong.ledger.transaction import (
     SignatureEntry,
@@ -18,6 +18,7 @@ from bakong.ledger.transaction import (
     TransactionPayload,
     sign_transaction,
 )
+from bakong.node.envelope import MessageKind
 from bakong.node.service import Admission, AdmissionStatus
 from bakong.node.signer import SignedStep, SignStep, may_sign
 from bakong.sandbox import Sandbox, sandbox_key
@@ -138,3 +139,52 @@ def test_a_simulated_node_admits_by_the_runtime_rules_against_its_own_clock() ->
     while not node.is_committed(tx_hash):
         assert run.step()
     assert _code(node, good) == (AdmissionStatus.COMMITTED, "ok")
+
+
+def _lost_log_run(horizon_ahead: int) -> tuple[int, list[tuple[int, MessageKind, Vote | None]]]:
+    """Validator 2, locked at its height h, loses its consensus log (a store restored from a
+    snapshot, caught up to h - 1) and restarts with the horizon h + `horizon_ahead` - 1 (0: no
+    horizon). Returns h and the messages it signed from then on: (height, kind, the vote)."""
+    run = stepped_run(7, OPTIONS, calm_plan(7, OPTIONS))
+    node = run.world.nodes[2]
+    for _ in range(100_000):
+        assert run.step()
+        driver = node.driver
+        if node.height >= 5 and driver is not None and driver.state.locked_round >= 0:
+            break
+    height = node.height + 1
+    node.crash()
+    node.disk.lose_log(height + horizon_ahead - 1 if horizon_ahead else 0)
+    node.restart()
+    sent: list[tuple[int, MessageKind, Vote | None]] = []
+    broadcast = node.broadcast
+
+    def keep(kind: MessageKind, data: bytes) -> None:
+        if kind in (MessageKind.VOTE, MessageKind.PROPOSAL, MessageKind.PROPOSAL_COMPACT):
+            vote = node.memo.vote(data) if kind is MessageKind.VOTE else None
+            sent.append((node.height + 1, kind, vote))
+        broadcast(kind, data)
+
+    node.broadcast = keep  # type: ignore[method-assign]
+    while run.step():
+        pass
+    run.finish()
+    assert run.world.checker.violations == []
+    assert node.height >= OPTIONS.heights
+    return height, sent
+
+
+def test_a_validator_that_lost_its_log_votes_only_nil_up_to_its_horizon() -> None:
+    # Without a horizon it votes for blocks at once, at heights where it may have signed
+    # before: what it signed there is lost, so such a vote may be a double sign.
+    height, sent = _lost_log_run(horizon_ahead=0)
+    assert any(at <= height + 1 and vote and vote.value_id for at, _, vote in sent)
+
+    height, sent = _lost_log_run(horizon_ahead=2)
+    horizon = height + 1
+    up_to = [(kind, vote) for at, kind, vote in sent if at <= horizon]
+    assert up_to and all(kind is MessageKind.VOTE for kind, _ in up_to)  # no proposal
+    assert all(vote is not None and vote.value_id is None for _, vote in up_to)
+    after = [(kind, vote) for at, kind, vote in sent if at > horizon]
+    assert any(kind is not MessageKind.VOTE for kind, _ in after)  # it proposes again
+    assert any(vote is not None and vote.value_id is not None for _, vote in after)

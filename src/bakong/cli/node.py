@@ -76,6 +76,7 @@ def restore(
         sys.exit(2)
     figures = {
         "height": report.height,
+        "horizon": report.horizon,
         "entries": report.entries,
         "chunks": report.chunks,
         "bytes": report.bytes,
@@ -86,5 +87,6 @@ def restore(
     else:
         click.echo(
             f"restored height {report.height}: {report.entries} entries in {report.chunks} "
-            f"chunks ({report.bytes} bytes) in {report.seconds:.2f} s"
+            f"chunks ({report.bytes} bytes) in {report.seconds:.2f} s; it proposes nothing "
+            f"and votes only nil up to height {report.horizon}"
         )

@@ -24,7 +24,8 @@ Rules:
    After a restart the host starts from the committed state in its store, replays the log of
    the next height into a fresh driver (which restores its lock and valid value), feeds it
    its own signed messages of that height, and refuses to sign anything the guard says it may
-   have signed before (`bakong.node.signer`).
+   have signed before (`bakong.node.signer`). Up to the log's horizon (a restored store's:
+   its signatures before the loss are unknown) it proposes nothing and votes only nil.
 2. A proposal is fed with `valid(v)` (`bakong.node.validity`), computed when the host reaches
    its height; messages for later heights wait in a bounded buffer, messages for earlier
    heights are dropped.
@@ -130,7 +131,7 @@ from bakong.node.memo import Memo
 from bakong.node.mempool import Mempool
 from bakong.node.relay import Relays
 from bakong.node.service import StoredBlock
-from bakong.node.signer import SignedStep, SignStep, may_sign
+from bakong.node.signer import SignedStep, SignStep, amnesiac_vote, may_sign
 from bakong.node.snapshot import chain_config, due_snapshot
 from bakong.node.validity import Checked, Tip, check_block
 from bakong.wire.codec import encode
@@ -216,6 +217,7 @@ class LogImage:
     """The consensus log as a restart reads it."""
 
     signed: SignedStep | None = None
+    horizon: int = 0  # up to this height, no proposals and only nil votes (rule 1)
     wal_height: int = 0
     wal: list[DriverInput] = field(default_factory=list)
     own_height: int = 0
@@ -310,6 +312,7 @@ class Host:
         self.fetches: list[tuple[bytes, list[bytes]]] = []  # (peer, hashes) to ask for
         self.compact_counts = {"proposals_rebuilt": 0, "proposals_fetched": 0, "txs_fetched": 0}
         self.signed: SignedStep | None = None
+        self.horizon = 0  # rule 1: a restored store's
         self.checked: dict[tuple[bytes, bytes], Checked] = {}  # this height's valid(v)
         self.pending: deque[tuple[DriverInput, bool]] = deque()
         self.feeding = False
@@ -327,6 +330,7 @@ class Host:
             self._begin_height([])
             return
         self.signed = image.signed
+        self.horizon = image.horizon
         replay = image.wal if image.wal_height == self.height + 1 else []
         own = image.own if image.own_height == self.height + 1 else []
         self._begin_height(replay)
@@ -521,6 +525,9 @@ class Host:
         return True
 
     def _propose(self, body: ProposalBody, value: bytes) -> None:
+        if body.height <= self.horizon:
+            self.io.record(f"amnesiac up to {self.horizon}: not proposing {body.height}")
+            return
         sign_bytes = proposal_sign_bytes(self.chain_id, body)
         if not self._guard(SignedStep(body.height, body.round, SignStep.PROPOSE, sign_bytes)):
             return
@@ -532,6 +539,7 @@ class Host:
             self._feed(ProposalReceived(proposal, True))
 
     def _vote(self, body: VoteBody) -> None:
+        body = amnesiac_vote(body, self.horizon)
         sign_bytes = vote_sign_bytes(self.chain_id, body)
         step = SignedStep(body.height, body.round, _vote_steps[body.type], sign_bytes)
         if not self._guard(step):
@@ -571,6 +579,9 @@ class Host:
     def _build(self, height: int, round: int) -> None:
         """L18 getValue(): a block from the mempool, executed; fed back by the I/O."""
         assert height == self.height + 1
+        if height <= self.horizon:
+            self.io.record(f"amnesiac up to {self.horizon}: not proposing {height}")
+            return
         snapshot_height, carried = self._snapshot(height)
         if snapshot_height is not None and carried is None:
             self.io.record(f"no root for snapshot {snapshot_height}: not proposing {height}")

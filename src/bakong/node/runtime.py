@@ -448,6 +448,7 @@ class Validator:
             ("signatures_verified_total", "counter", "admission checks", self.verifier.verified),
             ("signature_checks_total", "counter", "ed25519 checks", verifier.signature_checks()),
             ("double_sign_refusals_total", "counter", "signatures the guard refused", host.refused),
+            ("guard_horizon", "gauge", "up to this height only nil votes (restored)", host.horizon),
             ("evidence_total", "counter", "equivocations seen", host.evidence),
         ]
         samples += [

@@ -11,6 +11,17 @@ validator). `may_sign(last, next)` allows a signature when
 3. it is the same (height, round, step) and the very same bytes (re-signing is harmless:
    Ed25519 is deterministic, so the signature is identical).
 Anything else, an earlier step or a different message for the same step, is refused.
+
+A validator whose record is lost with its store does not know what it signed. `bakong node
+restore` therefore records a horizon beside the new store's empty guard: the height the network
+had reached (the restoring peer's committed height + 1), at or below which the lost incarnation
+may have signed. Up to the horizon the host proposes nothing and signs every vote for a block
+as a vote for nil instead (`amnesiac_vote`). A nil vote never counts toward a block's polka or
+commit, so whatever the lost incarnation signed, nothing the new one signs can help a second
+block to a quorum; and nil votes still let the rounds advance, so the others decide the height
+when they hold more than two thirds of the power without it. If more than a third of the power
+lost its records at a height not yet decided, that height stalls: no software can know whether
+their block votes would be safe (safety before liveness).
 """
 
 from __future__ import annotations
@@ -18,7 +29,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["SignStep", "SignedStep", "may_sign"]
+import msgspec
+
+from bakong.consensus.messages import VoteBody
+
+__all__ = ["SignStep", "SignedStep", "amnesiac_vote", "may_sign"]
 
 
 class SignStep(enum.IntEnum):
@@ -46,3 +61,10 @@ def may_sign(last: SignedStep | None, step: SignedStep) -> bool:
     if last is None or step.position > last.position:
         return True
     return step.position == last.position and step.sign_bytes == last.sign_bytes
+
+
+def amnesiac_vote(body: VoteBody, horizon: int) -> VoteBody:
+    """The vote to sign instead of `body`: nil at or below the horizon (module docstring)."""
+    if body.height > horizon or body.value_id is None:
+        return body
+    return msgspec.structs.replace(body, value_id=None)

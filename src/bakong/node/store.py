@@ -11,6 +11,7 @@ consensus log's in its `consensus/` subdirectory, so that syncing one does not f
 | chain | `meta` | `tip`, `genesis` | the committed tip, the genesis hash |
 | chain | `aliases` | sequence, 8 bytes big-endian | one alias lookup the API answered |
 | consensus | `meta` | `signed` | the last signed step (the double-sign guard) |
+| consensus | `meta` | `horizon` | a restored store's: up to it, only nil votes (rule 6) |
 | consensus | `wal` | height + sequence | one consensus input of that height (host rule 1) |
 | consensus | `own` | height + sequence | a proposal or vote this validator signed then |
 
@@ -44,9 +45,10 @@ Rules:
    written once that process holds the height's state; `snapshot_root` waits for the digest).
    A store opened at a snapshot height whose snapshot is missing digests it again; one opened
    past it has lost it.
-6. `restore` fills an empty store from a verified snapshot (`bakong.node.restore`): the state
-   in batches of write transactions under a `restoring` mark, then the snapshot height's
-   block and the tip in one last transaction that removes the mark, synced. A store opened
+6. `restore` fills an empty store from a verified snapshot (`bakong.node.restore`): the
+   guard's horizon in the consensus environment, synced, then the state in batches of write
+   transactions under a `restoring` mark, then the snapshot height's block and the tip in one
+   last transaction that removes the mark, synced. A store opened
    with the mark still set refuses to start: the restore was interrupted and must be run again.
 7. Alias lookups (the central bank's audit trail) are numbered from 1, one write transaction
    each, synced with the blocks (rule 2: a killed process keeps them; a power loss may lose
@@ -99,7 +101,7 @@ __all__ = ["GroupSync", "LmdbChain", "StateReadTxn"]
 
 _log_dbs = (b"meta", b"wal", b"own")
 _consensus_directory = "consensus"
-_genesis_key, _signed_key = b"genesis", b"signed"
+_genesis_key, _signed_key, _horizon_key = b"genesis", b"signed", b"horizon"
 _restoring_key = b"restoring"
 _log = logging.getLogger(__name__)
 _event_types: tuple[type[DriverInput], ...] = (
@@ -376,9 +378,11 @@ class LmdbChain:
         manifest: Manifest,
         batches: Iterable[list[tuple[bytes, bytes]]],
         base: StoredBlock,
+        horizon: int,
     ) -> None:
         """Rule 6: an empty store takes the verified snapshot `manifest`, whose entries come
-        in `batches` in key order, and `base`, the stored block of its height."""
+        in `batches` in key order, and `base`, the stored block of its height; the guard takes
+        `horizon` (`bakong.node.signer`)."""
         header = decode_block(base.block).header
         assert base.height == manifest.height == header.height
         assert base.commit.block_hash == block_hash(header) == manifest.block_hash
@@ -390,6 +394,11 @@ class LmdbChain:
                 raise ConfigError("restore needs an empty store")
             txn.put(_restoring_key, b"1", db=meta)
             txn.drop(state_db, delete=False)
+        with self.log_env.begin(write=True) as log_txn:
+            raw = log_txn.get(_horizon_key, db=self._log_db["meta"])
+            kept = 0 if raw is None else msgspec.msgpack.decode(raw, type=int)
+            log_txn.put(_horizon_key, encode(max(kept, horizon)), db=self._log_db["meta"])
+        self.log_env.sync(True)
         for batch in batches:
             with self.env.begin(write=True) as txn:
                 txn.cursor(db=state_db).putmulti(batch, append=True)
@@ -490,6 +499,9 @@ class LmdbChain:
             if raw is not None:
                 height, round, step, sign_bytes = msgspec.msgpack.decode(raw)
                 image.signed = SignedStep(height, round, SignStep(step), sign_bytes)
+            horizon = txn.get(_horizon_key, db=self._log_db["meta"])
+            if horizon is not None:
+                image.horizon = msgspec.msgpack.decode(horizon, type=int)
             for key, value in txn.cursor(db=self._log_db["wal"]):
                 height, _ = struct.unpack(">QQ", key)
                 image.wal_height = height

@@ -8,7 +8,8 @@ node restarts from `image()`.
 What a node keeps on it:
 - `blocks[h]`: each committed block with its commit, results and app hash, and its write set
   (the node's LMDB write transaction per block, design section 5);
-- `signed`: the last signed (height, round, step), see `bakong.node.signer`;
+- `signed`: the last signed (height, round, step), see `bakong.node.signer`, and the horizon
+  a restored store starts with (`lose_log`);
 - `wal`: the consensus inputs of the current height, in order, for replay after a restart
   (a write for a new height starts a new log);
 - `own`: the proposals and votes the node signed at the current height, each written with the
@@ -85,13 +86,21 @@ class Disk:
         assert not self._pending, "read the disk after a crash"
         image = self._synced
         return DiskImage(
-            image.signed,
-            image.wal_height,
-            list(image.wal),
-            image.own_height,
-            list(image.own),
-            dict(image.blocks),
+            signed=image.signed,
+            horizon=image.horizon,
+            wal_height=image.wal_height,
+            wal=list(image.wal),
+            own_height=image.own_height,
+            own=list(image.own),
+            blocks=dict(image.blocks),
         )
+
+    def lose_log(self, horizon: int) -> None:
+        """The consensus log is lost, the blocks kept (a store restored with `bakong node
+        restore`, caught up): the guard starts empty, with `horizon` (`bakong.node.signer`).
+        Only right after a crash."""
+        assert not self._pending, "lose the log after a crash"
+        self._synced = DiskImage(horizon=horizon, blocks=self._synced.blocks)
 
     @property
     def pending(self) -> int:
