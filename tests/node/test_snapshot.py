@@ -35,6 +35,7 @@ from bakong.ledger.validators import Validator, ValidatorSet
 from bakong.node.memory_chain import MemoryChain
 from bakong.node.restore import RestoreError, checked_chunks, verify_offer
 from bakong.node.service import StoredBlock
+from bakong.node.signer import Horizon
 from bakong.node.snapshot import (
     SnapshotOffer,
     chain_config,
@@ -227,7 +228,7 @@ def test_a_restored_store_continues_the_chain(chain: _Chain, tmp_path: Path) -> 
         fresh.restore(manifest, checked_chunks(manifest, fetch), offer.base, horizon=11)
         tip = fresh.tip()
         # The guard starts with the horizon, synced before any state was written.
-        assert fresh.recover().horizon == 11 and fresh.recover().signed is None
+        assert fresh.recover().horizon == Horizon(11, True) and fresh.recover().signed is None
         assert (tip.height, tip.block_hash) == (6, manifest.block_hash)
         assert tip.state.app_hash == manifest.app_hash
         assert fresh.stored_block(5) is None  # no history before the snapshot

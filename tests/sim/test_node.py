@@ -20,7 +20,7 @@ from bakong.ledger.transaction import (
 )
 from bakong.node.envelope import MessageKind
 from bakong.node.service import Admission, AdmissionStatus
-from bakong.node.signer import SignedStep, SignStep, may_sign
+from bakong.node.signer import Horizon, SignedStep, SignStep, may_sign
 from bakong.sandbox import Sandbox, sandbox_key
 from bakong.sim.chain import CHAIN_ID
 from bakong.sim.faults import Options
@@ -30,6 +30,7 @@ from bakong.wire.codec import encode
 from .helpers import calm_plan, stepped_run
 
 OPTIONS = Options(validators=4, byzantine=0, heights=40)
+_Signed = tuple[int, MessageKind, Vote | None]  # (height, kind, the vote)
 
 
 def test_a_restart_restores_the_lock_from_the_log_and_keeps_the_guard() -> None:
@@ -141,10 +142,11 @@ def test_a_simulated_node_admits_by_the_runtime_rules_against_its_own_clock() ->
     assert _code(node, good) == (AdmissionStatus.COMMITTED, "ok")
 
 
-def _lost_log_run(horizon_ahead: int) -> tuple[int, list[tuple[int, MessageKind, Vote | None]]]:
-    """Validator 2, locked at its height h, loses its consensus log (a store restored from a
-    snapshot, caught up to h - 1) and restarts with the horizon h + `horizon_ahead` - 1 (0: no
-    horizon). Returns h and the messages it signed from then on: (height, kind, the vote)."""
+def _run_after_a_loss(behind: int, horizon: int | None) -> tuple[int, Node, list[_Signed]]:
+    """Validator 2, locked at its height h, loses its disk and is restored from a snapshot at
+    h - `behind`, with the open horizon the restore gives it (`horizon`, or a closed one at 0:
+    the guard before horizons existed). Returns h, the node and the messages it signed from
+    then on."""
     run = stepped_run(7, OPTIONS, calm_plan(7, OPTIONS))
     node = run.world.nodes[2]
     for _ in range(100_000):
@@ -154,9 +156,10 @@ def _lost_log_run(horizon_ahead: int) -> tuple[int, list[tuple[int, MessageKind,
             break
     height = node.height + 1
     node.crash()
-    node.disk.lose_log(height + horizon_ahead - 1 if horizon_ahead else 0)
+    closed = Horizon(0, False)
+    node.disk.lose(height - behind, closed if horizon is None else Horizon(horizon, True))
     node.restart()
-    sent: list[tuple[int, MessageKind, Vote | None]] = []
+    sent: list[_Signed] = []
     broadcast = node.broadcast
 
     def keep(kind: MessageKind, data: bytes) -> None:
@@ -171,20 +174,30 @@ def _lost_log_run(horizon_ahead: int) -> tuple[int, list[tuple[int, MessageKind,
     run.finish()
     assert run.world.checker.violations == []
     assert node.height >= OPTIONS.heights
-    return height, sent
+    return height, node, sent
 
 
-def test_a_validator_that_lost_its_log_votes_only_nil_up_to_its_horizon() -> None:
-    # Without a horizon it votes for blocks at once, at heights where it may have signed
-    # before: what it signed there is lost, so such a vote may be a double sign.
-    height, sent = _lost_log_run(horizon_ahead=0)
-    assert any(at <= height + 1 and vote and vote.value_id for at, _, vote in sent)
+def _for_blocks(sent: list[_Signed], heights: range) -> list[_Signed]:
+    """The proposals and the votes for a block among `sent`, at `heights`."""
+    return [
+        (at, kind, vote)
+        for at, kind, vote in sent
+        if at in heights and (vote is None or vote.value_id is not None)
+    ]
 
-    height, sent = _lost_log_run(horizon_ahead=2)
-    horizon = height + 1
-    up_to = [(kind, vote) for at, kind, vote in sent if at <= horizon]
-    assert up_to and all(kind is MessageKind.VOTE for kind, _ in up_to)  # no proposal
-    assert all(vote is not None and vote.value_id is None for _, vote in up_to)
-    after = [(kind, vote) for at, kind, vote in sent if at > horizon]
-    assert any(kind is not MessageKind.VOTE for kind, _ in after)  # it proposes again
-    assert any(vote is not None and vote.value_id is not None for _, vote in after)
+
+def test_a_restored_validator_votes_only_nil_up_to_its_horizon() -> None:
+    # Restored at the tip with the guard as it was before horizons: it votes for blocks at
+    # once, at heights where it may have signed before, which may be a double sign.
+    height, _, sent = _run_after_a_loss(behind=1, horizon=None)
+    assert _for_blocks(sent, range(height, height + 2))
+
+    # Restored at a snapshot of h - 4, whose carrier is at h - 2 (the restore's horizon one
+    # past it): catch-up moves the horizon on to the height the network is deciding (h or
+    # later); only nil votes up to there, and the first height it decides closes the horizon.
+    height, node, sent = _run_after_a_loss(behind=4, horizon=height - 1)
+    horizon = node.horizon.height
+    assert not node.horizon.open and horizon >= height
+    assert sent and _for_blocks(sent, range(1, horizon + 1)) == []
+    assert any(kind is not MessageKind.VOTE for _, kind, _ in sent)  # it proposes again
+    assert _for_blocks(sent, range(horizon + 1, OPTIONS.heights + 10))

@@ -87,6 +87,6 @@ def restore(
     else:
         click.echo(
             f"restored height {report.height}: {report.entries} entries in {report.chunks} "
-            f"chunks ({report.bytes} bytes) in {report.seconds:.2f} s; it proposes nothing "
-            f"and votes only nil up to height {report.horizon}"
+            f"chunks ({report.bytes} bytes) in {report.seconds:.2f} s; it will vote only nil "
+            f"up to height {report.horizon} or the height the network is deciding if later"
         )

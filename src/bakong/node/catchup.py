@@ -11,7 +11,8 @@ Messages (msgpack, tagged arrays):
 A received block is applied only if it is exactly the next height and: its commit verifies
 against the validator set of that height for that block hash, and then the block itself
 passes `valid(v)` without the clock rule (`bakong.node.validity`, rules 1-3, 5-7). A peer
-cannot make an honest node apply a block that 2f+1 validators did not sign.
+cannot make an honest node apply a block that 2f+1 validators did not sign. A block applied
+here moves an open horizon of the guard on (`bakong.node.signer`).
 
 `CatchUp` is both sides for one node, above its host (it reads the host's tip and hands it
 verified blocks through `Host.commit_block`; the host never calls it):
@@ -198,6 +199,7 @@ class CatchUp:
             if checked.block is None or checked.outcome is None:
                 self.io.refused_block(item.commit.height, checked.reason)
                 return applied
-            host.commit_block(checked.block, item.block, item.commit, checked.outcome)
+            outcome = checked.outcome
+            host.commit_block(checked.block, item.block, item.commit, outcome, caught_up=True)
             applied += 1
         return applied

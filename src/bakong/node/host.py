@@ -24,8 +24,10 @@ Rules:
    After a restart the host starts from the committed state in its store, replays the log of
    the next height into a fresh driver (which restores its lock and valid value), feeds it
    its own signed messages of that height, and refuses to sign anything the guard says it may
-   have signed before (`bakong.node.signer`). Up to the log's horizon (a restored store's:
-   its signatures before the loss are unknown) it proposes nothing and votes only nil.
+   have signed before (`bakong.node.signer`). Up to the guard's horizon (a restored store's,
+   which cannot know what the validator signed before it) it proposes nothing and votes only
+   nil; blocks committed by catch-up move an open horizon on, and the first height decided by
+   consensus at or above it closes it.
 2. A proposal is fed with `valid(v)` (`bakong.node.validity`), computed when the host reaches
    its height; messages for later heights wait in a bounded buffer, messages for earlier
    heights are dropped.
@@ -131,7 +133,7 @@ from bakong.node.memo import Memo
 from bakong.node.mempool import Mempool
 from bakong.node.relay import Relays
 from bakong.node.service import StoredBlock
-from bakong.node.signer import SignedStep, SignStep, amnesiac_vote, may_sign
+from bakong.node.signer import Horizon, SignedStep, SignStep, amnesiac_vote, may_sign
 from bakong.node.snapshot import chain_config, due_snapshot
 from bakong.node.validity import Checked, Tip, check_block
 from bakong.wire.codec import encode
@@ -217,7 +219,7 @@ class LogImage:
     """The consensus log as a restart reads it."""
 
     signed: SignedStep | None = None
-    horizon: int = 0  # up to this height, no proposals and only nil votes (rule 1)
+    horizon: Horizon = field(default_factory=Horizon)  # rule 1
     wal_height: int = 0
     wal: list[DriverInput] = field(default_factory=list)
     own_height: int = 0
@@ -228,6 +230,8 @@ class ConsensusLog(Protocol):
     """The double-sign guard and the current height's inputs and own messages (rule 1)."""
 
     def put_signed(self, signed: SignedStep) -> None: ...
+
+    def put_horizon(self, horizon: Horizon) -> None: ...
 
     def append_wal(self, height: int, event: DriverInput) -> None: ...
 
@@ -312,7 +316,7 @@ class Host:
         self.fetches: list[tuple[bytes, list[bytes]]] = []  # (peer, hashes) to ask for
         self.compact_counts = {"proposals_rebuilt": 0, "proposals_fetched": 0, "txs_fetched": 0}
         self.signed: SignedStep | None = None
-        self.horizon = 0  # rule 1: a restored store's
+        self.horizon = Horizon()  # rule 1
         self.checked: dict[tuple[bytes, bytes], Checked] = {}  # this height's valid(v)
         self.pending: deque[tuple[DriverInput, bool]] = deque()
         self.feeding = False
@@ -435,11 +439,20 @@ class Host:
             self.accept(message, source)
 
     def commit_block(
-        self, block: Block, data: bytes, commit: Commit, outcome: BlockOutcome
+        self,
+        block: Block,
+        data: bytes,
+        commit: Commit,
+        outcome: BlockOutcome,
+        *,
+        caught_up: bool = False,
     ) -> None:
         """Persist and apply a decided block (one store write), then move on. `outcome` is the
-        block executed on our state: by us (`valid(v)`, `build_block`) or by catch-up."""
+        block executed on our state: by us (`valid(v)`, `build_block`) or by catch-up
+        (`caught_up`, which moves an open horizon on: rule 1)."""
         height = self.height + 1
+        if caught_up:
+            self._set_horizon(self.horizon.caught_up(height))
         header = block.header
         assert header.height == height
         assert commit.height == height
@@ -513,6 +526,12 @@ class Host:
                 case VoteEquivocation() | ProposalEquivocation():
                     self.evidence += 1
 
+    def _set_horizon(self, horizon: Horizon) -> None:
+        """Rule 1; on disk with the guard, before the next signature leaves."""
+        if horizon != self.horizon:
+            self.horizon = horizon
+            self.log.put_horizon(horizon)
+
     def _guard(self, step: SignedStep) -> bool:
         """The double-sign guard, written before the signature exists (synced with the signed
         message by `_persist_own`, before it leaves)."""
@@ -525,8 +544,8 @@ class Host:
         return True
 
     def _propose(self, body: ProposalBody, value: bytes) -> None:
-        if body.height <= self.horizon:
-            self.io.record(f"amnesiac up to {self.horizon}: not proposing {body.height}")
+        if body.height <= self.horizon.height:
+            self.io.record(f"horizon {self.horizon.height}: not proposing {body.height}")
             return
         sign_bytes = proposal_sign_bytes(self.chain_id, body)
         if not self._guard(SignedStep(body.height, body.round, SignStep.PROPOSE, sign_bytes)):
@@ -579,8 +598,8 @@ class Host:
     def _build(self, height: int, round: int) -> None:
         """L18 getValue(): a block from the mempool, executed; fed back by the I/O."""
         assert height == self.height + 1
-        if height <= self.horizon:
-            self.io.record(f"amnesiac up to {self.horizon}: not proposing {height}")
+        if height <= self.horizon.height:
+            self.io.record(f"horizon {self.horizon.height}: not proposing {height}")
             return
         snapshot_height, carried = self._snapshot(height)
         if snapshot_height is not None and carried is None:
@@ -614,6 +633,7 @@ class Host:
             checked = self._check(value.data, value.id, None)
         assert checked.block is not None, "L49 decides only a valid value"
         assert checked.outcome is not None
+        self._set_horizon(self.horizon.decided(self.height + 1))
         self.commit_block(checked.block, value.data, commit, checked.outcome)
 
     def _check(

@@ -20,16 +20,15 @@ checked against genesis (`bakong.node.snapshot` rule 5), in this order:
 4. each chunk hashes to its entry in the manifest, decodes, and continues the strictly
    increasing key order; the manifest's entry count matches at the end.
 Only then does the store take the state (`LmdbChain.restore`, which marks the store as being
-restored until the last write), and the guard its horizon: the peer's committed height + 1 as
-it answered before anything was fetched, or the carrier's height + 1 if that is higher. A
+restored until the last write), and the guard an open horizon at the carrier's height + 1: a
 validator restored because it lost its store may have signed up to the height the network had
-reached when it lost it, and does not know what: up to the horizon it proposes nothing and
-votes only nil (`bakong.node.signer`). That height is the peer's word: an operator restores
-from a node they trust to be up to date (their own, or the central bank's), as with
-`--trust-carrier`. The skipping rule trusts genesis validators' signatures,
-which is sound only while more than a third of the genesis power is still honest: like any
-light client, a node restoring long after genesis, once the validator set has moved on, is
-given a recent trusted block instead (`--trust-carrier`).
+reached, and does not know what, so up to the horizon, which catch-up then moves on to the
+chain's tip, it proposes nothing and votes only nil (`bakong.node.signer`).
+
+The skipping rule trusts genesis validators' signatures, which is sound only while more than a
+third of the genesis power is still honest: like any light client, a node restoring long after
+genesis, once the validator set has moved on, is given a recent trusted block instead
+(`--trust-carrier`).
 """
 
 from __future__ import annotations
@@ -212,25 +211,14 @@ class _Peer:
 
     def _learn_node_key(self) -> bytes:
         """The peer's key from its unsigned status (a peer that lies only refuses itself)."""
-        node_key = self.status().get("node_key")
+        import msgspec
+
+        status = msgspec.msgpack.decode(self.get("/v1/status", signed=False))
+        node_key = status.get("node_key") if isinstance(status, dict) else None
         if not isinstance(node_key, bytes) or len(node_key) != 32:
             raise RestoreError("malformed", "the peer's status has no node_key")
         self.node_key = node_key
         return node_key
-
-    def status(self) -> dict[str, object]:
-        import msgspec
-
-        status = msgspec.msgpack.decode(self.get("/v1/status", signed=False))
-        if not isinstance(status, dict):
-            raise RestoreError("malformed", "the peer's status is not a map")
-        return status
-
-    def committed_height(self) -> int:
-        height = self.status().get("height")
-        if not isinstance(height, int) or not 0 <= height <= limits.height_max:
-            raise RestoreError("malformed", "the peer's status has no committed height")
-        return height
 
     def close(self) -> None:
         self.client.close()
@@ -252,7 +240,6 @@ def restore_from(
         raise ConfigError(f"{node_home.data} is not empty: restore fills a new node's store")
     peer = _Peer(url, genesis.chain_id, node_home.key)
     try:
-        reached = peer.committed_height()
         if height is None:
             listing = msgspec.msgpack.decode(peer.get("/v1/snapshots"))
             heights = [entry["height"] for entry in listing.get("snapshots", [])]
@@ -267,7 +254,7 @@ def restore_from(
         manifest = verify_offer(
             genesis.chain_id, trusted, genesis.snapshot_lag, offer, trusted_carrier
         )
-        horizon = max(reached, manifest.height + genesis.snapshot_lag) + 1
+        horizon = manifest.height + genesis.snapshot_lag + 1  # the carrier's + 1
         target = f"/v1/snapshots/{manifest.height}/chunks/"
         chain = LmdbChain(node_home.data, genesis)
         try:

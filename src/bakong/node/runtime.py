@@ -439,6 +439,7 @@ class Validator:
     def metrics(self) -> list[Metric]:
         host, verifier = self.host, self.verifier
         round = host.driver.round if host.driver else 0
+        open_ = int(host.horizon.open)
         samples: list[tuple[str, str, str, float]] = [
             ("height", "gauge", "last committed height", host.height),
             ("round", "gauge", "round of the current height", round),
@@ -448,7 +449,8 @@ class Validator:
             ("signatures_verified_total", "counter", "admission checks", self.verifier.verified),
             ("signature_checks_total", "counter", "ed25519 checks", verifier.signature_checks()),
             ("double_sign_refusals_total", "counter", "signatures the guard refused", host.refused),
-            ("guard_horizon", "gauge", "up to this height only nil votes (restored)", host.horizon),
+            ("guard_horizon", "gauge", "up to it only nil votes", host.horizon.height),
+            ("guard_horizon_open", "gauge", "1 while the horizon follows catch-up", open_),
             ("evidence_total", "counter", "equivocations seen", host.evidence),
         ]
         samples += [

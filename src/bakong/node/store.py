@@ -11,7 +11,7 @@ consensus log's in its `consensus/` subdirectory, so that syncing one does not f
 | chain | `meta` | `tip`, `genesis` | the committed tip, the genesis hash |
 | chain | `aliases` | sequence, 8 bytes big-endian | one alias lookup the API answered |
 | consensus | `meta` | `signed` | the last signed step (the double-sign guard) |
-| consensus | `meta` | `horizon` | a restored store's: up to it, only nil votes (rule 6) |
+| consensus | `meta` | `horizon` | the guard's horizon: height, open (`bakong.node.signer`) |
 | consensus | `wal` | height + sequence | one consensus input of that height (host rule 1) |
 | consensus | `own` | height + sequence | a proposal or vote this validator signed then |
 
@@ -48,7 +48,8 @@ Rules:
 6. `restore` fills an empty store from a verified snapshot (`bakong.node.restore`): the
    guard's horizon in the consensus environment, synced, then the state in batches of write
    transactions under a `restoring` mark, then the snapshot height's block and the tip in one
-   last transaction that removes the mark, synced. A store opened
+   last transaction that removes the mark, synced. A log without a horizon (a store created
+   from genesis, or written before horizons existed) has a closed one at 0. A store opened
    with the mark still set refuses to start: the restore was interrupted and must be run again.
 7. Alias lookups (the central bank's audit trail) are numbered from 1, one write transaction
    each, synced with the blocks (rule 2: a killed process keeps them; a power loss may lose
@@ -90,7 +91,7 @@ from bakong.node.chain_env import CHAIN_DBS, CHAIN_DBS_MAX, TIP_KEY, ChainTip, r
 from bakong.node.envelope import MessageKind
 from bakong.node.host import CommittedTip, LogImage
 from bakong.node.service import AliasLookup, StoredBlock
-from bakong.node.signer import SignedStep, SignStep
+from bakong.node.signer import Horizon, SignedStep, SignStep
 from bakong.node.snapshot import Manifest, chain_config, is_snapshot_height, manifest_root
 from bakong.node.snapshot_files import SnapshotFiles
 from bakong.node.snapshot_process import SnapshotProcess
@@ -394,10 +395,7 @@ class LmdbChain:
                 raise ConfigError("restore needs an empty store")
             txn.put(_restoring_key, b"1", db=meta)
             txn.drop(state_db, delete=False)
-        with self.log_env.begin(write=True) as log_txn:
-            raw = log_txn.get(_horizon_key, db=self._log_db["meta"])
-            kept = 0 if raw is None else msgspec.msgpack.decode(raw, type=int)
-            log_txn.put(_horizon_key, encode(max(kept, horizon)), db=self._log_db["meta"])
+        self.put_horizon(Horizon(horizon, True))
         self.log_env.sync(True)
         for batch in batches:
             with self.env.begin(write=True) as txn:
@@ -469,6 +467,10 @@ class LmdbChain:
         with self.log_env.begin(write=True) as txn:
             txn.put(_signed_key, record, db=self._log_db["meta"])
 
+    def put_horizon(self, horizon: Horizon) -> None:
+        with self.log_env.begin(write=True) as txn:
+            txn.put(_horizon_key, encode([horizon.height, horizon.open]), db=self._log_db["meta"])
+
     def append_wal(self, height: int, event: DriverInput) -> None:
         tag = _event_types.index(type(event))
         self._append("wal", height, bytes([tag]) + msgspec.msgpack.encode(event))
@@ -501,7 +503,8 @@ class LmdbChain:
                 image.signed = SignedStep(height, round, SignStep(step), sign_bytes)
             horizon = txn.get(_horizon_key, db=self._log_db["meta"])
             if horizon is not None:
-                image.horizon = msgspec.msgpack.decode(horizon, type=int)
+                height, open_ = msgspec.msgpack.decode(horizon, type=tuple[int, bool])
+                image.horizon = Horizon(height, open_)
             for key, value in txn.cursor(db=self._log_db["wal"]):
                 height, _ = struct.unpack(">QQ", key)
                 image.wal_height = height

@@ -8,8 +8,8 @@ node restarts from `image()`.
 What a node keeps on it:
 - `blocks[h]`: each committed block with its commit, results and app hash, and its write set
   (the node's LMDB write transaction per block, design section 5);
-- `signed`: the last signed (height, round, step), see `bakong.node.signer`, and the horizon
-  a restored store starts with (`lose_log`);
+- `signed`: the last signed (height, round, step), and the guard's horizon, see
+  `bakong.node.signer`;
 - `wal`: the consensus inputs of the current height, in order, for replay after a restart
   (a write for a new height starts a new log);
 - `own`: the proposals and votes the node signed at the current height, each written with the
@@ -28,7 +28,7 @@ from bakong.ledger.state import WriteSet
 from bakong.node.envelope import MessageKind
 from bakong.node.host import LogImage
 from bakong.node.service import StoredBlock
-from bakong.node.signer import SignedStep
+from bakong.node.signer import Horizon, SignedStep
 
 __all__ = ["Disk", "DiskImage"]
 
@@ -95,12 +95,17 @@ class Disk:
             blocks=dict(image.blocks),
         )
 
-    def lose_log(self, horizon: int) -> None:
-        """The consensus log is lost, the blocks kept (a store restored with `bakong node
-        restore`, caught up): the guard starts empty, with `horizon` (`bakong.node.signer`).
-        Only right after a crash."""
-        assert not self._pending, "lose the log after a crash"
-        self._synced = DiskImage(horizon=horizon, blocks=self._synced.blocks)
+    def lose(self, restored: int, horizon: Horizon) -> None:
+        """The disk is lost and the store restored from a snapshot of height `restored`, with
+        the `horizon` the restore gives it (`bakong.node.signer`): the blocks up to there come
+        back (the simulated chain rebuilds from them), the log does not. Only right after a
+        crash."""
+        assert not self._pending, "lose the disk after a crash"
+        blocks = {h: block for h, block in self._synced.blocks.items() if h <= restored}
+        self._synced = DiskImage(horizon=horizon, blocks=blocks)
+
+    def put_horizon(self, horizon: Horizon) -> None:
+        self._write(("horizon", horizon.height, horizon))
 
     @property
     def pending(self) -> int:
@@ -121,6 +126,9 @@ def _apply(image: DiskImage, write: Write) -> None:
         assert isinstance(value, SignedStep)
         assert image.signed is None or value.position >= image.signed.position
         image.signed = value
+    elif what == "horizon":
+        assert isinstance(value, Horizon)
+        image.horizon = value
     elif what == "own":
         assert isinstance(value, tuple)
         if height != image.own_height:
