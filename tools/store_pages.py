@@ -1,7 +1,7 @@
 """Measure what a block's write costs the validator's LMDB store, by the size of the state.
 
     python -m tools.store_pages [--accounts 1e4,1e7] [--block-txs 2000] [--blocks 30]
-                                [--index-entries 0] [--json]
+                                [--index-entries 0] [--windows time] [--json]
 
 Issue 21's 10^7 target (throughput at 10^7 accounts at least 0.8 of that at 10^4) asks where
 the store's cost grows with the state. For each `--accounts` size a scratch store (a temporary
@@ -15,6 +15,11 @@ record. The write sets are made before the clock starts; what is timed is the tr
 `putmulti`, the commit, and the group sync that follows it in a thread of its own (the store's
 own `GroupSync`). Reported per transfer: CPU (this process, the sync thread included) and the
 bytes the machine's disks wrote (every process: run it on a quiet machine).
+
+`--windows time,hash` measures each size with both replay-window layouts: `time`, the ledger's
+(`s/` + the transaction's creation time + its hash: a block's entries, created within seconds
+of each other, land after the day's older ones), and `hash`, the layout before it (`s/` + the
+hash: one random page per entry).
 
 `--convoy` adds why the write cannot simply move to a thread beside the event loop: py-lmdb
 releases the GIL around each put, so a writer thread and a thread running Python take turns at
@@ -33,7 +38,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,7 +46,12 @@ import lmdb
 import msgspec
 import psutil
 
-from bakong.bench.state_builder import append_sorted, bulk_entries, history_hashes
+from bakong.bench.state_builder import (
+    append_sorted,
+    bulk_entries,
+    history_hashes,
+    history_window_keys,
+)
 from bakong.bench.workload import account_name
 from bakong.ledger.records import Account, SeenTransaction
 from bakong.ledger.state import decode_value, seen_key
@@ -50,6 +60,8 @@ from bakong.wire.codec import encode
 
 _map_bytes = 1 << 36
 _block_bytes_per_tx = 250  # a transfer's share of the stored block, about
+_start_ms = 1_780_000_000_000  # the first block's time; the blocks are a second apart
+_layouts = ("time", "hash")
 Writes = list[tuple[bytes, bytes]]
 
 
@@ -58,9 +70,14 @@ def _open(path: Path) -> lmdb.Environment:
     return lmdb.open(str(path), map_size=_map_bytes, max_dbs=4, sync=False, metasync=False)
 
 
-def build(path: Path, accounts: int, index_entries: int) -> None:
-    """A scratch store at `path`: the bulk accounts, and the replay-window and index entries
-    of `index_entries` transactions (`bakong.bench.state_builder` steps 2 and 4)."""
+def _seen(window: str, created_ms: int, tx_hash: bytes) -> bytes:
+    return seen_key(created_ms, tx_hash) if window == "time" else b"s/" + tx_hash
+
+
+def build(path: Path, accounts: int, index_entries: int, window: str) -> None:
+    """A scratch store at `path`: the bulk accounts, and the replay-window (in the `window`
+    layout) and index entries of `index_entries` transactions (`bakong.bench.state_builder`
+    steps 2 and 4)."""
     env = _open(path)
     state, txs = env.open_db(b"state"), env.open_db(b"txs")
     history = history_hashes(index_entries)
@@ -68,8 +85,12 @@ def build(path: Path, accounts: int, index_entries: int) -> None:
 
     def ordered() -> Iterator[tuple[bytes, bytes]]:
         yield from bulk_entries(accounts, {})  # 'a/' keys sort before 's/' ones
-        for tx_hash in history:
-            yield seen_key(tx_hash), seen_value
+        if window == "time":
+            keys: Iterable[bytes] = history_window_keys(history, _start_ms)
+        else:
+            keys = (b"s/" + tx_hash for tx_hash in history)
+        for key in keys:
+            yield key, seen_value
 
     append_sorted(env, state, ordered())
     location = struct.pack(">QI", 1, 0)
@@ -86,9 +107,16 @@ def _credited(value: bytes, amount: int) -> bytes:
 
 
 def block_writes(
-    env: lmdb.Environment, accounts: int, txs: int, height: int, rng: random.Random
+    env: lmdb.Environment,
+    accounts: int,
+    txs: int,
+    height: int,
+    rng: random.Random,
+    window: str = "time",
 ) -> tuple[Writes, Writes, bytes]:
-    """A block's state writes (sorted), its transaction-index entries and its record."""
+    """A block's state writes (sorted), its transaction-index entries and its record (its
+    transactions created within the 5 s before its time)."""
+    time_ms = _start_ms + height * 1000
     state = env.open_db(b"state")
     writes: dict[bytes, bytes] = {}
     seen_value = encode(SeenTransaction(height=height, code=0))
@@ -99,7 +127,8 @@ def block_writes(
                 value = writes.get(key) or txn.get(key, db=state)
                 assert value is not None
                 writes[key] = _credited(value, rng.randrange(1, 10**6))
-            writes[seen_key(rng.randbytes(32))] = seen_value
+            created_ms = time_ms - rng.randrange(5000)
+            writes[_seen(window, created_ms, rng.randbytes(32))] = seen_value
     index = [(rng.randbytes(32), struct.pack(">QI", height, i)) for i in range(txs)]
     return sorted(writes.items()), index, rng.randbytes(txs * _block_bytes_per_tx)
 
@@ -123,6 +152,7 @@ def _disk_written() -> int:
 @dataclass(frozen=True)
 class StoreCost:
     accounts: int
+    window: str
     index_entries: int
     block_txs: int
     blocks: int
@@ -133,16 +163,19 @@ class StoreCost:
 
 
 def measure(
-    work: Path, accounts: int, block_txs: int, blocks: int, index_entries: int
+    work: Path, accounts: int, block_txs: int, blocks: int, index_entries: int, window: str
 ) -> StoreCost:
-    """One state size: CPU and disk bytes per transfer of `blocks` block writes."""
-    path = work / f"store-{accounts}"
+    """One state size and window layout: CPU and disk bytes per transfer of `blocks` block
+    writes."""
+    path = work / f"store-{accounts}-{window}"
     started = time.perf_counter()
-    build(path, accounts, index_entries)
+    build(path, accounts, index_entries, window)
     build_s = time.perf_counter() - started
     env = _open(path)
     rng = random.Random(accounts)
-    prepared = [block_writes(env, accounts, block_txs, h, rng) for h in range(1, blocks + 1)]
+    prepared = [
+        block_writes(env, accounts, block_txs, h, rng, window) for h in range(1, blocks + 1)
+    ]
     syncer = GroupSync(env)
     disk = _disk_written()
     cpu, wall = time.process_time(), time.perf_counter()
@@ -157,6 +190,7 @@ def measure(
     shutil.rmtree(path)
     return StoreCost(
         accounts=accounts,
+        window=window,
         index_entries=index_entries,
         block_txs=block_txs,
         blocks=blocks,
@@ -187,7 +221,7 @@ def _spin_for(seconds: float) -> float:
 def convoy(work: Path, accounts: int, block_txs: int) -> dict[str, object]:
     """One block's write alone and in a thread beside a busy Python loop (module docstring)."""
     path = work / f"convoy-{accounts}"
-    build(path, accounts, 0)
+    build(path, accounts, 0, "time")
     env = _open(path)
     rng = random.Random(1)
     alone_block, beside_block = (block_writes(env, accounts, block_txs, h, rng) for h in (1, 2))
@@ -219,6 +253,21 @@ def convoy(work: Path, accounts: int, block_txs: int) -> dict[str, object]:
     }
 
 
+def _versus(rows: list[StoreCost], accounts: int) -> dict[str, object]:
+    """The time layout's cost as ratios to the hash layout's, at one size."""
+    time_row, hash_row = (
+        next(row for row in rows if row.accounts == accounts and row.window == window)
+        for window in _layouts
+    )
+    return {
+        "accounts": accounts,
+        "cpu_ratio": round(time_row.cpu_us_per_transfer / hash_row.cpu_us_per_transfer, 2),
+        "disk_ratio": round(
+            time_row.disk_bytes_per_transfer / max(hash_row.disk_bytes_per_transfer, 1), 2
+        ),
+    }
+
+
 def _counts(text: str) -> list[int]:
     return [int(float(part)) for part in text.split(",") if part]
 
@@ -229,19 +278,28 @@ def main() -> None:
     parser.add_argument("--block-txs", type=int, default=2000)
     parser.add_argument("--blocks", type=int, default=30)
     parser.add_argument("--index-entries", type=float, default=0)
+    parser.add_argument("--windows", default="time", help="time, hash or time,hash")
     parser.add_argument("--convoy", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    windows = [window for window in args.windows.split(",") if window]
+    if not windows or any(window not in _layouts for window in windows):
+        parser.error("--windows takes time, hash or both, comma-separated")
     with tempfile.TemporaryDirectory(prefix="store-pages-") as directory:
         work = Path(directory)
         sizes = _counts(args.accounts)
         rows = [
-            measure(work, n, args.block_txs, args.blocks, int(args.index_entries)) for n in sizes
+            measure(work, n, args.block_txs, args.blocks, int(args.index_entries), window)
+            for n in sizes
+            for window in windows
         ]
         result: dict[str, object] = {"sizes": [asdict(row) for row in rows]}
-        if len(rows) > 1:
-            small, large = rows[0].cpu_us_per_transfer, rows[-1].cpu_us_per_transfer
+        first = [row for row in rows if row.window == windows[0]]
+        if len(first) > 1:
+            small, large = first[0].cpu_us_per_transfer, first[-1].cpu_us_per_transfer
             result["cpu_ratio_largest_vs_smallest"] = round(large / small, 2)
+        if len(windows) == 2:
+            result["time_vs_hash"] = [_versus(rows, n) for n in sizes]
         if args.convoy:
             result["convoy"] = convoy(work, sizes[-1], args.block_txs)
     if args.json:
@@ -249,7 +307,8 @@ def main() -> None:
         return
     for row in rows:
         print(
-            f"{row.accounts:>12,} accounts, {row.index_entries:,} index entries: "
+            f"{row.accounts:>12,} accounts, {row.index_entries:,} index entries "
+            f"({row.window} window): "
             f"{row.cpu_us_per_transfer} µs CPU and "
             f"{row.disk_bytes_per_transfer:,} disk bytes per transfer"
         )

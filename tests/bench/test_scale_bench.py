@@ -19,7 +19,12 @@ import pytest
 
 from bakong.bench.chain_builder import build_chain
 from bakong.bench.scale import accounts_ratio
-from bakong.bench.state_builder import accounts_in_key_order, build_state, history_hashes
+from bakong.bench.state_builder import (
+    accounts_in_key_order,
+    build_state,
+    history_hashes,
+    history_window_keys,
+)
 from bakong.bench.workload import account_name
 from bakong.consensus.commit import CommitStatus, verify_commit
 from bakong.keystore import read_key_file
@@ -72,8 +77,9 @@ def test_built_state_holds_a_days_history_when_asked(tmp_path: Path) -> None:
     try:
         reader = chain.reader()
         try:
-            assert all(reader.get(seen_key(tx_hash)) is not None for tx_hash in history)
-            assert reader.get(seen_key(bytes(32))) is None
+            keys = list(history_window_keys(history, genesis.genesis_time_ms))
+            assert all(reader.get(key) is not None for key in keys)
+            assert reader.get(seen_key(genesis.genesis_time_ms, history[0])) is None
         finally:
             reader.close()
         assert all(chain.transaction_location(tx_hash) == (0, 0) for tx_hash in history)

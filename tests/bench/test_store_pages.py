@@ -9,40 +9,50 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tools.store_pages import _open, block_writes, build, measure
 
 _root = Path(__file__).resolve().parents[2]
 
 
-def test_a_built_store_holds_the_accounts_and_the_index(tmp_path: Path) -> None:
-    build(tmp_path / "store", 300, 40)
+@pytest.mark.parametrize("window", ["time", "hash"])
+def test_a_built_store_holds_the_accounts_and_the_index(tmp_path: Path, window: str) -> None:
+    build(tmp_path / "store", 300, 40, window)
     env = _open(tmp_path / "store")
     try:
         with env.begin() as txn:
-            state = txn.stat(env.open_db(b"state", txn=txn))["entries"]
+            state_db = env.open_db(b"state", txn=txn)
+            state = txn.stat(state_db)["entries"]
             txs = txn.stat(env.open_db(b"txs", txn=txn))["entries"]
+            history = [k for k, _ in txn.cursor(db=state_db) if k.startswith(b"s/")]
         assert (state, txs) == (300 + 40, 40)
-        writes, index, record = block_writes(env, 300, 25, 1, random.Random(1))
+        writes, index, record = block_writes(env, 300, 25, 1, random.Random(1), window)
     finally:
         env.close()
     keys = [key for key, _ in writes]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
-    assert sum(key.startswith(b"s/") for key in keys) == 25  # one replay entry per transfer
+    window_keys = [key for key in keys if key.startswith(b"s/")]
+    assert len(window_keys) == 25  # one replay entry per transfer
+    assert {len(key) for key in window_keys + history} == {42 if window == "time" else 34}
+    if window == "time":  # the block's entries come after the day's history
+        assert max(history) < min(window_keys)
     assert 25 < sum(key.startswith(b"a/") for key in keys) <= 50  # two accounts per transfer
     assert len(index) == 25 and len(record) > 0
 
 
 def test_each_block_is_written(tmp_path: Path) -> None:
-    cost = measure(tmp_path, 500, 20, 3, 0)
+    cost = measure(tmp_path, 500, 20, 3, 0, "time")
     assert cost.cpu_us_per_transfer > 0 and cost.wall_us_per_transfer > 0
     assert cost.disk_bytes_per_transfer >= 0
-    assert not (tmp_path / "store-500").exists(), "the scratch store is removed"
+    assert not (tmp_path / "store-500-time").exists(), "the scratch store is removed"
 
 
 def test_the_command_reports_every_figure() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "tools.store_pages", "--accounts", "300,3000"]
-        + ["--blocks", "2", "--block-txs", "30", "--convoy", "--json"],
+        + ["--blocks", "2", "--block-txs", "30", "--convoy", "--windows", "time,hash"]
+        + ["--index-entries", "50", "--json"],
         cwd=_root,
         capture_output=True,
         text=True,
@@ -50,8 +60,12 @@ def test_the_command_reports_every_figure() -> None:
         check=True,
     ).stdout
     result = json.loads(out)
-    assert [row["accounts"] for row in result["sizes"]] == [300, 3000]
+    rows = [(row["accounts"], row["window"]) for row in result["sizes"]]
+    assert rows == [(300, "time"), (300, "hash"), (3000, "time"), (3000, "hash")]
     assert result["cpu_ratio_largest_vs_smallest"] > 0
+    versus = result["time_vs_hash"]
+    assert [row["accounts"] for row in versus] == [300, 3000]
+    assert all(row["cpu_ratio"] > 0 and row["disk_ratio"] >= 0 for row in versus)
     convoy = result["convoy"]
     assert convoy["accounts"] == 3000 and convoy["write_alone_ms"] > 0
     # A writer that finishes before the loop's first turn leaves the loop a rate of 0.

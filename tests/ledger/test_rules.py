@@ -176,11 +176,11 @@ def test_replay_entries_are_pruned_after_the_window() -> None:
         "sokha@aclb", [chain.transfer("sokha@aclb", "dara@wing", Asset.KHR, 1)]
     )
     outcome = chain.commit([payment])
-    tx_hash = outcome.results[0].tx_hash
-    assert chain.store.get(seen_key(tx_hash)) is not None
+    key = seen_key(payment.payload.created_ms, outcome.results[0].tx_hash)
+    assert chain.store.get(key) is not None
     chain.commit([], advance_ms=24 * HOUR_MS + 5 * 60_000 + 1)
     chain.commit([])
-    assert chain.store.get(seen_key(tx_hash)) is None
+    assert chain.store.get(key) is None
     assert _codes(chain, [payment]) == [ResultCode.expired]
 
 

@@ -66,7 +66,7 @@ def _view(seed: int) -> StateView:
             view.put(key, _account(name, rng.randrange(10**12)))
     for _ in range(400):  # more result codes than the compiled memo's 64 slots
         code = rng.choice((*shared, SeenTransaction(height=5, code=rng.randrange(100))))
-        view.write(seen_key(rng.randbytes(32)), code)
+        view.write(seen_key(rng.randrange(2**40), rng.randbytes(32)), code)
     head = Head(height=5, time_ms=1, seen_prune_height=1, hold_expiry_minute=0, holds_pending=0)
     view.write(HEAD_KEY, head)
     view.commit_transaction()
@@ -139,9 +139,9 @@ def test_compiled_and_python_decoded_records_agree(
     rng = random.Random(seed)
     stored = {account_key(f"user{i}@aclb"): encode(_account(f"user{i}@aclb", i)) for i in range(50)}
     for i in range(9):
-        stored[seen_key(bytes([i]) * 32)] = encode(SeenTransaction(height=1, code=i))
+        stored[seen_key(i, bytes([i]) * 32)] = encode(SeenTransaction(height=1, code=i))
     reads = [
-        rng.sample(sorted(stored) + [account_key("ghost@aclb"), seen_key(bytes(32))], 20)
+        rng.sample(sorted(stored) + [account_key("ghost@aclb"), seen_key(0, bytes(32))], 20)
         for _ in range(30)
     ]
 

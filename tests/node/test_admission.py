@@ -39,7 +39,9 @@ class Node:
         self.admitter = Admitter(
             self.sandbox.chain_id,
             self.mempool,
-            committed=lambda tx_hash: self.sandbox.store.get(seen_key(tx_hash)) is not None,
+            committed=lambda created_ms, tx_hash: (
+                self.sandbox.store.get(seen_key(created_ms, tx_hash)) is not None
+            ),
             clock_ms=lambda: self.now_ms,
         )
 

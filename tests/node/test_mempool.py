@@ -32,7 +32,8 @@ def test_take_keeps_arrival_order_and_drops_committed_and_expired() -> None:
     # At a block time one replay window after the second transaction, the first two could
     # only be rejected as expired; the third is committed already.
     block_time = transactions[1].payload.created_ms + tx_past_ms_max + 1
-    chosen, chosen_hashes = pool.take(2, hashes[2].__eq__, block_time - tx_past_ms_max)
+    committed = lambda _, tx_hash: tx_hash == hashes[2]  # noqa: E731
+    chosen, chosen_hashes = pool.take(2, committed, block_time - tx_past_ms_max)
     assert chosen == transactions[3:5] and chosen_hashes == hashes[3:5]
     assert [pool.expired(h) for h in hashes] == [True, True, False, False, False, False]
     assert len(pool) == 3 and pool.bytes == 300  # dropped ones leave; chosen ones stay

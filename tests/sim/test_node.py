@@ -133,11 +133,12 @@ def test_a_simulated_node_admits_by_the_runtime_rules_against_its_own_clock() ->
     tx_hash = node.submit(encode(good)).tx_hash
     assert tx_hash is not None
     others = [peer for peer in run.world.nodes if peer is not node]
+    created = good.payload.created_ms
     for _ in range(10_000):
-        if all(tx_hash in peer.mempool or peer.is_committed(tx_hash) for peer in others):
+        if all(tx_hash in peer.mempool or peer.is_committed(created, tx_hash) for peer in others):
             break
         assert run.step()
-    while not node.is_committed(tx_hash):
+    while not node.is_committed(created, tx_hash):
         assert run.step()
     assert _code(node, good) == (AdmissionStatus.COMMITTED, "ok")
 

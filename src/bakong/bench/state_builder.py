@@ -22,11 +22,13 @@ accounts per second); what the benchmark needs is the *state* a validator would 
    transfer may still credit them).
 
 4. History (`history_txs`, default none): a chain that has run holds, besides its accounts, the
-   replay window (a `SeenTransaction` under `s/<hash>` for every transaction of the last day)
-   and the transaction index (`txs`: hash -> height and index). Each takes `history_txs` entries
-   of random hashes, as if that many transactions had been committed (at height 0, which no
-   lookup reaches: their hashes are no transaction's) and were not yet pruned. They are what a
-   block's writes land among at production size: one leaf page per transaction in each.
+   replay window (a `SeenTransaction` under `s/<created_ms><hash>` for every transaction of the
+   last day, created evenly over the day before genesis) and the transaction index (`txs`:
+   hash -> height and index). Each takes `history_txs` entries of random hashes, as if that
+   many transactions had been committed (at height 0, which no lookup reaches: their hashes
+   are no transaction's) and were not yet pruned. They are what a block's writes land among
+   at production size: the index takes one leaf page per transaction, the window's new
+   entries land after all of these.
 
 The tip still carries the genesis app hash: the bulk accounts are not part of the app-hash
 chain, which is fine because every validator of the benchmark starts from a byte-identical
@@ -46,7 +48,7 @@ import random
 import shutil
 import struct
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,6 +195,14 @@ def history_hashes(count: int) -> list[bytes]:
     return sorted(hashes)
 
 
+def history_window_keys(history: Sequence[bytes], end_ms: int) -> Iterator[bytes]:
+    """The replay-window keys of `history` (step 4), in key order: created evenly over the
+    day before `end_ms`."""
+    count, day_ms = len(history), limits.tx_past_ms_max
+    for index, tx_hash in enumerate(history):
+        yield seen_key(end_ms - day_ms + index * day_ms // count, tx_hash)
+
+
 def build_state(
     path: Path,
     genesis: GenesisFile,
@@ -218,7 +228,8 @@ def build_state(
             txn.drop(state_db, delete=False)
         history = history_hashes(history_txs)
         seen = encode(SeenTransaction(height=0, code=0))
-        window = ((seen_key(tx_hash), seen) for tx_hash in history)
+        end_ms = genesis.genesis_time_ms
+        window = ((key, seen) for key in history_window_keys(history, end_ms))
         # Every bulk account key ("a/...") sorts before every replay-window key ("s/...").
         stream = _merged(genesis_entries, itertools.chain(bulk_entries(accounts, funded), window))
         written = append_sorted(env, state_db, stream)

@@ -155,7 +155,7 @@ fail:
     return -1;
 }
 
-/* prefix || text's UTF-8: a state key ("a/" + account ID) or a replay key ("s/" + hash). */
+/* prefix || text's UTF-8: a state key ("a/" + account ID). */
 static PyObject *make_key(const char *prefix, PyObject *text) {
     const char *data;
     Py_ssize_t size;
@@ -175,6 +175,25 @@ static PyObject *make_key(const char *prefix, PyObject *text) {
     out[0] = prefix[0];
     out[1] = prefix[1];
     memcpy(out + 2, data, (size_t)size);
+    return key;
+}
+
+/* "s/" || created_ms, 8 bytes big-endian || hash: a replay key (`state.seen_key`). */
+static PyObject *make_seen_key(PyObject *created_ms, PyObject *hash) {
+    unsigned long long ms = PyLong_AsUnsignedLongLong(created_ms);
+    if (ms == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    if (!PyBytes_Check(hash)) {
+        PyErr_SetString(PyExc_TypeError, "a transaction hash is bytes");
+        return NULL;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(hash);
+    PyObject *key = PyBytes_FromStringAndSize(NULL, size + 10);
+    if (key == NULL) return NULL;
+    char *out = PyBytes_AS_STRING(key);
+    out[0] = 's';
+    out[1] = '/';
+    for (int i = 0; i < 8; i++) out[2 + i] = (char)(ms >> (56 - 8 * i));
+    memcpy(out + 10, PyBytes_AS_STRING(hash), (size_t)size);
     return key;
 }
 
@@ -598,14 +617,19 @@ done:
 static int prefetch(Block *b, PyObject *transactions, PyObject *hashes, Keys *keys) {
     Py_ssize_t count = PySequence_Fast_GET_SIZE(transactions);
     PyObject *list = PyList_New(0), *payload = NULL, *commands = NULL, *creator = NULL,
-             *target = NULL, *key = NULL, *answer = NULL;
+             *target = NULL, *key = NULL, *answer = NULL, *created_ms = NULL;
     int status = -1;
     if (list == NULL) return -1;
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (!(key = make_key("s/", PySequence_Fast_GET_ITEM(hashes, i)))) goto done;
+        if (!(payload = FIELD(PySequence_Fast_GET_ITEM(transactions, i), payload)))
+            goto done;
+        if (!(created_ms = FIELD(payload, created_ms))) goto done;
+        if (!(key = make_seen_key(created_ms, PySequence_Fast_GET_ITEM(hashes, i)))) goto done;
         if (PyList_Append(list, key) < 0) goto done;
         keys[i].seen = key;
         Py_CLEAR(key);
+        Py_CLEAR(created_ms);
+        Py_CLEAR(payload);
     }
     for (Py_ssize_t i = 0; i < count; i++) {
         if (!(payload = FIELD(PySequence_Fast_GET_ITEM(transactions, i), payload)))
@@ -636,7 +660,7 @@ static int prefetch(Block *b, PyObject *transactions, PyObject *hashes, Keys *ke
     status = 0;
 done:
     Py_XDECREF(payload); Py_XDECREF(commands); Py_XDECREF(creator); Py_XDECREF(target);
-    Py_XDECREF(key); Py_XDECREF(answer);
+    Py_XDECREF(key); Py_XDECREF(answer); Py_XDECREF(created_ms);
     if (status < 0) {
         Py_DECREF(list);
         return -1;

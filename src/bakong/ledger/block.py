@@ -22,7 +22,7 @@ replicas shows in the next header.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -199,7 +199,11 @@ def execute_block(
         view.commit_transaction()
     sweep_expired_holds(context)
     results = _execute_transactions(context, transactions, tx_hashes)
-    _finish_block(context)
+    created_ms = {
+        tx_hash: transaction.payload.created_ms
+        for transaction, tx_hash in zip(transactions, tx_hashes, strict=True)
+    }
+    _finish_block(context, created_ms)
     check_block(view)
     write_set, written = view.changes()
     app_hash = chain_app_hash(chain.chain_id, state.app_hash, write_set)
@@ -217,7 +221,10 @@ def execute_block(
 def _keys_read(transactions: Sequence[Transaction], tx_hashes: Sequence[bytes]) -> list[bytes]:
     """The keys the transactions' envelopes and transfers will read first: their replay
     entries, creators' accounts and transfer targets (prefetched in one call)."""
-    keys = [seen_key(tx_hash) for tx_hash in tx_hashes]
+    keys = [
+        seen_key(transaction.payload.created_ms, tx_hash)
+        for transaction, tx_hash in zip(transactions, tx_hashes, strict=True)
+    ]
     append = keys.append
     for transaction in transactions:
         payload = transaction.payload
@@ -253,18 +260,21 @@ def _execute_general(context: Context, transaction: Transaction, tx_hash: bytes)
     return TxResult(tx_hash, code._value_, index)
 
 
-def _finish_block(context: Context) -> None:
-    """Record this block's replay entries, prune expired ones, and move the head."""
+def _finish_block(context: Context, created_ms: Mapping[bytes, int]) -> None:
+    """Record this block's replay entries (`created_ms`: each transaction's, by hash), prune
+    expired ones, and move the head."""
     view = context.view
     if context.seen_in_block:
         entries: dict[int, SeenTransaction] = {}  # one record per result code, shared
+        keys = []
         for tx_hash, code in context.seen_in_block.items():
             entry = entries.get(code)
             if entry is None:
                 entry = entries[code] = SeenTransaction(height=context.height, code=code)
-            view.put(seen_key(tx_hash), entry)  # the ladder read it, and found it absent
-        record = SeenBlock(time_ms=context.time_ms, tx_hashes=tuple(context.seen_in_block))
-        view.write(seen_block_key(context.height), record)
+            key = seen_key(created_ms[tx_hash], tx_hash)
+            view.put(key, entry)  # the ladder read it, and found it absent
+            keys.append(key)
+        view.write(seen_block_key(context.height), SeenBlock(context.time_ms, tuple(keys)))
     head: Head = view.read(HEAD_KEY)
     horizon_ms = context.time_ms - limits.tx_past_ms_max - limits.tx_future_ms_max
     prune_height = head.seen_prune_height
@@ -275,8 +285,8 @@ def _finish_block(context: Context) -> None:
         if seen_block is not None:
             if seen_block.time_ms >= horizon_ms:
                 break
-            for tx_hash in seen_block.tx_hashes:
-                view.write(seen_key(tx_hash), None)
+            for key in seen_block.keys:
+                view.write(key, None)
             view.write(seen_block_key(prune_height), None)
         prune_height += 1
     view.write(

@@ -61,7 +61,8 @@ def check_envelope(
     code = check_window(payload, context.chain_id, context.time_ms)
     if code is not ResultCode.ok:
         return code, None
-    if tx_hash in context.seen_in_block or context.view.read(seen_key(tx_hash)) is not None:
+    seen = seen_key(payload.created_ms, tx_hash)
+    if tx_hash in context.seen_in_block or context.view.read(seen) is not None:
         return ResultCode.duplicate_transaction, None
     code, keys, quorum, is_participant = _creator_keys(context, payload.creator)
     if code is not ResultCode.ok:

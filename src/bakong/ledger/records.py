@@ -174,10 +174,11 @@ class SeenTransaction(Record, frozen=True):
 
 
 class SeenBlock(Record, frozen=True):
-    """The replay-protection entries a block added, so they can be pruned after 24 h."""
+    """The replay-protection entries a block added (their keys), so they can be pruned after
+    24 h."""
 
     time_ms: int
-    tx_hashes: tuple[bytes, ...]
+    keys: tuple[bytes, ...]
 
 
 class ValidatorSchedule(Record, frozen=True):

@@ -27,7 +27,7 @@ Key layout (prefix, then the identifier):
 | `h/`   | Hold               | 16-byte hold ID                     |
 | `x/`   | HoldExpiryBucket   | minute of expiry, 8 bytes big-endian |
 | `l/`   | Alias              | 32-byte HMAC                        |
-| `s/`   | SeenTransaction    | 32-byte transaction hash            |
+| `s/`   | SeenTransaction    | created_ms, 8 bytes big-endian, and the 32-byte transaction hash |
 | `b/`   | SeenBlock          | height, 8 bytes big-endian          |
 
 Every prefixed key is one character and a slash, so a key's record type is found by its
@@ -122,8 +122,12 @@ def alias_key(alias: bytes) -> bytes:
     return b"l/" + alias
 
 
-def seen_key(tx_hash: bytes) -> bytes:
-    return b"s/" + tx_hash
+def seen_key(created_ms: int, tx_hash: bytes) -> bytes:
+    """A replay entry's key: the transaction's own creation time first, so that a block's
+    entries, created within moments of each other, land in a few adjacent pages of the store
+    instead of one random page each (and are pruned the same way); a replay has the same
+    payload, so the same time and the same key."""
+    return b"s/" + created_ms.to_bytes(8, "big") + tx_hash
 
 
 def seen_block_key(height: int) -> bytes:

@@ -56,15 +56,15 @@ class Candidate:
 
 
 class Admitter:
-    """One node's admission into `mempool` (module rules). `committed(tx_hash)` answers from
-    the committed replay window; `clock_ms()` is the node's wall clock, Unix ms."""
+    """One node's admission into `mempool` (module rules). `committed(created_ms, tx_hash)`
+    answers from the committed replay window; `clock_ms()` is the node's wall clock, Unix ms."""
 
     def __init__(
         self,
         chain_id: str,
         mempool: Mempool,
         *,
-        committed: Callable[[bytes], bool],
+        committed: Callable[[int, bytes], bool],
         clock_ms: Callable[[], int],
     ) -> None:
         self.chain_id = chain_id
@@ -100,7 +100,7 @@ class Admitter:
             return self._refuse(tx_hash, "expired", "created_ms is outside the replay window")
         if not transaction.signatures:
             return self._refuse(tx_hash, "signature_missing", "the transaction is not signed")
-        if self.committed(tx_hash):
+        if self.committed(payload.created_ms, tx_hash):
             return Admission(tx_hash, AdmissionStatus.COMMITTED, "ok", "already committed")
         if self.pending(tx_hash):
             return Admission(tx_hash, AdmissionStatus.ACCEPTED, "ok", "already pending")
@@ -117,7 +117,8 @@ class Admitter:
         self.release(candidate)
         if not signatures_ok:
             return self._refuse(tx_hash, "bad_signature", "a signature does not verify")
-        if self.committed(tx_hash):  # its block was committed while it was being verified
+        created_ms = candidate.transaction.payload.created_ms
+        if self.committed(created_ms, tx_hash):  # its block was committed while it was verified
             return Admission(tx_hash, AdmissionStatus.COMMITTED, "ok", "already committed")
         assert tx_hash not in self.mempool, "a candidate is pooled only by its own conclusion"
         if not self.mempool.add(tx_hash, candidate.transaction, len(candidate.raw)):

@@ -483,9 +483,9 @@ class Host:
             self.waiting = False
             self._begin_height([])
 
-    def is_committed(self, tx_hash: bytes) -> bool:
+    def is_committed(self, created_ms: int, tx_hash: bytes) -> bool:
         """In the committed replay window: executed (or refused after authentication)."""
-        return self.state.store.get(seen_key(tx_hash)) is not None
+        return self.state.store.get(seen_key(created_ms, tx_hash)) is not None
 
     # The driver: inputs in, outputs performed.
 

@@ -64,7 +64,7 @@ class Mempool:
                 self.bytes -= entry[1]
 
     def take(
-        self, count: int, committed: Callable[[bytes], bool], expired_before_ms: int
+        self, count: int, committed: Callable[[int, bytes], bool], expired_before_ms: int
     ) -> tuple[list[Transaction], list[bytes]]:
         """Up to `count` transactions, oldest first, with their hashes (which the block's
         execution then need not compute again). Dropped on the way: those already committed,
@@ -77,7 +77,7 @@ class Mempool:
         for tx_hash, (transaction, _) in self._transactions.items():
             if len(chosen) >= count:
                 break
-            if committed(tx_hash):
+            if committed(transaction.payload.created_ms, tx_hash):
                 stale.append(tx_hash)
             elif transaction.payload.created_ms < expired_before_ms:
                 stale.append(tx_hash)

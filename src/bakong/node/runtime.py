@@ -379,10 +379,11 @@ class Validator:
 
     def transaction_status(self, tx_hash: bytes) -> TxStatus:
         location = self.store.transaction_location(tx_hash)
-        if location is not None:
+        # A location without its block is an index entry of a benchmark's synthetic history
+        # (`bakong.bench.state_builder`): no transaction of this chain.
+        stored = None if location is None else self.store.stored_block(location[0])
+        if location is not None and stored is not None:
             height, index = location
-            stored = self.store.stored_block(height)
-            assert stored is not None
             result = stored.results[index]
             return TxStatus(
                 tx_hash, TxState.COMMITTED, height, index, result.code, result.command_index

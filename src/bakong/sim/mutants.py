@@ -90,9 +90,9 @@ def _has_weak_quorum(power: int, total: int) -> bool:
     return power >= 2 * ((total - 1) // 3)
 
 
-def _never_seen(tx_hash: bytes) -> bytes:
+def _never_seen(created_ms: int, tx_hash: bytes) -> bytes:
     """Rung 4's replay-window key, pointing nowhere: a replay is found only within its block."""
-    return b"s/" + bytes(len(tx_hash))
+    return b"s/" + bytes(8 + len(tx_hash))
 
 
 def _debit_nothing(
