@@ -25,6 +25,7 @@ from bakong.sandbox import Sandbox, sandbox_key
 from bakong.sim.chain import CHAIN_ID
 from bakong.sim.faults import Options
 from bakong.sim.node import Node
+from bakong.sim.run import Run
 from bakong.wire.codec import encode
 
 from .helpers import calm_plan, stepped_run
@@ -33,7 +34,8 @@ OPTIONS = Options(validators=4, byzantine=0, heights=40)
 _Signed = tuple[int, MessageKind, Vote | None]  # (height, kind, the vote)
 
 
-def test_a_restart_restores_the_lock_from_the_log_and_keeps_the_guard() -> None:
+def _run_to_a_lock() -> tuple[Run, Node]:
+    """A fault-free run stepped until validator 2 holds a lock at a height from 6 on."""
     run = stepped_run(7, OPTIONS, calm_plan(7, OPTIONS))
     node = run.world.nodes[2]
     for _ in range(100_000):
@@ -41,6 +43,11 @@ def test_a_restart_restores_the_lock_from_the_log_and_keeps_the_guard() -> None:
         driver = node.driver
         if node.height >= 5 and driver is not None and driver.state.locked_round >= 0:
             break
+    return run, node
+
+
+def test_a_restart_restores_the_lock_from_the_log_and_keeps_the_guard() -> None:
+    run, node = _run_to_a_lock()
     assert node.driver is not None
     before = node.driver.state
     height, signed, tip = node.height, node.signed, node.tip_hash
@@ -148,13 +155,7 @@ def _run_after_a_loss(behind: int, horizon: int | None) -> tuple[int, Node, list
     h - `behind`, with the open horizon the restore gives it (`horizon`, or a closed one at 0:
     the guard before horizons existed). Returns h, the node and the messages it signed from
     then on."""
-    run = stepped_run(7, OPTIONS, calm_plan(7, OPTIONS))
-    node = run.world.nodes[2]
-    for _ in range(100_000):
-        assert run.step()
-        driver = node.driver
-        if node.height >= 5 and driver is not None and driver.state.locked_round >= 0:
-            break
+    run, node = _run_to_a_lock()
     height = node.height + 1
     node.crash()
     closed = Horizon(0, False)

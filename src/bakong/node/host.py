@@ -532,6 +532,13 @@ class Host:
             self.horizon = horizon
             self.log.put_horizon(horizon)
 
+    def _within_horizon(self, height: int) -> bool:
+        """Rule 1: no proposal up to the horizon."""
+        if height > self.horizon.height:
+            return False
+        self.io.record(f"horizon {self.horizon.height}: not proposing {height}")
+        return True
+
     def _guard(self, step: SignedStep) -> bool:
         """The double-sign guard, written before the signature exists (synced with the signed
         message by `_persist_own`, before it leaves)."""
@@ -544,8 +551,7 @@ class Host:
         return True
 
     def _propose(self, body: ProposalBody, value: bytes) -> None:
-        if body.height <= self.horizon.height:
-            self.io.record(f"horizon {self.horizon.height}: not proposing {body.height}")
+        if self._within_horizon(body.height):  # a valid value proposed again, not built
             return
         sign_bytes = proposal_sign_bytes(self.chain_id, body)
         if not self._guard(SignedStep(body.height, body.round, SignStep.PROPOSE, sign_bytes)):
@@ -598,8 +604,7 @@ class Host:
     def _build(self, height: int, round: int) -> None:
         """L18 getValue(): a block from the mempool, executed; fed back by the I/O."""
         assert height == self.height + 1
-        if height <= self.horizon.height:
-            self.io.record(f"horizon {self.horizon.height}: not proposing {height}")
+        if self._within_horizon(height):
             return
         snapshot_height, carried = self._snapshot(height)
         if snapshot_height is not None and carried is None:
