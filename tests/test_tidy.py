@@ -131,6 +131,7 @@ FORMAT_CONSTANTS = {
     "khqr/vietqr.py:purpose_chars_max": "NAPAS VietQR: the length of the purpose field",
     "node/noise.py": "the sizes of the Noise Protocol Framework (sections 4 and 5)",
     "node/transport.py:length_prefix_bytes": "the frame format's u32 length prefix",
+    "node/tx_index.py:_hash_bytes": "a transaction hash's width (SHA-256) in a run's entries",
     "ledger/policy.py:_phnom_penh_offset_ms": "Cambodia is UTC+7, without daylight saving",
     "sim/chain.py:GENESIS_TIME_MS": "an instant (the simulated genesis), not a bound",
     "bench/qr.py:NOW_MS": "an instant (the benchmark's fixed clock), not a bound",

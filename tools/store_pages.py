@@ -1,7 +1,8 @@
 """Measure what a block's write costs the validator's LMDB store, by the size of the state.
 
     python -m tools.store_pages [--accounts 1e4,1e7] [--block-txs 2000] [--blocks 30]
-                                [--index-entries 0] [--windows time] [--json]
+                                [--index-entries 0] [--windows time] [--indexes runs]
+                                [--runs-cost] [--convoy] [--json]
 
 Issue 21's 10^7 target (throughput at 10^7 accounts at least 0.8 of that at 10^4) asks where
 the store's cost grows with the state. For each `--accounts` size a scratch store (a temporary
@@ -20,6 +21,15 @@ bytes the machine's disks wrote (every process: run it on a quiet machine).
 (`s/` + the transaction's creation time + its hash: a block's entries, created within seconds
 of each other, land after the day's older ones), and `hash`, the layout before it (`s/` + the
 hash: one random page per entry).
+
+`--indexes runs,lmdb` measures each size with both transaction-index layouts: `runs`, the
+store's (`bakong.node.tx_index`: entries in memory, written behind the blocks as sorted runs,
+timed until its worker has written them), and `lmdb`, the layout before it (a `txs` database
+of the chain's environment, hash -> location, written in the block's write transaction).
+
+`--runs-cost` adds the sorted runs' own work, which a block's write no longer waits for: the
+worker's CPU per entry to write `limits.tx_index_merge_width` runs and merge them into one
+(paid once per level an entry climbs), and a look-up's time with that many runs to search.
 
 `--convoy` adds why the write cannot simply move to a thread beside the event loop: py-lmdb
 releases the GIL around each put, so a writer thread and a thread running Python take turns at
@@ -46,6 +56,7 @@ import lmdb
 import msgspec
 import psutil
 
+from bakong import limits
 from bakong.bench.state_builder import (
     append_sorted,
     bulk_entries,
@@ -56,12 +67,14 @@ from bakong.bench.workload import account_name
 from bakong.ledger.records import Account, SeenTransaction
 from bakong.ledger.state import decode_value, seen_key
 from bakong.node.store import GroupSync
+from bakong.node.tx_index import TX_INDEX_DIRECTORY, TransactionIndex, run_entry, write_run
 from bakong.wire.codec import encode
 
 _map_bytes = 1 << 36
 _block_bytes_per_tx = 250  # a transfer's share of the stored block, about
 _start_ms = 1_780_000_000_000  # the first block's time; the blocks are a second apart
 _layouts = ("time", "hash")
+_indexes = ("runs", "lmdb")
 Writes = list[tuple[bytes, bytes]]
 
 
@@ -74,10 +87,10 @@ def _seen(window: str, created_ms: int, tx_hash: bytes) -> bytes:
     return seen_key(created_ms, tx_hash) if window == "time" else b"s/" + tx_hash
 
 
-def build(path: Path, accounts: int, index_entries: int, window: str) -> None:
+def build(path: Path, accounts: int, index_entries: int, window: str, index: str = "runs") -> None:
     """A scratch store at `path`: the bulk accounts, and the replay-window (in the `window`
-    layout) and index entries of `index_entries` transactions (`bakong.bench.state_builder`
-    steps 2 and 4)."""
+    layout) and index entries (in the `index` layout) of `index_entries` transactions
+    (`bakong.bench.state_builder` steps 2 and 4)."""
     env = _open(path)
     state, txs = env.open_db(b"state"), env.open_db(b"txs")
     history = history_hashes(index_entries)
@@ -93,8 +106,14 @@ def build(path: Path, accounts: int, index_entries: int, window: str) -> None:
             yield key, seen_value
 
     append_sorted(env, state, ordered())
-    location = struct.pack(">QI", 1, 0)
-    append_sorted(env, txs, ((tx_hash, location) for tx_hash in history))
+    if index == "lmdb":
+        location = struct.pack(">QI", 0, 0)
+        append_sorted(env, txs, ((tx_hash, location) for tx_hash in history))
+    else:
+        runs = path / TX_INDEX_DIRECTORY
+        runs.mkdir()
+        entries = (run_entry(tx_hash, (0, 0)) for tx_hash in history)
+        write_run(runs, 0, 0, entries, len(history))
     env.sync(True)
     env.close()
 
@@ -133,7 +152,13 @@ def block_writes(
     return sorted(writes.items()), index, rng.randbytes(txs * _block_bytes_per_tx)
 
 
-def _write(env: lmdb.Environment, height: int, block: tuple[Writes, Writes, bytes]) -> None:
+def _write(
+    env: lmdb.Environment,
+    height: int,
+    block: tuple[Writes, Writes, bytes],
+    runs: TransactionIndex | None = None,
+) -> None:
+    """A block's write transaction; its index entries go to `runs`, or with the block."""
     writes, index, record = block
     # Handles of databases already open: opening one inside a write transaction would wait
     # for the writer's own lock.
@@ -141,7 +166,10 @@ def _write(env: lmdb.Environment, height: int, block: tuple[Writes, Writes, byte
     with env.begin(write=True) as txn:
         txn.cursor(db=state).putmulti(writes)
         txn.put(struct.pack(">Q", height), record, db=blocks)
-        txn.cursor(db=txs).putmulti(index)
+        if runs is None:
+            txn.cursor(db=txs).putmulti(index)
+    if runs is not None:
+        runs.add(height, [tx_hash for tx_hash, _ in index])
 
 
 def _disk_written() -> int:
@@ -153,6 +181,7 @@ def _disk_written() -> int:
 class StoreCost:
     accounts: int
     window: str
+    index: str
     index_entries: int
     block_txs: int
     blocks: int
@@ -163,13 +192,19 @@ class StoreCost:
 
 
 def measure(
-    work: Path, accounts: int, block_txs: int, blocks: int, index_entries: int, window: str
+    work: Path,
+    accounts: int,
+    block_txs: int,
+    blocks: int,
+    index_entries: int,
+    window: str,
+    index: str = "runs",
 ) -> StoreCost:
-    """One state size and window layout: CPU and disk bytes per transfer of `blocks` block
-    writes."""
-    path = work / f"store-{accounts}-{window}"
+    """One state size, window and index layout: CPU and disk bytes per transfer of `blocks`
+    block writes."""
+    path = work / f"store-{accounts}-{window}-{index}"
     started = time.perf_counter()
-    build(path, accounts, index_entries, window)
+    build(path, accounts, index_entries, window, index)
     build_s = time.perf_counter() - started
     env = _open(path)
     rng = random.Random(accounts)
@@ -177,12 +212,16 @@ def measure(
         block_writes(env, accounts, block_txs, h, rng, window) for h in range(1, blocks + 1)
     ]
     syncer = GroupSync(env)
+    runs = None if index == "lmdb" else TransactionIndex(path / TX_INDEX_DIRECTORY, 1, 0, _none)
     disk = _disk_written()
     cpu, wall = time.process_time(), time.perf_counter()
     for height, block in enumerate(prepared, start=1):
-        _write(env, height, block)
+        _write(env, height, block, runs)
         syncer.ask()
     syncer.close()
+    if runs is not None:
+        runs.wait()
+        runs.close()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     written = _disk_written() - disk
     transfers = blocks * block_txs
@@ -191,6 +230,7 @@ def measure(
     return StoreCost(
         accounts=accounts,
         window=window,
+        index=index,
         index_entries=index_entries,
         block_txs=block_txs,
         blocks=blocks,
@@ -199,6 +239,49 @@ def measure(
         wall_us_per_transfer=round(wall / transfers * 1e6, 1),
         disk_bytes_per_transfer=round(written / transfers),
     )
+
+
+def _none(first: int, last: int) -> list[tuple[int, list[bytes]]]:
+    return []  # a scratch store has no stored blocks to index again
+
+
+def runs_cost(work: Path, lookups: int = 100_000) -> dict[str, object]:
+    """The sorted runs' own work: CPU per entry to write `width` runs and merge them into one
+    (the worker's share, once per level an entry climbs), and a look-up's time when `width`
+    runs must all be searched (the deepest a level holds before it merges)."""
+    per_run, width = limits.tx_index_flush_entries, limits.tx_index_merge_width
+    rng = random.Random(7)
+    hashes = [rng.randbytes(32) for _ in range(per_run * (2 * width - 1))]
+    blocks = [hashes[start : start + per_run] for start in range(0, len(hashes), per_run)]
+    index = TransactionIndex(work / "runs-cost", 1, 0, _none)
+    cpu = time.process_time()
+    for height, block in enumerate(blocks[:width], start=1):
+        index.add(height, block)
+    index.wait()
+    merge_cpu = time.process_time() - cpu
+    merged = index.runs
+    for height, block in enumerate(blocks[width:], start=width + 1):
+        index.add(height, block)
+    index.wait()
+    present = rng.sample(hashes[: per_run * width], lookups)  # in the oldest, merged run
+    absent = [rng.randbytes(32) for _ in range(lookups)]
+    timed = {}
+    for name, wanted in (("present", present), ("absent", absent)):
+        began = time.perf_counter()
+        for tx_hash in wanted:
+            index.location(tx_hash)
+        timed[name] = round((time.perf_counter() - began) / lookups * 1e6, 2)
+    runs = index.runs
+    index.close()
+    return {
+        "flush_entries": per_run,
+        "merge_width": width,
+        "runs_after_merge": len(merged),
+        "write_and_merge_cpu_us_per_entry": round(merge_cpu / (per_run * width) * 1e6, 2),
+        "runs_searched": len(runs),
+        "lookup_us_present_in_oldest": timed["present"],
+        "lookup_us_absent": timed["absent"],
+    }
 
 
 def _spin(stop: threading.Event) -> float:
@@ -253,18 +336,22 @@ def convoy(work: Path, accounts: int, block_txs: int) -> dict[str, object]:
     }
 
 
-def _versus(rows: list[StoreCost], accounts: int) -> dict[str, object]:
-    """The time layout's cost as ratios to the hash layout's, at one size."""
-    time_row, hash_row = (
-        next(row for row in rows if row.accounts == accounts and row.window == window)
-        for window in _layouts
+def _versus(rows: list[StoreCost], accounts: int, field: str) -> dict[str, object]:
+    """The new layout's cost as ratios to the old one's, at one size, where they differ in
+    `field` ("window" or "index") only."""
+    new_value, old_value = _layouts if field == "window" else _indexes
+    at_size = [row for row in rows if row.accounts == accounts]
+    new = next(row for row in at_size if getattr(row, field) == new_value)
+    old = next(
+        row
+        for row in at_size
+        if getattr(row, field) == old_value
+        and all(getattr(row, f) == getattr(new, f) for f in ("window", "index") if f != field)
     )
     return {
         "accounts": accounts,
-        "cpu_ratio": round(time_row.cpu_us_per_transfer / hash_row.cpu_us_per_transfer, 2),
-        "disk_ratio": round(
-            time_row.disk_bytes_per_transfer / max(hash_row.disk_bytes_per_transfer, 1), 2
-        ),
+        "cpu_ratio": round(new.cpu_us_per_transfer / old.cpu_us_per_transfer, 2),
+        "disk_ratio": round(new.disk_bytes_per_transfer / max(old.disk_bytes_per_transfer, 1), 2),
     }
 
 
@@ -279,27 +366,37 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=30)
     parser.add_argument("--index-entries", type=float, default=0)
     parser.add_argument("--windows", default="time", help="time, hash or time,hash")
+    parser.add_argument("--indexes", default="runs", help="runs, lmdb or runs,lmdb")
+    parser.add_argument("--runs-cost", action="store_true")
     parser.add_argument("--convoy", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     windows = [window for window in args.windows.split(",") if window]
     if not windows or any(window not in _layouts for window in windows):
         parser.error("--windows takes time, hash or both, comma-separated")
+    indexes = [index for index in args.indexes.split(",") if index]
+    if not indexes or any(index not in _indexes for index in indexes):
+        parser.error("--indexes takes runs, lmdb or both, comma-separated")
     with tempfile.TemporaryDirectory(prefix="store-pages-") as directory:
         work = Path(directory)
         sizes = _counts(args.accounts)
         rows = [
-            measure(work, n, args.block_txs, args.blocks, int(args.index_entries), window)
+            measure(work, n, args.block_txs, args.blocks, int(args.index_entries), window, index)
             for n in sizes
             for window in windows
+            for index in indexes
         ]
         result: dict[str, object] = {"sizes": [asdict(row) for row in rows]}
-        first = [row for row in rows if row.window == windows[0]]
+        first = [row for row in rows if (row.window, row.index) == (windows[0], indexes[0])]
         if len(first) > 1:
             small, large = first[0].cpu_us_per_transfer, first[-1].cpu_us_per_transfer
             result["cpu_ratio_largest_vs_smallest"] = round(large / small, 2)
         if len(windows) == 2:
-            result["time_vs_hash"] = [_versus(rows, n) for n in sizes]
+            result["time_vs_hash"] = [_versus(rows, n, "window") for n in sizes]
+        if len(indexes) == 2:
+            result["runs_vs_lmdb"] = [_versus(rows, n, "index") for n in sizes]
+        if args.runs_cost:
+            result["runs_cost"] = runs_cost(work)
         if args.convoy:
             result["convoy"] = convoy(work, sizes[-1], args.block_txs)
     if args.json:
@@ -308,10 +405,12 @@ def main() -> None:
     for row in rows:
         print(
             f"{row.accounts:>12,} accounts, {row.index_entries:,} index entries "
-            f"({row.window} window): "
+            f"({row.window} window, {row.index} index): "
             f"{row.cpu_us_per_transfer} µs CPU and "
             f"{row.disk_bytes_per_transfer:,} disk bytes per transfer"
         )
+    if "runs_cost" in result:
+        print("sorted runs:", result["runs_cost"])
     if "convoy" in result:
         print("convoy:", result["convoy"])
 

@@ -73,6 +73,9 @@ __all__ = [
     "snapshot_chunk_bytes",
     "snapshot_chunks_max",
     "snapshot_interval_default",
+    "tx_index_flush_entries",
+    "tx_index_merge_width",
+    "tx_index_flushes_queued_max",
     "snapshot_lag_default",
     "snapshot_open_wait_s",
     "snapshot_process_exit_s",
@@ -544,6 +547,14 @@ snapshot_open_wait_s = 5.0
 snapshot_process_exit_s = 5.0
 snapshot_chunk_bytes = 2**20  # a chunk closes at the first entry that takes it to this size
 snapshot_chunks_max = 2**16  # 64 GiB of state
+# The transaction index (`bakong.node.tx_index`): entries held in memory before they are written
+# as a run (44 bytes each on disk, about 150 in memory: 3 MB; ten blocks at saturation), and
+# how many runs of one level merge into one of the next (a look-up searches at most
+# width - 1 runs per level; each entry is rewritten once per level).
+tx_index_flush_entries = 20_000
+tx_index_merge_width = 8
+# Flushes handed to the index's worker and not yet written, before a block waits for one.
+tx_index_flushes_queued_max = 4
 # Who submitted which transaction to this node's API, for its status (`bakong.node.visibility`):
 # as many as the runtime remembers refused transactions, about 200 bytes each.
 api_submitters_remembered_max = 100_000

@@ -23,12 +23,12 @@ accounts per second); what the benchmark needs is the *state* a validator would 
 
 4. History (`history_txs`, default none): a chain that has run holds, besides its accounts, the
    replay window (a `SeenTransaction` under `s/<created_ms><hash>` for every transaction of the
-   last day, created evenly over the day before genesis) and the transaction index (`txs`:
-   hash -> height and index). Each takes `history_txs` entries of random hashes, as if that
-   many transactions had been committed (at height 0, which no lookup reaches: their hashes
-   are no transaction's) and were not yet pruned. They are what a block's writes land among
-   at production size: the index takes one leaf page per transaction, the window's new
-   entries land after all of these.
+   last day, created evenly over the day before genesis) and the transaction index
+   (`bakong.node.tx_index`: hash -> height and index, one run of height 0). Each takes
+   `history_txs` entries of random hashes, as if that many transactions had been committed (at
+   height 0, which no lookup reaches: their hashes are no transaction's) and were not yet
+   pruned. They are what a block's writes land among at production size: the window's new
+   entries land after all of these, the index's new runs beside its run.
 
 The tip still carries the genesis app hash: the bulk accounts are not part of the app-hash
 chain, which is fine because every validator of the benchmark starts from a byte-identical
@@ -46,7 +46,6 @@ import hashlib
 import itertools
 import random
 import shutil
-import struct
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +61,7 @@ from bakong.ledger.genesis import GenesisFile
 from bakong.ledger.records import Account, AccountKind, KycTier, SeenTransaction, Supply
 from bakong.ledger.state import SUPPLY_KEY, decode_value, seen_key
 from bakong.node.store import LmdbChain
+from bakong.node.tx_index import TX_INDEX_DIRECTORY, run_entry, write_run
 from bakong.wire import keys
 from bakong.wire.codec import encode
 
@@ -220,7 +220,7 @@ def build_state(
         str(path), map_size=limits.lmdb_map_bytes_default, max_dbs=8, sync=False, metasync=False
     )
     try:
-        state_db, txs_db = env.open_db(b"state"), env.open_db(b"txs")
+        state_db = env.open_db(b"state")
         with env.begin() as txn:
             existing = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=state_db)]
         genesis_entries = _supplied(existing, funding_khr * len(funded))
@@ -233,9 +233,9 @@ def build_state(
         # Every bulk account key ("a/...") sorts before every replay-window key ("s/...").
         stream = _merged(genesis_entries, itertools.chain(bulk_entries(accounts, funded), window))
         written = append_sorted(env, state_db, stream)
-        location = struct.pack(">QI", 0, 0)
-        append_sorted(env, txs_db, ((tx_hash, location) for tx_hash in history))
         env.sync(True)
+        entries = (run_entry(tx_hash, (0, 0)) for tx_hash in history)
+        write_run(path / TX_INDEX_DIRECTORY, 0, 0, entries, len(history))
     finally:
         env.close()
     seconds = time.perf_counter() - started
@@ -260,5 +260,6 @@ def copy_store(source: Path, target: Path) -> None:
     """A byte-identical copy of a closed store (data file and snapshots), for another node."""
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source / "data.mdb", target / "data.mdb")  # in-kernel copy on Linux
-    if (source / "snapshots").exists():
-        shutil.copytree(source / "snapshots", target / "snapshots", dirs_exist_ok=True)
+    for directory in ("snapshots", TX_INDEX_DIRECTORY):
+        if (source / directory).exists():
+            shutil.copytree(source / directory, target / directory, dirs_exist_ok=True)

@@ -15,7 +15,7 @@ import msgspec
 __all__ = ["CHAIN_DBS", "CHAIN_DBS_MAX", "TIP_KEY", "ChainTip", "open_read_only", "read_tip"]
 
 #: The chain environment's named databases (the store's module docstring has the table).
-CHAIN_DBS = (b"state", b"blocks", b"txs", b"meta", b"aliases")
+CHAIN_DBS = (b"state", b"blocks", b"meta", b"aliases")
 #: Two more than ours: a store of the single-environment layout kept its log beside them.
 CHAIN_DBS_MAX = len(CHAIN_DBS) + 2
 #: The key of the committed tip in `meta`.

@@ -380,7 +380,8 @@ class Validator:
     def transaction_status(self, tx_hash: bytes) -> TxStatus:
         location = self.store.transaction_location(tx_hash)
         # A location without its block is an index entry of a benchmark's synthetic history
-        # (`bakong.bench.state_builder`): no transaction of this chain.
+        # (`bakong.bench.state_builder`), or of a block a power loss took from the store and
+        # catch-up has not brought back yet (`bakong.node.tx_index` rule 4).
         stored = None if location is None else self.store.stored_block(location[0])
         if location is not None and stored is not None:
             height, index = location

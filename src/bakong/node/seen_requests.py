@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakong import limits
+from bakong.node.durable import sync_directory
 from bakong.wire.keys import signature_size
 from bakong.wire.request import Seen, SeenRequests
 
@@ -97,14 +98,6 @@ def _records(data: bytes) -> list[tuple[bytes, int]]:
     ]
 
 
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class PersistedSeenRequests:
     """A `ReplayWindow`: `SeenRequests` in memory, each accepted signature appended to disk.
     One process at a time opens a directory (the node's home is its own)."""
@@ -130,7 +123,7 @@ class PersistedSeenRequests:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _sync_directory(directory)
+        sync_directory(directory)
         self._segment = -1
         self._fd = -1
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bakong import limits
 from bakong.errors import DecodeError
+from bakong.node.durable import sync_directory
 from bakong.node.snapshot import Manifest, build_manifest, decode_manifest
 from bakong.wire.codec import encode
 
@@ -97,8 +98,4 @@ def _fsync_tree(directory: Path) -> None:
     for path in directory.iterdir():
         with path.open("rb") as file:
             os.fsync(file.fileno())
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    sync_directory(directory)

@@ -7,7 +7,6 @@ consensus log's in its `consensus/` subdirectory, so that syncing one does not f
 |---|---|---|---|
 | chain | `state` | ledger state key (`bakong.ledger.state`) | canonical record bytes |
 | chain | `blocks` | height, 8 bytes big-endian | `StoredBlock` |
-| chain | `txs` | transaction hash | height and index in the block, 8 + 4 bytes |
 | chain | `meta` | `tip`, `genesis` | the committed tip, the genesis hash |
 | chain | `aliases` | sequence, 8 bytes big-endian | one alias lookup the API answered |
 | consensus | `meta` | `signed` | the last signed step (the double-sign guard) |
@@ -15,11 +14,14 @@ consensus log's in its `consensus/` subdirectory, so that syncing one does not f
 | consensus | `wal` | height + sequence | one consensus input of that height (host rule 1) |
 | consensus | `own` | height + sequence | a proposal or vote this validator signed then |
 
-Beside them, `snapshots/` holds the state snapshots (`bakong.node.snapshot_files`).
+Beside them, `snapshots/` holds the state snapshots (`bakong.node.snapshot_files`) and
+`txindex/` the transaction index (`bakong.node.tx_index`: hash -> height and index in the
+block), derived from the blocks and kept out of their write transactions.
 
 Rules:
 1. A committed block is one write transaction: the block with its commit, results and app
-   hash, every state write of its write set, its transactions' index entries and the new tip.
+   hash, every state write of its write set and the new tip. Its transactions' index entries
+   follow in memory (`bakong.node.tx_index`, which reads them again from the blocks if lost).
    State can never run ahead of the block store, and after `kill -9` at any instant the store
    opens at the last committed height, consistent.
 2. Both environments are opened without a sync per transaction; the syncs are for power loss
@@ -63,9 +65,10 @@ Rules:
 from __future__ import annotations
 
 import logging
+import shutil
 import struct
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -95,6 +98,7 @@ from bakong.node.signer import Horizon, SignedStep, SignStep
 from bakong.node.snapshot import Manifest, chain_config, is_snapshot_height, manifest_root
 from bakong.node.snapshot_files import SnapshotFiles
 from bakong.node.snapshot_process import SnapshotProcess
+from bakong.node.tx_index import TX_INDEX_DIRECTORY, TransactionIndex
 from bakong.types import Hash
 from bakong.wire.codec import decode_canonical, encode
 
@@ -224,6 +228,8 @@ class LmdbChain:
         self._decoded = DecodedRecords()
         self._reader = self._open_reader(self._decoded)
         self.snapshots = SnapshotFiles(path / "snapshots")
+        self._path = path
+        self.tx_index = self._open_tx_index()
         self._config = chain_config(self._reader)
         self.snapshot_process = SnapshotProcess(path, map_bytes, self.chain_id)
         self._digests: dict[int, Future[Manifest | None]] = {}
@@ -291,6 +297,7 @@ class LmdbChain:
             return None
 
     def close(self) -> None:
+        self.tx_index.close()
         self.snapshot_process.close()
         self.block_sync.close()
         self._reader.close()
@@ -340,18 +347,12 @@ class LmdbChain:
                 if value is None:
                     txn.delete(key, db=state_db)
             txn.put(_height_key(stored.height), encode(stored), db=self._db["blocks"])
-            height = struct.pack(">Q", stored.height)
-            txn.cursor(db=self._db["txs"]).putmulti(
-                [
-                    (result.tx_hash, height + struct.pack(">I", index))
-                    for index, result in enumerate(stored.results)
-                ]
-            )
             new_tip = ChainTip(
                 stored.height, stored.commit.block_hash, header.time_ms, stored.app_hash
             )
             txn.put(TIP_KEY, encode(new_tip), db=self._db["meta"])
         self.block_sync.ask()
+        self.tx_index.add(stored.height, [result.tx_hash for result in stored.results])
         self._reader.close()
         if written is None:
             self._decoded.forget(write_set)
@@ -406,6 +407,9 @@ class LmdbChain:
             txn.put(TIP_KEY, encode(tip), db=meta)
             txn.delete(_restoring_key, db=meta)
         self.env.sync(True)
+        self.tx_index.close()
+        shutil.rmtree(self._path / TX_INDEX_DIRECTORY)
+        self.tx_index = self._open_tx_index()
         self._decoded = DecodedRecords()
         self._reader = self._open_reader(self._decoded)
 
@@ -418,12 +422,22 @@ class LmdbChain:
 
     def transaction_location(self, tx_hash: bytes) -> tuple[int, int] | None:
         """(height, index) of a committed transaction."""
+        return self.tx_index.location(tx_hash)
+
+    def _stored_hashes(self, first: int, last: int) -> Iterator[tuple[int, list[bytes]]]:
+        """The transaction hashes of the stored blocks `first` to `last`, for the index."""
+        for height in range(first, last + 1):
+            stored = self.stored_block(height)
+            assert stored is not None, height
+            yield height, [result.tx_hash for result in stored.results]
+
+    def _open_tx_index(self) -> TransactionIndex:
         with self.env.begin() as txn:
-            raw = txn.get(tx_hash, db=self._db["txs"])
-        if raw is None:
-            return None
-        height, index = struct.unpack(">QI", raw)
-        return height, index
+            tip = self._tip(txn).height
+            blocks = txn.cursor(db=self._db["blocks"])
+            first = struct.unpack(">Q", blocks.key())[0] if blocks.first() else tip + 1
+        directory = self._path / TX_INDEX_DIRECTORY
+        return TransactionIndex(directory, first, tip, self._stored_hashes)
 
     def reader(self) -> StateReadTxn:
         """A consistent reader of the committed state (rule 4); close it when done."""
