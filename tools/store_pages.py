@@ -2,6 +2,7 @@
 
     python -m tools.store_pages [--accounts 1e4,1e7] [--block-txs 2000] [--blocks 30]
                                 [--index-entries 0] [--windows time] [--indexes runs]
+                                [--maps pwrite]
                                 [--runs-cost] [--convoy] [--json]
 
 Issue 21's 10^7 target (throughput at 10^7 accounts at least 0.8 of that at 10^4) asks where
@@ -27,6 +28,10 @@ store's (`bakong.node.tx_index`: entries in memory, written behind the blocks as
 timed until its worker has written them), and `lmdb`, the layout before it (a `txs` database
 of the chain's environment, hash -> location, written in the block's write transaction).
 
+`--maps pwrite,writemap` measures each with both ways LMDB can write the map: `pwrite`, the
+store's (dirty pages copied in memory and written with pwrite), and `writemap` (MDB_WRITEMAP:
+pages written in place in the shared map, flushed by msync), a lead on the accounts' leaves.
+
 `--runs-cost` adds the sorted runs' own work, which a block's write no longer waits for: the
 worker's CPU per entry to write `limits.tx_index_merge_width` runs and merge them into one
 (paid once per level an entry climbs), and a look-up's time with that many runs to search.
@@ -41,6 +46,7 @@ beside the writer: both as ratios to their own baseline in the same run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import shutil
@@ -75,12 +81,21 @@ _block_bytes_per_tx = 250  # a transfer's share of the stored block, about
 _start_ms = 1_780_000_000_000  # the first block's time; the blocks are a second apart
 _layouts = ("time", "hash")
 _indexes = ("runs", "lmdb")
+_maps = ("writemap", "pwrite")
+# Each compared choice: (the one measured against, the baseline) and the key of its ratios.
+_compared = {
+    "window": (_layouts, "time_vs_hash"),
+    "index": (_indexes, "runs_vs_lmdb"),
+    "map": (_maps, "writemap_vs_pwrite"),
+}
 Writes = list[tuple[bytes, bytes]]
 
 
-def _open(path: Path) -> lmdb.Environment:
+def _open(path: Path, writemap: bool = False) -> lmdb.Environment:
     path.mkdir(parents=True, exist_ok=True)
-    return lmdb.open(str(path), map_size=_map_bytes, max_dbs=4, sync=False, metasync=False)
+    return lmdb.open(
+        str(path), map_size=_map_bytes, max_dbs=4, sync=False, metasync=False, writemap=writemap
+    )
 
 
 def _seen(window: str, created_ms: int, tx_hash: bytes) -> bytes:
@@ -182,6 +197,7 @@ class StoreCost:
     accounts: int
     window: str
     index: str
+    map: str
     index_entries: int
     block_txs: int
     blocks: int
@@ -199,14 +215,15 @@ def measure(
     index_entries: int,
     window: str,
     index: str = "runs",
+    map_writes: str = "pwrite",
 ) -> StoreCost:
-    """One state size, window and index layout: CPU and disk bytes per transfer of `blocks`
-    block writes."""
-    path = work / f"store-{accounts}-{window}-{index}"
+    """One state size, window and index layout and way of writing the map: CPU and disk bytes
+    per transfer of `blocks` block writes."""
+    path = work / f"store-{accounts}-{window}-{index}-{map_writes}"
     started = time.perf_counter()
     build(path, accounts, index_entries, window, index)
     build_s = time.perf_counter() - started
-    env = _open(path)
+    env = _open(path, writemap=map_writes == "writemap")
     rng = random.Random(accounts)
     prepared = [
         block_writes(env, accounts, block_txs, h, rng, window) for h in range(1, blocks + 1)
@@ -231,6 +248,7 @@ def measure(
         accounts=accounts,
         window=window,
         index=index,
+        map=map_writes,
         index_entries=index_entries,
         block_txs=block_txs,
         blocks=blocks,
@@ -337,16 +355,16 @@ def convoy(work: Path, accounts: int, block_txs: int) -> dict[str, object]:
 
 
 def _versus(rows: list[StoreCost], accounts: int, field: str) -> dict[str, object]:
-    """The new layout's cost as ratios to the old one's, at one size, where they differ in
-    `field` ("window" or "index") only."""
-    new_value, old_value = _layouts if field == "window" else _indexes
+    """One choice's cost as ratios to its baseline's, at one size, where the rows differ in
+    `field` (a key of `_compared`) only."""
+    new_value, old_value = _compared[field][0]
     at_size = [row for row in rows if row.accounts == accounts]
     new = next(row for row in at_size if getattr(row, field) == new_value)
     old = next(
         row
         for row in at_size
         if getattr(row, field) == old_value
-        and all(getattr(row, f) == getattr(new, f) for f in ("window", "index") if f != field)
+        and all(getattr(row, f) == getattr(new, f) for f in _compared if f != field)
     )
     return {
         "accounts": accounts,
@@ -367,34 +385,35 @@ def main() -> None:
     parser.add_argument("--index-entries", type=float, default=0)
     parser.add_argument("--windows", default="time", help="time, hash or time,hash")
     parser.add_argument("--indexes", default="runs", help="runs, lmdb or runs,lmdb")
+    parser.add_argument("--maps", default="pwrite", help="pwrite, writemap or both")
     parser.add_argument("--runs-cost", action="store_true")
     parser.add_argument("--convoy", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    windows = [window for window in args.windows.split(",") if window]
-    if not windows or any(window not in _layouts for window in windows):
-        parser.error("--windows takes time, hash or both, comma-separated")
-    indexes = [index for index in args.indexes.split(",") if index]
-    if not indexes or any(index not in _indexes for index in indexes):
-        parser.error("--indexes takes runs, lmdb or both, comma-separated")
+    chosen = {}
+    for field, option in (("window", "windows"), ("index", "indexes"), ("map", "maps")):
+        values = [value for value in getattr(args, option).split(",") if value]
+        if not values or any(value not in _compared[field][0] for value in values):
+            new, old = _compared[field][0]
+            parser.error(f"--{option} takes {new}, {old} or both, comma-separated")
+        chosen[field] = values
     with tempfile.TemporaryDirectory(prefix="store-pages-") as directory:
         work = Path(directory)
         sizes = _counts(args.accounts)
         rows = [
-            measure(work, n, args.block_txs, args.blocks, int(args.index_entries), window, index)
+            measure(work, n, args.block_txs, args.blocks, int(args.index_entries), *choice)
             for n in sizes
-            for window in windows
-            for index in indexes
+            for choice in itertools.product(*chosen.values())
         ]
         result: dict[str, object] = {"sizes": [asdict(row) for row in rows]}
-        first = [row for row in rows if (row.window, row.index) == (windows[0], indexes[0])]
+        firsts = tuple(values[0] for values in chosen.values())
+        first = [row for row in rows if (row.window, row.index, row.map) == firsts]
         if len(first) > 1:
             small, large = first[0].cpu_us_per_transfer, first[-1].cpu_us_per_transfer
             result["cpu_ratio_largest_vs_smallest"] = round(large / small, 2)
-        if len(windows) == 2:
-            result["time_vs_hash"] = [_versus(rows, n, "window") for n in sizes]
-        if len(indexes) == 2:
-            result["runs_vs_lmdb"] = [_versus(rows, n, "index") for n in sizes]
+        for field, (_, key) in _compared.items():
+            if len(chosen[field]) == 2:
+                result[key] = [_versus(rows, n, field) for n in sizes]
         if args.runs_cost:
             result["runs_cost"] = runs_cost(work)
         if args.convoy:
@@ -405,7 +424,7 @@ def main() -> None:
     for row in rows:
         print(
             f"{row.accounts:>12,} accounts, {row.index_entries:,} index entries "
-            f"({row.window} window, {row.index} index): "
+            f"({row.window} window, {row.index} index, {row.map}): "
             f"{row.cpu_us_per_transfer} µs CPU and "
             f"{row.disk_bytes_per_transfer:,} disk bytes per transfer"
         )

@@ -3,6 +3,7 @@ the store it writes holds what a block write leaves (never a time is checked).""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import subprocess
@@ -71,7 +72,15 @@ def test_the_command_reports_every_figure() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "tools.store_pages", "--accounts", "300,3000"]
         + ["--blocks", "2", "--block-txs", "30", "--convoy", "--windows", "time,hash"]
-        + ["--index-entries", "50", "--indexes", "runs,lmdb", "--json"],
+        + [
+            "--index-entries",
+            "50",
+            "--indexes",
+            "runs,lmdb",
+            "--maps",
+            "pwrite,writemap",
+            "--json",
+        ],
         cwd=_root,
         capture_output=True,
         text=True,
@@ -79,14 +88,17 @@ def test_the_command_reports_every_figure() -> None:
         check=True,
     ).stdout
     result = json.loads(out)
-    rows = [(row["accounts"], row["window"], row["index"]) for row in result["sizes"]]
-    layouts = [("time", "runs"), ("time", "lmdb"), ("hash", "runs"), ("hash", "lmdb")]
-    assert rows == [(n, *layout) for n in (300, 3000) for layout in layouts]
+    rows = [
+        tuple(row[k] for k in ("accounts", "window", "index", "map")) for row in result["sizes"]
+    ]
+    choices = list(itertools.product(("time", "hash"), ("runs", "lmdb"), ("pwrite", "writemap")))
+    assert rows == [(n, *choice) for n in (300, 3000) for choice in choices]
     assert result["cpu_ratio_largest_vs_smallest"] > 0
     versus = result["time_vs_hash"]
     assert [row["accounts"] for row in versus] == [300, 3000]
     assert all(row["cpu_ratio"] > 0 and row["disk_ratio"] >= 0 for row in versus)
-    assert [row["accounts"] for row in result["runs_vs_lmdb"]] == [300, 3000]
+    for key in ("runs_vs_lmdb", "writemap_vs_pwrite"):
+        assert [row["accounts"] for row in result[key]] == [300, 3000]
     convoy = result["convoy"]
     assert convoy["accounts"] == 3000 and convoy["write_alone_ms"] > 0
     # A writer that finishes before the loop's first turn leaves the loop a rate of 0.
