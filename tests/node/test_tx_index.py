@@ -67,8 +67,7 @@ def test_a_reopened_index_reads_what_it_lacks_from_the_blocks(tmp_path: Path) ->
     index = TransactionIndex(tmp_path, 1, 0, blocks)
     for height, tx_hashes in blocks(1, 100):
         index.add(height, tx_hashes)
-    index.wait()
-    index.close()
+    index.close()  # writes what it held in memory
     read: list[int] = []
 
     def counted(first: int, last: int) -> Iterator[tuple[int, list[bytes]]]:
@@ -76,20 +75,27 @@ def test_a_reopened_index_reads_what_it_lacks_from_the_blocks(tmp_path: Path) ->
         return blocks(first, last)
 
     reopened = TransactionIndex(tmp_path, 1, 100, counted)
-    assert read and read[-1] == 100 and len(read) < 100  # only what no run held
+    assert read == [] and reopened.runs[-1][1] == 100
     assert_indexed(reopened, 1, 100)
-    reopened.add(101, hashes(101))
-    assert_indexed(reopened, 101, 101)
-    reopened.close()
+    for height in range(101, 131):
+        reopened.add(height, hashes(height))
+    reopened.wait()
+    assert_indexed(reopened, 101, 130)
+    # Left unclosed, as by a crash: the next open reads only the blocks after the last run.
+    covered = reopened.runs[-1][1]
+    assert covered < 130
+    after_crash = TransactionIndex(tmp_path, 1, 130, counted)
+    assert read == list(range(covered + 1, 131))
+    assert_indexed(after_crash, 1, 130)
+    after_crash.close()
 
 
 def test_runs_past_the_tip_are_kept_and_their_blocks_not_indexed_twice(tmp_path: Path) -> None:
     index = TransactionIndex(tmp_path, 1, 0, blocks)
     for height, tx_hashes in blocks(1, 100):
         index.add(height, tx_hashes)
-    index.wait()
-    covered = index.runs[-1][1]
     index.close()
+    covered = index.runs[-1][1]
     tip = covered - 5  # a power loss took the chain's last blocks, not the synced run
     reopened = TransactionIndex(tmp_path, 1, tip, blocks)
     for height in range(tip + 1, covered + 3):  # fetched again from peers

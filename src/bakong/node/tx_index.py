@@ -17,7 +17,8 @@ bytes and the index 4 bytes, big-endian).
 Rules:
 1. The blocks are the truth and the index is derived from them: it is never synced with a
    block, and what it lacks when the store opens is read again from the stored blocks. The runs
-   cover consecutive heights; the entries of the blocks after the newest run are in memory.
+   cover consecutive heights; the entries of the blocks after the newest run are in memory,
+   and written as a run when the index closes.
 2. When the entries in memory reach `limits.tx_index_flush_entries`, a worker thread writes
    them as one run: to a temporary file, synced, renamed, the directory synced. Until the
    rename they are answered from memory. A block waits for the worker only when
@@ -233,13 +234,18 @@ class TransactionIndex:
             recent.entries[tx_hash] = (height, index)
         self._indexed_to = height
         if len(recent.entries) >= limits.tx_index_flush_entries:
-            with self._lock:
-                self._writing.append(recent)
-            self._recent = _Pending(height + 1, height, {})
-            self._jobs = [job for job in self._jobs if not job.done()]
-            self._jobs.append(self._worker.submit(self._flush, recent))
+            self._hand_off()
             if len(self._jobs) > limits.tx_index_flushes_queued_max:
                 self._jobs.pop(0).result()  # a disk slower than the blocks: wait for it
+
+    def _hand_off(self) -> None:
+        """Rule 2: the entries in memory to the worker, to be written as a run."""
+        recent = self._recent
+        with self._lock:
+            self._writing.append(recent)
+        self._recent = _Pending(recent.last + 1, recent.last, {})
+        self._jobs = [job for job in self._jobs if not job.done()]
+        self._jobs.append(self._worker.submit(self._flush, recent))
 
     def location(self, tx_hash: bytes) -> Location | None:
         """Rule 5: (height, index) of a committed transaction, or None."""
@@ -270,9 +276,14 @@ class TransactionIndex:
             self._jobs.pop(0).result()
 
     def close(self) -> None:
-        """Stop the worker (a merge under way is abandoned; its inputs stay)."""
+        """Write the entries in memory as a run and stop the worker (merges are skipped and a
+        merge under way is abandoned; its inputs stay)."""
+        if self._stopping:
+            return
+        if self._recent.entries:
+            self._hand_off()
         self._stopping = True
-        self._worker.shutdown(wait=True, cancel_futures=True)
+        self._worker.shutdown(wait=True)
 
     # The worker.
 
