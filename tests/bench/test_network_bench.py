@@ -1,12 +1,13 @@
 """Smoke slice of `bakong bench network`: a tiny run produces every figure, consistently.
 
-Four real validator processes, 1,000 accounts opened and funded through consensus, three
-measured seconds per phase (saturation with the stream's follower, half load, saturation
-without any follower), and the PostgreSQL baseline. No timing assertion: the machine is
-shared and noisy, and the benchmark reports ratios; this checks only that the figures exist
-and agree with their definitions (CPU per transfer split into signature checks and the rest,
-the baselines' saturation evidence, the stream's comparison), and that every transfer
-committed with result `ok`.
+Four real validator processes, each verifying signatures in one worker process, 1,000
+accounts opened and funded through consensus, three measured seconds per phase (saturation
+with the stream's follower, half load, saturation without any follower), and the PostgreSQL
+baseline. No timing assertion: the machine is shared and noisy, and the benchmark reports
+ratios; this checks only that the figures exist and agree with their definitions (CPU per
+transfer split into signature checks and the rest, and the validators' own processes apart
+from their workers; the baselines' saturation evidence, the stream's comparison), and that
+every transfer committed with result `ok`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def test_tiny_network_run_produces_consistent_figures() -> None:
         arguments = [
             sys.executable, "-m", "bakong", "bench", "network", "--validators", "4",
             "--duration", "3", "--accounts", "1000", "--mempool-txs", "2000", "--json",
-            "--plot", str(plot),
+            "--plot", str(plot), "--verify-workers", "1",
         ]  # fmt: skip
         done = subprocess.run(arguments, capture_output=True, timeout=run_timeout_s, check=False)
         assert done.returncode == 0, done.stderr.decode(errors="replace")[-3_000:]
@@ -89,6 +90,11 @@ def _check_cpu_split(figures: dict[str, Any]) -> None:
         assert row["signature_us_per_transfer"] == pytest.approx(signature_us, rel=0.01)
         total = row["signature_us_per_transfer"] + row["other_us_per_transfer"]
         assert total == pytest.approx(row["cpu_us_per_transfer"], abs=0.2)
+        # One verifier worker per validator: the transfers' signatures were checked there.
+        assert figures["verify_workers"] == 1
+        in_workers = row["cpu_us_per_transfer"] - row["main_process_cpu_us_per_transfer"]
+        assert 0 < row["main_process_cpu_us_per_transfer"]
+        assert in_workers >= 0.5 * figures["signature_us_one_core"]
 
 
 def _check_saturation_evidence(figures: dict[str, Any]) -> None:

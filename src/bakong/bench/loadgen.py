@@ -145,6 +145,7 @@ class Percentiles(msgspec.Struct, frozen=True):
 class ProbeFigures(msgspec.Struct, frozen=True):
     cpu_s: float  # CPU seconds of the process and its children
     signature_checks: int | None  # the counter's increase; None without a `/metrics`
+    main_cpu_s: float  # CPU seconds of the process alone (a validator's event loop)
 
 
 class PhaseCosts(msgspec.Struct, frozen=True):
@@ -550,6 +551,7 @@ class _Snapshot:
 
     at: float
     cpu: dict[str, dict[int, float]]
+    pids: dict[str, int]  # each probe's own process
     checks: dict[str, float | None]
     machine: Any  # psutil's system-wide cpu_times
     own_cpu_s: float
@@ -611,8 +613,10 @@ async def _snapshot(sender: _Sender, *, metrics: bool) -> _Snapshot:
             except httpx.TransportError:
                 continue
             checks[probe.name] = _counter(text, SIGNATURE_CHECKS_METRIC)
-    cpu = {probe.name: _family_cpu(probe.pid) for probe in sender.config.probes}
-    return _Snapshot(time.monotonic(), cpu, checks, psutil.cpu_times(), time.process_time())
+    probes = sender.config.probes
+    cpu = {probe.name: _family_cpu(probe.pid) for probe in probes}
+    pids = {probe.name: probe.pid for probe in probes}
+    return _Snapshot(time.monotonic(), cpu, pids, checks, psutil.cpu_times(), time.process_time())
 
 
 async def _watch(sender: _Sender, run: _PhaseRun, stopped: asyncio.Event) -> _Window | None:
@@ -656,9 +660,11 @@ def _probe_figures(first: _Snapshot, last: _Snapshot) -> dict[str, ProbeFigures]
     for name, after in last.cpu.items():
         before = first.cpu.get(name, {})
         cpu = sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+        main = last.pids[name]
+        main_cpu = after.get(main, 0.0) - before.get(main, 0.0)
         start, end = first.checks.get(name), last.checks.get(name)
         checks = None if start is None or end is None else int(end - start)
-        probes[name] = ProbeFigures(round(cpu, 3), checks)
+        probes[name] = ProbeFigures(round(cpu, 3), checks, round(main_cpu, 3))
     return probes
 
 

@@ -35,7 +35,11 @@ Method (everything in one temporary directory, removed at the end):
    `validator_cpu` gives, per validator over the saturation phase, `cpu_us_per_transfer`
    (its CPU over the transfers the phase committed `ok`), `signature_checks_per_transfer`,
    `signature_us_per_transfer` (those checks at `signature_us_one_core`) and
-   `other_us_per_transfer` (the rest), and `cpu_cores` in the window;
+   `other_us_per_transfer` (the rest), `main_process_cpu_us_per_transfer` (the validator's
+   own process, its event loop: without its verifier workers and snapshot process; with
+   `--verify-workers N` each validator verifies in N worker processes, which is what lets a
+   validator with cores to spare take its signature checks off the loop), and `cpu_cores`
+   in the window;
    `validators_saturation` the load's evidence in the window (in flight, backing off, the
    machine's idle share).
 5b. With `--stream-compare` (the default), saturation once more with no stream follower: the
@@ -125,6 +129,7 @@ class Options:
     postgres: bool = True
     stream_compare: bool = True
     snapshots: tuple[int, int] = LOCAL_SNAPSHOTS  # genesis's snapshot interval and lag
+    verify_workers: int = 0  # each validator's `mempool.verify_workers`
 
 
 class Progress:
@@ -586,6 +591,9 @@ def _validator_cpu(phase: PhaseFigures, verify_us: float) -> list[dict[str, Any]
     for name, probe in phase.costs.probes.items():
         cpu_us = _us_per_transfer(phase, name)
         row: dict[str, Any] = {"name": name, "cpu_us_per_transfer": cpu_us}
+        if cpu_us is not None:
+            main_us = round(probe.main_cpu_s * 1e6 / phase.committed_ok, 1)
+            row["main_process_cpu_us_per_transfer"] = main_us
         if phase.window is not None:
             row["cpu_cores"] = _cores(phase.window.cpu_s.get(name, 0.0), phase.window)
         if cpu_us is not None and probe.signature_checks is not None:
@@ -674,6 +682,7 @@ def _assemble(run: _Run) -> dict[str, Any]:
         "duration_s": options.duration_s,
         "warmup_s": options.warmup_s,
         "snapshot_interval": options.snapshots[0],
+        "verify_workers": options.verify_workers,
         "snapshot_lag": options.snapshots[1],
         "transfers_presigned": run.pool_size,
         **run.figures,
@@ -718,7 +727,10 @@ def run(
     bar = _StageBar(stages, enabled=progress)
     work = Path(tempfile.mkdtemp(prefix="bakong-bench-network-"))
     try:
-        mempool = MempoolSection(txs_max=max(options.mempool_txs, LOCAL_BLOCKS.txs_max))
+        mempool = MempoolSection(
+            txs_max=max(options.mempool_txs, LOCAL_BLOCKS.txs_max),
+            verify_workers=options.verify_workers,
+        )
         init_localnet(
             work / "net", options.validators, mempool=mempool, snapshots=options.snapshots
         )
@@ -807,7 +819,8 @@ def _human_cpu(f: dict[str, Any]) -> list[str]:
         lines.append(
             f"  {row['name']}: {row['cpu_us_per_transfer']} = "
             f"{row.get('signature_us_per_transfer')} ({row.get('signature_checks_per_transfer')})"
-            f" + {row.get('other_us_per_transfer')}"
+            f" + {row.get('other_us_per_transfer')}; its own process (the event loop) "
+            f"{row.get('main_process_cpu_us_per_transfer')}"
         )
     for name, evidence in (("validators", f["validators_saturation"]),
                            ("postgres", f["postgres_saturation"])):
@@ -858,14 +871,16 @@ def _terminate(signum: int, frame: object) -> None:
 @click.option("--no-postgres", is_flag=True, help="Skip the PostgreSQL baseline.")
 @click.option("--stream-compare/--no-stream-compare", default=True, show_default=True,
               help="Also run saturation with no stream follower (step 5b).")
+@click.option("--verify-workers", default=0, show_default=True, type=click.IntRange(0, 64),
+              help="Each validator's signature-verifying worker processes (0: inline).")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a PNG of throughput and latency over time.")
 @click.option("--keep", is_flag=True, help="Keep the temporary directory (logs) for debugging.")
 @click.option("--json", "as_json", is_flag=True)
 def command(validators: int, duration: float, accounts: int, warmup: float | None, seed: int,
             pool: int, mempool_txs: int, setup_rate: float, snapshot_interval: int,
-            snapshot_lag: int, no_postgres: bool, stream_compare: bool, plot: Path | None,
-            keep: bool, as_json: bool) -> None:
+            snapshot_lag: int, no_postgres: bool, stream_compare: bool, verify_workers: int,
+            plot: Path | None, keep: bool, as_json: bool) -> None:
     """Throughput and finality of a local network, against PostgreSQL and Ed25519."""
     if snapshot_lag > snapshot_interval:
         raise click.BadParameter("at most --snapshot-interval", param_hint="--snapshot-lag")
@@ -874,7 +889,7 @@ def command(validators: int, duration: float, accounts: int, warmup: float | Non
         warmup_s=warmup if warmup is not None else min(5.0, max(1.0, duration / 6)),
         seed=seed, pool=pool, mempool_txs=mempool_txs, setup_rate=setup_rate,
         postgres=not no_postgres, stream_compare=stream_compare,
-        snapshots=(snapshot_interval, snapshot_lag),
+        snapshots=(snapshot_interval, snapshot_lag), verify_workers=verify_workers,
     )  # fmt: skip
     # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so every child is stopped.
     previous = signal.signal(signal.SIGTERM, _terminate)

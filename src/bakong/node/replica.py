@@ -22,7 +22,8 @@ Rules:
    proposal; the fetch requests the host then has are sent (after every message and tick).
    A peer's fetch request is answered with what the host holds of it; a fetch answer goes
    to the host, and one that does not decode, or carries a transaction nobody asked for,
-   answers False (a bad answer is a bad peer).
+   answers False (a bad answer is a bad peer). A caller that decodes a fetch answer itself
+   (the runtime, to verify its signatures in worker processes first) hands it to `supply`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Protocol
 
 from bakong.consensus.messages import Proposal, Vote
 from bakong.errors import RemoteError
+from bakong.ledger.transaction import Transaction
 from bakong.node.catchup import CatchUp, CatchUpIO, decode_sync
 from bakong.node.compact import (
     CompactProposal,
@@ -90,9 +92,10 @@ class Replica:
             return self._answer_fetch(source, data)
         elif kind is MessageKind.FETCHED_TXS:
             try:
-                return self.host.supply(decode_fetched(data))
+                fetched = decode_fetched(data)
             except RemoteError:
                 return False
+            return self.host.supply(fetched)
         if message is None:
             return False
         ahead = message.height > self.host.height + 2
@@ -100,6 +103,14 @@ class Replica:
         if ahead:
             self.catchup.ask(source)
         return True
+
+    def supply(self, fetched: list[tuple[bytes, Transaction]]) -> bool:
+        """A fetch answer the caller decoded (and whose signatures it may have verified
+        already): as a `fetched_txs` message is received."""
+        try:
+            return self.host.supply(fetched)
+        finally:
+            self._send_fetches()
 
     def _answer_fetch(self, source: bytes, data: bytes) -> bool:
         try:

@@ -4,8 +4,8 @@
 I/O: the LMDB store as chain store and consensus log, the event loop's clock and timers, and
 the peer transport. It also is the node's `NodeService` for the HTTP API. Everything runs on
 one event loop (uvloop), so the driver and the ledger are only ever called from one place; the
-only work done elsewhere is signature verification of submitted transactions (worker
-processes, `bakong.node.verifier`).
+only work done elsewhere is signature verification of transactions (worker processes,
+`bakong.node.verifier`).
 
 Rules:
 1. Peer payloads are framed by `bakong.node.envelope` (a kind byte and the message); a
@@ -23,6 +23,10 @@ Rules:
    transactions are waiting (batching under load) and `blocks.heartbeat_ms` when the mempool
    is empty (an empty heartbeat block, so that time-based rules advance).
 4. Every status interval the host ticks: height announcements, catch-up, relays.
+5. With verifier workers, a fetch answer (the transactions of a compact proposal this node
+   lacked) is decoded here and its signatures verified in the pool before the replica hands
+   it to the host, which then executes the block without an Ed25519 check on the event loop.
+   If the pool fails, the answer is handed on unverified and execution verifies inline.
 """
 
 from __future__ import annotations
@@ -37,9 +41,11 @@ import msgspec
 
 from bakong import limits
 from bakong.consensus.driver import TimeoutElapsed, ValueReady
+from bakong.errors import RemoteError
 from bakong.ledger.block import BlockOutcome
 from bakong.ledger.result import ResultCode
 from bakong.node.admission import Admitter, Candidate
+from bakong.node.compact import decode_fetched
 from bakong.node.envelope import MessageKind, frame, unframe
 from bakong.node.home import Home, parse_address
 from bakong.node.host import Host, HostLimits
@@ -59,7 +65,7 @@ from bakong.node.service import (
 )
 from bakong.node.store import LmdbChain
 from bakong.node.transport import Transport
-from bakong.node.verifier import VerifierPool
+from bakong.node.verifier import VerifierPool, verify_fetched
 from bakong.wire.codec import encode
 
 __all__ = ["Validator"]
@@ -136,6 +142,7 @@ class Validator:
             "txs_failed": 0,
             "txs_gossip_dropped": 0,
             "txs_verified_before": 0,  # admitted without a check: a block verified them first
+            "fetched_checks_in_workers": 0,  # rule 5
             "peer_messages_bad": 0,
         }
         self.last_commit_s = time.monotonic()
@@ -287,8 +294,28 @@ class Validator:
             for raw in batch:
                 self._gossip_in(raw)
             return
+        if kind is MessageKind.FETCHED_TXS and self.verifier.workers:
+            asyncio.ensure_future(self._supply_fetched(peer, data))
+            return
         if self._guarded(self.replica.receive, peer, kind, data) is False:
             self._bad_peer(peer, f"undecodable {kind}")
+
+    async def _supply_fetched(self, peer: bytes, data: bytes) -> None:
+        """Rule 5."""
+        try:
+            fetched = decode_fetched(data)
+        except RemoteError:
+            self._bad_peer(peer, f"undecodable {MessageKind.FETCHED_TXS}")
+            return
+        try:
+            checked = await verify_fetched(
+                self.verifier, self.memo.signatures, self.host.chain_id, fetched
+            )
+            self.counters["fetched_checks_in_workers"] += checked
+        except Exception:
+            log.exception("fetched transactions not verified in the pool; execution will")
+        if self._guarded(self.replica.supply, fetched) is False:
+            self._bad_peer(peer, f"unasked transactions in {MessageKind.FETCHED_TXS}")
 
     def _gossip_in(self, data: bytes) -> None:
         """Rule 2: batch, and drop beyond the bound."""

@@ -6,22 +6,27 @@ loop never verifies a submitted transaction itself. Requests are gathered for at
 `limits.verify_batch_wait_ms`, split into one chunk per worker, and verified in parallel in separate
 processes (spawned, so they share nothing with the event loop). Each signature is verified
 exactly once on admission; the node then remembers it (`VerifiedSignatures.remember`) so that
-executing the block does not verify it again. With `workers == 0` (the default: tests, and
-several validators sharing one machine, where worker processes would only add copying),
-verification runs inline.
+executing the block does not verify it again. Transactions a node first sees in a compact
+proposal (fetched from its proposer: at saturation, gossip finds the mempools full and more
+than half of a follower's signatures arrive this way) go through the same pool before the
+block executes (`verify_fetched`), so that no Ed25519 check of a transaction runs on the
+event loop. With `workers == 0` (the default: tests, and several validators sharing one
+machine, where worker processes would only add copying), verification runs inline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from bakong import limits
+from bakong.ledger.transaction import Transaction, signing_message
 from bakong.wire import keys
-from bakong.wire.keys import verify
+from bakong.wire.keys import VerifiedSignatures, verify
 
-__all__ = ["SignatureCheck", "VerifierPool"]
+__all__ = ["SignatureCheck", "VerifierPool", "verify_fetched"]
 
 SignatureCheck = tuple[bytes, bytes, bytes]  # (public key, message, signature)
 
@@ -115,3 +120,26 @@ class VerifierPool:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+async def verify_fetched(
+    pool: VerifierPool,
+    known: VerifiedSignatures,
+    chain_id: str,
+    fetched: Sequence[tuple[bytes, Transaction]],
+) -> int:
+    """Verify in `pool` the signatures of fetched transactions (hash, transaction) that `known`
+    lacks, and remember those that hold, so that executing their block finds them verified
+    (one that fails is left for execution to refuse). Returns how many were checked."""
+    checks = [
+        (entry.public_key, message, entry.signature)
+        for tx_hash, transaction in fetched
+        for message in (signing_message(chain_id, tx_hash),)
+        for entry in transaction.signatures
+        if (entry.public_key, message, entry.signature) not in known
+    ]
+    verdicts = await pool.verify(checks)
+    for check, valid in zip(checks, verdicts, strict=True):
+        if valid:
+            known.remember(*check)
+    return len(checks)

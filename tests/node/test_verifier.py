@@ -1,0 +1,69 @@
+"""Fetched transactions' signatures are verified in the verifier pool's worker processes
+(runtime rule 5, `bakong.node.verifier.verify_fetched`): the valid ones are remembered, so that
+executing their block checks nothing on the event loop, and a forged one is left for
+execution to refuse.
+
+Method: sandbox transactions signed for real, one of them carrying another's signature; a pool
+of one spawned worker; this process's Ed25519 counter (`keys.signature_checks`) shows where
+each check ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bakong.ledger.assets import Asset
+from bakong.ledger.transaction import (
+    SignatureEntry,
+    Transaction,
+    TransactionPayload,
+    sign_transaction,
+    signing_message,
+    transaction_hash,
+)
+from bakong.node.verifier import VerifierPool, verify_fetched
+from bakong.sandbox import Sandbox, sandbox_key
+from bakong.wire import keys
+from bakong.wire.keys import VerifiedSignatures
+
+
+def _issues(sandbox: Sandbox, count: int) -> list[Transaction]:
+    return [
+        sign_transaction(
+            TransactionPayload(
+                chain_id=sandbox.chain_id,
+                creator="nbc",
+                created_ms=sandbox.time_ms,
+                nonce=nonce,
+                commands=(sandbox.issue("aclb", Asset.KHR, 1_000, f"r{nonce}"),),
+            ),
+            [sandbox_key("nbc/admin")],
+        )
+        for nonce in range(1, count + 1)
+    ]
+
+
+def test_fetched_signatures_are_verified_in_the_workers_and_a_forged_one_is_not_kept() -> None:
+    sandbox = Sandbox()
+    valid = _issues(sandbox, 3)
+    stolen = valid[0].signatures[0]
+    forged_payload = _issues(sandbox, 4)[3].payload
+    forged = Transaction(forged_payload, (SignatureEntry(stolen.public_key, stolen.signature),))
+    fetched = [(transaction_hash(tx.payload), tx) for tx in [*valid, forged]]
+    known = VerifiedSignatures(entries_max=100)
+    pool = VerifierPool(1)
+    try:
+        before = keys.signature_checks()
+        checked = asyncio.run(verify_fetched(pool, known, sandbox.chain_id, fetched))
+        assert checked == 4 and pool.verified_in_workers == 4
+        assert keys.signature_checks() == before  # not one on this process
+        for tx_hash, transaction in fetched:
+            entry = transaction.signatures[0]
+            check = (entry.public_key, signing_message(sandbox.chain_id, tx_hash), entry.signature)
+            assert (check in known) is (transaction is not forged)
+            assert known.verify(*check) is (transaction is not forged)  # as execution asks
+        assert keys.signature_checks() == before + 1  # only the forged one, refused again
+        again = asyncio.run(verify_fetched(pool, known, sandbox.chain_id, fetched[:3]))
+        assert again == 0 and pool.verified_in_workers == 4
+    finally:
+        pool.close()
