@@ -33,8 +33,10 @@ store's (dirty pages copied in memory and written with pwrite), and `writemap` (
 pages written in place in the shared map, flushed by msync), a lead on the accounts' leaves.
 
 `--runs-cost` adds the sorted runs' own work, which a block's write no longer waits for: the
-worker's CPU per entry to write `limits.tx_index_merge_width` runs and merge them into one
-(paid once per level an entry climbs), and a look-up's time with that many runs to search.
+CPU per entry to write `limits.tx_index_merge_width` runs and merge them into one (paid once
+per level an entry climbs; the merge's child process included), a look-up's time with that
+many runs to search, and a Python loop's rate while such a merge runs in a thread of the
+process (as before) and in a child process (as now), as a share of its rate alone.
 
 `--convoy` adds why the write cannot simply move to a thread beside the event loop: py-lmdb
 releases the GIL around each put, so a writer thread and a thread running Python take turns at
@@ -49,12 +51,15 @@ import argparse
 import itertools
 import json
 import random
+import resource
 import shutil
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -73,7 +78,13 @@ from bakong.bench.workload import account_name
 from bakong.ledger.records import Account, SeenTransaction
 from bakong.ledger.state import decode_value, seen_key
 from bakong.node.store import GroupSync
-from bakong.node.tx_index import TX_INDEX_DIRECTORY, TransactionIndex, run_entry, write_run
+from bakong.node.tx_index import (
+    TX_INDEX_DIRECTORY,
+    TransactionIndex,
+    merge_runs,
+    run_entry,
+    write_run,
+)
 from bakong.wire.codec import encode
 
 _map_bytes = 1 << 36
@@ -272,11 +283,11 @@ def runs_cost(work: Path, lookups: int = 100_000) -> dict[str, object]:
     hashes = [rng.randbytes(32) for _ in range(per_run * (2 * width - 1))]
     blocks = [hashes[start : start + per_run] for start in range(0, len(hashes), per_run)]
     index = TransactionIndex(work / "runs-cost", 1, 0, _none)
-    cpu = time.process_time()
+    cpu = _cpu_with_children()
     for height, block in enumerate(blocks[:width], start=1):
         index.add(height, block)
     index.wait()
-    merge_cpu = time.process_time() - cpu
+    merge_cpu = _cpu_with_children() - cpu
     merged = index.runs
     for height, block in enumerate(blocks[width:], start=width + 1):
         index.add(height, block)
@@ -299,7 +310,53 @@ def runs_cost(work: Path, lookups: int = 100_000) -> dict[str, object]:
         "runs_searched": len(runs),
         "lookup_us_present_in_oldest": timed["present"],
         "lookup_us_absent": timed["absent"],
+        **_merge_beside_loop(work / "merge-beside", blocks[:width]),
     }
+
+
+def _cpu_with_children() -> float:
+    """CPU seconds of this process and of its children that have ended (the merges)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _merge_beside_loop(directory: Path, blocks: list[list[bytes]]) -> dict[str, object]:
+    """A Python loop's rate (the event loop's stand-in) while `width` runs merge, as a share of
+    its rate alone: the merge in a thread of this process (as the index did before) and in a
+    child process (`python -m bakong.node.tx_index`, as it does now)."""
+    directory.mkdir()
+    paths = []
+    for height, block in enumerate(blocks, start=1):
+        entries = sorted(run_entry(tx_hash, (height, i)) for i, tx_hash in enumerate(block))
+        path = write_run(directory, height, height, entries, len(entries))
+        assert path is not None
+        paths.append(path)
+    last = len(blocks)
+
+    def in_thread() -> None:
+        merge_runs(directory, 1, last, paths, lambda: False)
+
+    def in_child() -> None:
+        arguments = [str(directory), "1", str(last), *map(str, paths)]
+        subprocess.run([sys.executable, "-m", "bakong.node.tx_index", *arguments], check=True)
+
+    loop_alone = _spin_for(0.5)
+    figures: dict[str, object] = {"merge_entries": sum(map(len, blocks))}
+    for name, merge in (("thread", in_thread), ("process", in_child)):
+        done = threading.Event()
+
+        def merging(merge: Callable[[], None] = merge, done: threading.Event = done) -> None:
+            merge()
+            done.set()
+
+        thread = threading.Thread(target=merging)
+        began = time.perf_counter()
+        thread.start()
+        loop_beside = _spin(done)
+        figures[f"merge_in_{name}_ms"] = round((time.perf_counter() - began) * 1000, 1)
+        thread.join()
+        figures[f"loop_rate_beside_merge_in_{name}"] = round(loop_beside / loop_alone, 2)
+    return figures
 
 
 def _spin(stop: threading.Event) -> float:

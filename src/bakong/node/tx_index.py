@@ -25,8 +25,11 @@ Rules:
    `limits.tx_index_flushes_queued_max` flushes are queued (a disk slower than the chain).
 3. Runs merge as the digits of a counter in base `limits.tx_index_merge_width`: when the newest
    `width` runs are of one level (a run of level L holds about flush * width^L entries), the
-   worker merges them into one run of the next level, written as in rule 2, and only then
-   deletes them. A crash between the rename and the deletes leaves runs lying within the
+   worker has them merged into one run of the next level, written as in rule 2, and only then
+   deletes them. The merge itself runs in a child process (`python -m bakong.node.tx_index`):
+   it is a Python loop over every entry (seconds at millions of entries), which in a thread
+   would hold the GIL half the time the event loop wants it. The child gives up when its
+   parent is gone. A crash between the rename and the deletes leaves runs lying within the
    merged one's heights: they are deleted when the index opens.
 4. When the index opens, temporary files and runs that are unreadable or do not continue the
    runs before them are deleted, with every run after them; the blocks they covered are read
@@ -35,9 +38,9 @@ Rules:
    when they come back.
 5. A look-up asks the memory first, then the runs newest first, each by binary search of its
    mapped file.
-6. The event loop adds and looks up; the worker writes and merges. They share the list of runs
-   and the entries being written under one lock; a merged-away run's map stays valid for a
-   look-up that holds it and closes when the last holder lets go.
+6. The event loop adds and looks up; the worker writes and has runs merged. They share the
+   list of runs and the entries being written under one lock; a merged-away run's map stays
+   valid for a look-up that holds it and closes when the last holder lets go.
 7. A run that cannot be written (a full disk) stops the writing: every later block's entries
    stay in memory, so that no run claims heights whose entries it lacks, until the index is
    opened again (rule 4), and the error is logged.
@@ -52,6 +55,8 @@ import math
 import mmap
 import os
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -62,7 +67,7 @@ from bakong import limits
 from bakong.errors import DecodeError
 from bakong.node.durable import sync_directory
 
-__all__ = ["TransactionIndex", "run_entry", "write_run", "TX_INDEX_DIRECTORY"]
+__all__ = ["TransactionIndex", "merge_runs", "run_entry", "write_run", "TX_INDEX_DIRECTORY"]
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +196,7 @@ class TransactionIndex:
         self._writing: list[_Pending] = []
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="tx-index")
         self._jobs: list[Future[None]] = []
+        self._merging: subprocess.Popen[bytes] | None = None
         for height, hashes in blocks(self._indexed_to + 1, tip_height):
             self.add(height, hashes)
 
@@ -283,6 +289,9 @@ class TransactionIndex:
         if self._recent.entries:
             self._hand_off()
         self._stopping = True
+        merging = self._merging
+        if merging is not None:
+            merging.kill()
         self._worker.shutdown(wait=True)
 
     # The worker.
@@ -311,18 +320,51 @@ class TransactionIndex:
                 newest = self._runs[-width:]
             if len(newest) < width or len({run.level for run in newest}) != 1:
                 return
-            merged = heapq.merge(*(run.entries() for run in newest))
-            count = sum(run.count for run in newest)
             first, last = newest[0].first, newest[-1].last
-            path = write_run(self._directory, first, last, merged, count, self._is_stopping)
-            if path is None:
+            arguments = [str(self._directory), str(first), str(last)]
+            self._merging = subprocess.Popen(
+                [sys.executable, "-m", __name__, *arguments, *(str(r.path) for r in newest)],
+                stdin=subprocess.DEVNULL,
+                close_fds=True,
+            )
+            if self._stopping:
+                self._merging.kill()
+            exit_code = self._merging.wait()
+            self._merging = None
+            if self._stopping:
                 return
-            run = _Run(path, first, last)
+            if exit_code != 0:
+                raise OSError(f"the merge of heights {first}-{last} exited with {exit_code}")
+            run = _Run(self._directory / _run_name(first, last), first, last)
             with self._lock:
                 self._runs[-width:] = [run]
             for old in newest:
                 with contextlib.suppress(FileNotFoundError):
                     old.path.unlink()
 
-    def _is_stopping(self) -> bool:
-        return self._stopping
+
+
+def merge_runs(
+    directory: Path, first: int, last: int, paths: Sequence[Path], stop: Callable[[], bool]
+) -> Path | None:
+    """Rule 3: the runs at `paths` merged into the run of heights `first` to `last`, written
+    as `write_run` does; None if `stop` said so first."""
+    runs = [_Run(path, 0, 0) for path in paths]
+    merged = heapq.merge(*(run.entries() for run in runs))
+    return write_run(directory, first, last, merged, sum(run.count for run in runs), stop)
+
+
+def _merge_main(arguments: list[str]) -> int:
+    """Rule 3, in the child: exit 0 once the merged run is in place."""
+    directory, first, last, *paths = arguments
+    parent = os.getppid()
+
+    def orphaned() -> bool:
+        return os.getppid() != parent
+
+    merged = merge_runs(Path(directory), int(first), int(last), [Path(p) for p in paths], orphaned)
+    return 0 if merged is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_merge_main(sys.argv[1:]))
