@@ -18,8 +18,11 @@ Rules:
 3. `validators` is the set that decided the height, as the block store keeps it
    (`StoredBlock.validators`); its hash is `header.validators_hash` (asserted), so a gateway
    checks the commit against the header it already trusts.
-4. A decoded block with its trees and who may see each transaction is computed once and kept
-   in a small cache (`BlockCache`), because every subscriber needs the same block.
+4. A decoded block with its trees is computed once and kept in a small cache (`BlockCache`),
+   because every subscriber needs the same block; who may see each of its transactions is
+   worked out once too, when a participant first asks (the central bank, which sees every
+   transaction, never needs it). The trees' leaves are the transaction hashes the stored
+   results carry, checked against the header's root.
 5. The feed is pull-based: it reads each block from the service's block store when it is due,
    so nothing is queued for a subscriber beyond the one message being sent. A subscriber that
    does not take a message within `limits.stream_send_timeout_s` is closed with 4408
@@ -32,7 +35,7 @@ Rules:
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import anyio
@@ -42,12 +45,11 @@ from bakong.errors import RemoteError
 from bakong.ledger.block import Block, BlockHeader, TxResult, decode_block, result_leaf
 from bakong.ledger.records import Hold
 from bakong.ledger.state import decode_value, hold_key
-from bakong.ledger.transaction import transaction_hash
 from bakong.ledger.validators import validator_set_hash
 from bakong.node.auth import Caller
 from bakong.node.service import NodeService, StoredBlock
 from bakong.node.views import Tree, header_view, result_name, result_view, validators_view
-from bakong.node.visibility import HoldParties, viewers
+from bakong.node.visibility import viewers
 from bakong.types import Hash
 from bakong.wire import merkle
 from bakong.wire.codec import encode
@@ -71,39 +73,39 @@ class StreamClosed(RemoteError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DecodedBlock:
-    """A stored block decoded once, with its Merkle trees and who may see each transaction."""
+    """A stored block decoded once, with its Merkle trees (rule 4)."""
 
     stored: StoredBlock
     block: Block
     tx_bytes: list[bytes]
     tx_levels: list[list[Hash]]
     result_levels: list[list[Hash]]
-    viewers: list[frozenset[str]]  # the participants that may see each transaction
+    viewers: list[frozenset[str]] | None = None  # who may see each transaction, once asked
 
     @property
     def header(self) -> BlockHeader:
         return self.block.header
 
 
-def decode_stored(stored: StoredBlock, hold_parties: HoldParties) -> DecodedBlock:
-    """Decode a stored block and compute its trees and who may see each transaction."""
+def decode_stored(stored: StoredBlock) -> DecodedBlock:
+    """Decode a stored block and compute its trees."""
     block = decode_block(stored.block)
     chain_id = block.header.chain_id
     transactions = block.transactions
     assert len(stored.results) == len(transactions), "one result per transaction"
     validators_hash = validator_set_hash(chain_id, stored.validators)
     assert validators_hash == block.header.validators_hash, "the set that decided the block"
-    hashes = [transaction_hash(tx.payload) for tx in transactions]
+    tx_levels = merkle.levels([result.tx_hash for result in stored.results]) if transactions else []
+    assert not tx_levels or tx_levels[-1][0] == block.header.tx_root, "the results' hashes"
     leaves = [result_leaf(chain_id, result) for result in stored.results]
     return DecodedBlock(
         stored=stored,
         block=block,
         tx_bytes=[encode(tx) for tx in transactions],
-        tx_levels=merkle.levels(hashes) if hashes else [],
+        tx_levels=tx_levels,
         result_levels=merkle.levels(leaves) if leaves else [],
-        viewers=[viewers(tx.payload, hold_parties) for tx in transactions],
     )
 
 
@@ -151,20 +153,27 @@ class BlockReader:
             stored = self.service.stored_block(height)
             if stored is None:
                 return None
-            entry = decode_stored(stored, self.hold_parties)
+            entry = decode_stored(stored)
             self.cache.put(height, entry)
         return entry
+
+    def viewers(self, entry: DecodedBlock) -> list[frozenset[str]]:
+        """The participants that may see each transaction of `entry` (rules 1 and 4)."""
+        if entry.viewers is None:
+            payloads = (transaction.payload for transaction in entry.block.transactions)
+            entry.viewers = [viewers(payload, self.hold_parties) for payload in payloads]
+        return entry.viewers
 
     def message(self, caller: Caller, height: int) -> Tree | None:
         """Block `height` as `caller` may see it (the module's message), or None if absent."""
         entry = self.decoded(height)
         if entry is None:
             return None
-        indices = [
-            i
-            for i, codes in enumerate(entry.viewers)
-            if caller.is_central_bank or caller.participant in codes
-        ]
+        if caller.is_central_bank:
+            indices: Iterable[int] = range(len(entry.tx_bytes))
+        else:
+            seen_by = self.viewers(entry)
+            indices = [i for i, codes in enumerate(seen_by) if caller.participant in codes]
         return {
             "height": height,
             "header": encode(entry.header),
@@ -179,7 +188,7 @@ class BlockReader:
         if caller.is_central_bank:
             return True
         entry = self.decoded(height)
-        return entry is not None and caller.participant in entry.viewers[index]
+        return entry is not None and caller.participant in self.viewers(entry)[index]
 
     def full_block(self, height: int) -> Tree | None:
         """Block `height` complete and decoded (the central bank's `GET /v1/blocks`)."""
