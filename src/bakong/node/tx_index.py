@@ -41,9 +41,9 @@ Rules:
 6. The event loop adds and looks up; the worker writes and has runs merged. They share the
    list of runs and the entries being written under one lock; a merged-away run's map stays
    valid for a look-up that holds it and closes when the last holder lets go.
-7. A run that cannot be written (a full disk) stops the writing: every later block's entries
-   stay in memory, so that no run claims heights whose entries it lacks, until the index is
-   opened again (rule 4), and the error is logged.
+7. A run that cannot be written (a full disk, a merge that failed) stops the writing: every
+   later block's entries stay in memory, so that no run claims heights whose entries it lacks,
+   until the index is opened again (rule 4), and the error is logged.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakong import limits
-from bakong.errors import DecodeError
+from bakong.errors import DecodeError, LocalError
 from bakong.node.durable import sync_directory
 
 __all__ = ["TransactionIndex", "merge_runs", "run_entry", "write_run", "TX_INDEX_DIRECTORY"]
@@ -308,7 +308,7 @@ class TransactionIndex:
                 self._runs.append(run)
                 self._writing.remove(pending)
             self._merge()
-        except (OSError, DecodeError):
+        except (OSError, DecodeError, LocalError):
             log.exception("transaction index: a run could not be written; kept in memory")
             self._failed = True
 
@@ -334,7 +334,7 @@ class TransactionIndex:
             if self._stopping:
                 return
             if exit_code != 0:
-                raise OSError(f"the merge of heights {first}-{last} exited with {exit_code}")
+                raise LocalError(f"the merge of heights {first}-{last} exited with {exit_code}")
             run = _Run(self._directory / _run_name(first, last), first, last)
             with self._lock:
                 self._runs[-width:] = [run]
