@@ -95,6 +95,8 @@ def _check_cpu_split(figures: dict[str, Any]) -> None:
         in_workers = row["cpu_us_per_transfer"] - row["main_process_cpu_us_per_transfer"]
         assert 0 < row["main_process_cpu_us_per_transfer"]
         assert in_workers >= 0.5 * figures["signature_us_one_core"]
+        on_loop = row["signature_checks_on_event_loop_per_transfer"]
+        assert 0 <= on_loop < row["signature_checks_per_transfer"]
 
 
 def _check_saturation_evidence(figures: dict[str, Any]) -> None:

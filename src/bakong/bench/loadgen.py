@@ -40,7 +40,8 @@ Method:
 - Probes (`LoadConfig.probes`: processes, with the URL of their `/metrics` where they have
   one) are read twice per phase. Around the whole phase, from before its first submission
   until its drain ended (`PhaseCosts`): each probe's CPU time with its children's (psutil)
-  and the increase of its `bakong_signature_checks_total`, so that every committed
+  and the increase of its `bakong_signature_checks_total` (and of the share of those that
+  ran in its verifier workers, `bakong_signature_checks_in_workers_total`), so that every committed
   transfer's whole cost is inside, and the phase's `committed_ok` divides it. Around the
   measured window, from the end of the warm-up until submission stopped (`WindowFigures`):
   the probes' CPU and the machine's idle and I/O-wait share, this process's own CPU, and,
@@ -94,6 +95,7 @@ __all__ = [
 SUBMIT_PATH = "/v1/transactions"
 MSGPACK = "application/msgpack"
 SIGNATURE_CHECKS_METRIC = "bakong_signature_checks_total"
+WORKER_CHECKS_METRIC = "bakong_signature_checks_in_workers_total"
 #: The code recorded for a transfer whose POST answered a failure (mode "response").
 response_failed_code = 10_000
 
@@ -146,6 +148,7 @@ class ProbeFigures(msgspec.Struct, frozen=True):
     cpu_s: float  # CPU seconds of the process and its children
     signature_checks: int | None  # the counter's increase; None without a `/metrics`
     main_cpu_s: float  # CPU seconds of the process alone (a validator's event loop)
+    worker_signature_checks: int | None  # of `signature_checks`, those run in its workers
 
 
 class PhaseCosts(msgspec.Struct, frozen=True):
@@ -553,6 +556,7 @@ class _Snapshot:
     cpu: dict[str, dict[int, float]]
     pids: dict[str, int]  # each probe's own process
     checks: dict[str, float | None]
+    worker_checks: dict[str, float | None]
     machine: Any  # psutil's system-wide cpu_times
     own_cpu_s: float
 
@@ -605,18 +609,23 @@ async def _snapshot(sender: _Sender, *, metrics: bool) -> _Snapshot:
     """Every probe's CPU, and with `metrics` its counter (a node busy with a block may take
     a while to answer, so the window's probes, which time the window, read no counter)."""
     checks: dict[str, float | None] = {}
+    worker_checks: dict[str, float | None] = {}
     for probe in sender.config.probes:
-        checks[probe.name] = None
+        checks[probe.name] = worker_checks[probe.name] = None
         if probe.metrics_url and metrics:
             try:
                 text = (await sender.http.get(probe.metrics_url)).text
             except httpx.TransportError:
                 continue
             checks[probe.name] = _counter(text, SIGNATURE_CHECKS_METRIC)
+            worker_checks[probe.name] = _counter(text, WORKER_CHECKS_METRIC)
     probes = sender.config.probes
     cpu = {probe.name: _family_cpu(probe.pid) for probe in probes}
     pids = {probe.name: probe.pid for probe in probes}
-    return _Snapshot(time.monotonic(), cpu, pids, checks, psutil.cpu_times(), time.process_time())
+    return _Snapshot(
+        time.monotonic(), cpu, pids, checks, worker_checks, psutil.cpu_times(),
+        time.process_time(),
+    )  # fmt: skip
 
 
 async def _watch(sender: _Sender, run: _PhaseRun, stopped: asyncio.Event) -> _Window | None:
@@ -653,6 +662,10 @@ def _mean(values: list[int]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def _increase(start: float | None, end: float | None) -> int | None:
+    return None if start is None or end is None else int(end - start)
+
+
 def _probe_figures(first: _Snapshot, last: _Snapshot) -> dict[str, ProbeFigures]:
     """Each probe's CPU and counter between two snapshots; a process that appeared in
     between counts from zero, one that ended in between is lost (psutil cannot read it)."""
@@ -662,9 +675,12 @@ def _probe_figures(first: _Snapshot, last: _Snapshot) -> dict[str, ProbeFigures]
         cpu = sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
         main = last.pids[name]
         main_cpu = after.get(main, 0.0) - before.get(main, 0.0)
-        start, end = first.checks.get(name), last.checks.get(name)
-        checks = None if start is None or end is None else int(end - start)
-        probes[name] = ProbeFigures(round(cpu, 3), checks, round(main_cpu, 3))
+        probes[name] = ProbeFigures(
+            round(cpu, 3),
+            _increase(first.checks.get(name), last.checks.get(name)),
+            round(main_cpu, 3),
+            _increase(first.worker_checks.get(name), last.worker_checks.get(name)),
+        )
     return probes
 
 

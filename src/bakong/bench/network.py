@@ -35,7 +35,8 @@ Method (everything in one temporary directory, removed at the end):
    `validator_cpu` gives, per validator over the saturation phase, `cpu_us_per_transfer`
    (its CPU over the transfers the phase committed `ok`), `signature_checks_per_transfer`,
    `signature_us_per_transfer` (those checks at `signature_us_one_core`) and
-   `other_us_per_transfer` (the rest), `main_process_cpu_us_per_transfer` (the validator's
+   `other_us_per_transfer` (the rest), `signature_checks_on_event_loop_per_transfer` (those
+   checks not run in its verifier workers), `main_process_cpu_us_per_transfer` (the validator's
    own process, its event loop: without its verifier workers and snapshot process; with
    `--verify-workers N` each validator verifies in N worker processes, which is what lets a
    validator with cores to spare take its signature checks off the loop), and `cpu_cores`
@@ -604,6 +605,11 @@ def _validator_cpu(phase: PhaseFigures, verify_us: float) -> list[dict[str, Any]
                 "signature_us_per_transfer": signature_us,
                 "other_us_per_transfer": round(cpu_us - signature_us, 1),
             }
+            if probe.worker_signature_checks is not None:
+                on_loop = probe.signature_checks - probe.worker_signature_checks
+                row["signature_checks_on_event_loop_per_transfer"] = round(
+                    on_loop / phase.committed_ok, 3
+                )
         rows.append(row)
     return rows
 
@@ -820,7 +826,8 @@ def _human_cpu(f: dict[str, Any]) -> list[str]:
             f"  {row['name']}: {row['cpu_us_per_transfer']} = "
             f"{row.get('signature_us_per_transfer')} ({row.get('signature_checks_per_transfer')})"
             f" + {row.get('other_us_per_transfer')}; its own process (the event loop) "
-            f"{row.get('main_process_cpu_us_per_transfer')}"
+            f"{row.get('main_process_cpu_us_per_transfer')}, checks there "
+            f"{row.get('signature_checks_on_event_loop_per_transfer')}"
         )
     for name, evidence in (("validators", f["validators_saturation"]),
                            ("postgres", f["postgres_saturation"])):

@@ -477,6 +477,10 @@ class Validator:
             ("peers_connected", "gauge", "peers with a live link", len(self.transport.connected())),
             ("signatures_verified_total", "counter", "admission checks", self.verifier.verified),
             ("signature_checks_total", "counter", "ed25519 checks", verifier.signature_checks()),
+            (
+                "signature_checks_in_workers_total", "counter", "ed25519 checks in workers",
+                verifier.verified_in_workers,
+            ),  # fmt: skip
             ("double_sign_refusals_total", "counter", "signatures the guard refused", host.refused),
             ("guard_horizon", "gauge", "up to it only nil votes", host.horizon.height),
             ("guard_horizon_open", "gauge", "1 while the horizon follows catch-up", open_),
