@@ -97,6 +97,7 @@ __all__ = [
     "memo_entries_max",
     "verify_batch_wait_ms",
     "verify_batch_checks_max",
+    "verify_chunk_checks_max",
     "lmdb_map_bytes_default",
     "lmdb_log_map_bytes",
     "node_gc_young_objects",
@@ -610,6 +611,9 @@ memo_entries_max = 50_000
 # soon as it holds this many checks (a fraction of a second of one core's Ed25519).
 verify_batch_wait_ms = 2
 verify_batch_checks_max = 4_096
+# ... and go to the workers in chunks of at most this many (a few ms of one core), one per
+# worker at a time, so that a block's checks wait at most that long (`bakong.node.verifier`).
+verify_chunk_checks_max = 256
 # LMDB reserves address space, not disk: the file grows as it fills, so the map is generous.
 lmdb_map_bytes_default = 64 * 2**30
 # The consensus log's environment holds one height's inputs, proposals (whole blocks) among them.

@@ -12,6 +12,11 @@ than half of a follower's signatures arrive this way) go through the same pool b
 block executes (`verify_fetched`), so that no Ed25519 check of a transaction runs on the
 event loop. With `workers == 0` (the default: tests, and several validators sharing one
 machine, where worker processes would only add copying), verification runs inline.
+
+A block waits for its checks, so they must not queue behind admission's: admission's batches
+go to the workers in chunks of at most `limits.verify_chunk_checks_max`, no more than one per
+worker at a time, and `urgent` checks (a block's) are handed to the workers at once, split
+among them, so that they wait at most for the chunks already running.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class VerifierPool:
             self._executor = ProcessPoolExecutor(workers, mp_context=context)
         self._queue: list[_Waiting] = []
         self._flush: asyncio.TimerHandle | None = None
+        self._admission_slots = asyncio.Semaphore(max(workers, 1))
         self.verified = 0
         self.verified_in_workers = 0  # not in this process's `signature_checks()`
         self.batches = 0
@@ -61,13 +67,19 @@ class VerifierPool:
                 *(loop.run_in_executor(executor, verify_chunk, []) for _ in range(self.workers))
             )
 
-    async def verify(self, checks: list[SignatureCheck]) -> list[bool]:
-        """One verdict per check, in order."""
+    async def verify(self, checks: list[SignatureCheck], *, urgent: bool = False) -> list[bool]:
+        """One verdict per check, in order; `urgent` ones ahead of admission's (module
+        docstring)."""
         if not checks:
             return []
         if self._executor is None:
             self.verified += len(checks)
             return verify_chunk(checks)
+        if urgent:
+            size = -(-len(checks) // self.workers)
+            chunks = [checks[start : start + size] for start in range(0, len(checks), size)]
+            parts = await asyncio.gather(*(self._in_worker(chunk) for chunk in chunks))
+            return [verdict for part in parts for verdict in part]
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[bool]] = loop.create_future()
         self._queue.append((checks, future))
@@ -90,27 +102,34 @@ class VerifierPool:
     async def _run(self, queue: list[_Waiting]) -> None:
         assert self._executor is not None
         checks = [check for item, _ in queue for check in item]
-        size = -(-len(checks) // self.workers)
+        size = min(-(-len(checks) // self.workers), limits.verify_chunk_checks_max)
         chunks = [checks[start : start + size] for start in range(0, len(checks), size)]
-        loop = asyncio.get_running_loop()
         try:
-            parts = await asyncio.gather(
-                *(loop.run_in_executor(self._executor, verify_chunk, chunk) for chunk in chunks)
-            )
+            parts = await asyncio.gather(*(self._admitted_chunk(chunk) for chunk in chunks))
         except Exception as error:  # a broken pool: fail the waiters, never lose them
             for _, future in queue:
                 if not future.done():
                     future.set_exception(error)
             return
         verdicts = [verdict for part in parts for verdict in part]
-        self.verified += len(verdicts)
-        self.verified_in_workers += len(verdicts)
         self.batches += 1
         start = 0
         for item, future in queue:
             if not future.done():
                 future.set_result(verdicts[start : start + len(item)])
             start += len(item)
+
+    async def _admitted_chunk(self, chunk: list[SignatureCheck]) -> list[bool]:
+        async with self._admission_slots:  # first come, first served; one per worker
+            return await self._in_worker(chunk)
+
+    async def _in_worker(self, chunk: list[SignatureCheck]) -> list[bool]:
+        assert self._executor is not None
+        loop = asyncio.get_running_loop()
+        verdicts = await loop.run_in_executor(self._executor, verify_chunk, chunk)
+        self.verified += len(verdicts)
+        self.verified_in_workers += len(verdicts)
+        return verdicts
 
     def signature_checks(self) -> int:
         """Every Ed25519 check of this node: its own process's (admission inline, execution's
@@ -138,7 +157,7 @@ async def verify_fetched(
         for entry in transaction.signatures
         if (entry.public_key, message, entry.signature) not in known
     ]
-    verdicts = await pool.verify(checks)
+    verdicts = await pool.verify(checks, urgent=True)
     for check, valid in zip(checks, verdicts, strict=True):
         if valid:
             known.remember(*check)
