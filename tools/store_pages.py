@@ -50,6 +50,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import resource
 import shutil
@@ -337,7 +338,7 @@ def _merge_beside_loop(directory: Path, blocks: list[list[bytes]]) -> dict[str, 
         merge_runs(directory, 1, last, paths, lambda: False)
 
     def in_child() -> None:
-        arguments = [str(directory), "1", str(last), *map(str, paths)]
+        arguments = [str(os.getpid()), str(directory), "1", str(last), *map(str, paths)]
         subprocess.run([sys.executable, "-m", "bakong.node.tx_index", *arguments], check=True)
 
     loop_alone = _spin_for(0.5)

@@ -1,6 +1,6 @@
 """The transaction index in sorted runs: every committed transaction is found where it sits,
 from memory, from a run, after merges, after a reopen, and after `kill -9` at any instant of
-its writes and merges.
+its writes and merges; a merge whose parent died gives up.
 
 Method: blocks are synthetic (the hashes of block h are a function of h), so the blocks a
 reopened index reads again are the ones it was given; the limits are shrunk so that a few
@@ -17,10 +17,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bakong import limits
-from bakong.node.tx_index import TransactionIndex
+from bakong.node.tx_index import TransactionIndex, write_run
 
 _per_block = 7
 
@@ -179,3 +180,50 @@ def test_an_index_killed_while_writing_and_merging_reopens_complete(tmp_path: Pa
         index.close()
         tips.append(tip)
     assert tips == sorted(tips) and tips[0] > 0
+
+
+_PARENT = """
+import os
+import subprocess
+import sys
+import time
+merge = [sys.executable, "-m", "bakong.node.tx_index", str(os.getpid()), *sys.argv[1:]]
+print(subprocess.Popen(merge).pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_merge_whose_validator_died_gives_up_before_its_run_appears(tmp_path: Path) -> None:
+    """Rule 3: the merge's child process checks that its parent lives, and leaves no run."""
+    paths = []
+    for run in range(8):
+        entries = sorted(
+            hashlib.sha256(b"%d/%d" % (run, i)).digest() + (run + 1).to_bytes(8) + i.to_bytes(4)
+            for i in range(100_000)
+        )
+        path = write_run(tmp_path, run + 1, run + 1, entries, len(entries))
+        assert path is not None
+        paths.append(path)
+    root = Path(__file__).resolve().parents[2]
+    arguments = [str(tmp_path), "1", "8", *map(str, paths)]
+    with subprocess.Popen(
+        [sys.executable, "-c", _PARENT, *arguments], cwd=root, stdout=subprocess.PIPE, text=True
+    ) as parent:
+        assert parent.stdout is not None
+        merging = int(parent.stdout.readline())
+        time.sleep(0.3)  # most likely merging by now, far from done
+        parent.send_signal(signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while _running(merging) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(merging)
+    assert not (tmp_path / f"{1:020d}-{8:020d}.run").exists()
+    assert all(path.exists() for path in paths)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's exit is reaped by whoever adopted it, if at all)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

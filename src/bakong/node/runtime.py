@@ -475,7 +475,7 @@ class Validator:
             ("mempool_txs", "gauge", "transactions in the mempool", len(host.mempool)),
             ("mempool_bytes", "gauge", "bytes in the mempool", host.mempool.bytes),
             ("peers_connected", "gauge", "peers with a live link", len(self.transport.connected())),
-            ("signatures_verified_total", "counter", "admission checks", self.verifier.verified),
+            ("signatures_verified_total", "counter", "verifier checks", verifier.verified),
             ("signature_checks_total", "counter", "ed25519 checks", verifier.signature_checks()),
             (
                 "signature_checks_in_workers_total", "counter", "ed25519 checks in workers",

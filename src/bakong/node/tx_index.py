@@ -26,7 +26,7 @@ Rules:
 3. Runs merge as the digits of a counter in base `limits.tx_index_merge_width`: when the newest
    `width` runs are of one level (a run of level L holds about flush * width^L entries), the
    worker has them merged into one run of the next level, written as in rule 2, and only then
-   deletes them. The merge itself runs in a child process (`python -m bakong.node.tx_index`):
+   deletes them. The merge runs in a child process (`python -m bakong.node.tx_index <pid> ...`):
    it is a Python loop over every entry (seconds at millions of entries), which in a thread
    would hold the GIL half the time the event loop wants it. The child gives up when its
    parent is gone. A crash between the rename and the deletes leaves runs lying within the
@@ -321,7 +321,7 @@ class TransactionIndex:
             if len(newest) < width or len({run.level for run in newest}) != 1:
                 return
             first, last = newest[0].first, newest[-1].last
-            arguments = [str(self._directory), str(first), str(last)]
+            arguments = [str(os.getpid()), str(self._directory), str(first), str(last)]
             self._merging = subprocess.Popen(
                 [sys.executable, "-m", __name__, *arguments, *(str(r.path) for r in newest)],
                 stdin=subprocess.DEVNULL,
@@ -343,7 +343,6 @@ class TransactionIndex:
                     old.path.unlink()
 
 
-
 def merge_runs(
     directory: Path, first: int, last: int, paths: Sequence[Path], stop: Callable[[], bool]
 ) -> Path | None:
@@ -355,13 +354,14 @@ def merge_runs(
 
 
 def _merge_main(arguments: list[str]) -> int:
-    """Rule 3, in the child: exit 0 once the merged run is in place."""
-    directory, first, last, *paths = arguments
-    parent = os.getppid()
+    """Rule 3, in the child of process `parent`: exit 0 once the merged run is in place."""
+    parent, directory, first, last, *paths = arguments
 
     def orphaned() -> bool:
-        return os.getppid() != parent
+        return os.getppid() != int(parent)
 
+    if orphaned():
+        return 1
     merged = merge_runs(Path(directory), int(first), int(last), [Path(p) for p in paths], orphaned)
     return 0 if merged is not None else 1
 
