@@ -35,12 +35,11 @@ from bakong.errors import DecodeError
 from bakong.ledger.transaction import (
     Transaction,
     decode_transaction,
-    signing_message,
     transaction_hash,
 )
 from bakong.node.mempool import Mempool
 from bakong.node.service import Admission, AdmissionStatus
-from bakong.node.verifier import SignatureCheck
+from bakong.node.verifier import SignatureCheck, signature_checks
 
 __all__ = ["Admitter", "Candidate"]
 
@@ -106,10 +105,10 @@ class Admitter:
             return Admission(tx_hash, AdmissionStatus.ACCEPTED, "ok", "already pending")
         if self.mempool.full(len(raw)):
             return self._busy(tx_hash)
-        message = signing_message(self.chain_id, tx_hash)
-        checks = [(e.public_key, message, e.signature) for e in transaction.signatures]
         self.in_flight.add(tx_hash)
-        return Candidate(raw, transaction, tx_hash, checks)
+        return Candidate(
+            raw, transaction, tx_hash, signature_checks(self.chain_id, tx_hash, transaction)
+        )
 
     def conclude(self, candidate: Candidate, signatures_ok: bool) -> Admission:
         """Rule 7's verdict, and the candidate pooled if it passed (module rules)."""

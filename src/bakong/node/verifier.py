@@ -31,7 +31,7 @@ from bakong.ledger.transaction import Transaction, signing_message
 from bakong.wire import keys
 from bakong.wire.keys import VerifiedSignatures, verify
 
-__all__ = ["SignatureCheck", "VerifierPool", "verify_fetched"]
+__all__ = ["SignatureCheck", "VerifierPool", "signature_checks", "verify_fetched"]
 
 SignatureCheck = tuple[bytes, bytes, bytes]  # (public key, message, signature)
 
@@ -76,8 +76,7 @@ class VerifierPool:
             self.verified += len(checks)
             return verify_chunk(checks)
         if urgent:
-            size = -(-len(checks) // self.workers)
-            chunks = [checks[start : start + size] for start in range(0, len(checks), size)]
+            chunks = _chunks(checks, -(-len(checks) // self.workers))
             parts = await asyncio.gather(*(self._in_worker(chunk) for chunk in chunks))
             return [verdict for part in parts for verdict in part]
         loop = asyncio.get_running_loop()
@@ -103,7 +102,7 @@ class VerifierPool:
         assert self._executor is not None
         checks = [check for item, _ in queue for check in item]
         size = min(-(-len(checks) // self.workers), limits.verify_chunk_checks_max)
-        chunks = [checks[start : start + size] for start in range(0, len(checks), size)]
+        chunks = _chunks(checks, size)
         try:
             parts = await asyncio.gather(*(self._admitted_chunk(chunk) for chunk in chunks))
         except Exception as error:  # a broken pool: fail the waiters, never lose them
@@ -141,6 +140,18 @@ class VerifierPool:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _chunks(checks: list[SignatureCheck], size: int) -> list[list[SignatureCheck]]:
+    return [checks[start : start + size] for start in range(0, len(checks), size)]
+
+
+def signature_checks(
+    chain_id: str, tx_hash: bytes, transaction: Transaction
+) -> list[SignatureCheck]:
+    """What verifying `transaction` (of hash `tx_hash`) on chain `chain_id` takes."""
+    message = signing_message(chain_id, tx_hash)
+    return [(entry.public_key, message, entry.signature) for entry in transaction.signatures]
+
+
 async def verify_fetched(
     pool: VerifierPool,
     known: VerifiedSignatures,
@@ -151,11 +162,10 @@ async def verify_fetched(
     lacks, and remember those that hold, so that executing their block finds them verified
     (one that fails is left for execution to refuse). Returns how many were checked."""
     checks = [
-        (entry.public_key, message, entry.signature)
+        check
         for tx_hash, transaction in fetched
-        for message in (signing_message(chain_id, tx_hash),)
-        for entry in transaction.signatures
-        if (entry.public_key, message, entry.signature) not in known
+        for check in signature_checks(chain_id, tx_hash, transaction)
+        if check not in known
     ]
     verdicts = await pool.verify(checks, urgent=True)
     for check, valid in zip(checks, verdicts, strict=True):
