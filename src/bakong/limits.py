@@ -76,6 +76,7 @@ __all__ = [
     "snapshot_lag_default",
     "snapshot_open_wait_s",
     "snapshot_process_exit_s",
+    "snapshot_process_nice",
     "sync_blocks_max",
     "timeout_ms_delta",
     "timeout_precommit_ms_base",
@@ -546,6 +547,13 @@ snapshot_lag_default = 50
 # the snapshot height's state (it answers in milliseconds once started), and for it to exit.
 snapshot_open_wait_s = 5.0
 snapshot_process_exit_s = 5.0
+# The snapshot process's niceness: the least CPU share, so that where it shares cores with
+# validators (a local network's four all digest at the same height) it takes idle time, not
+# the event loops' time. A validator with a core to spare digests as fast. One whose digest is late
+# waits for the root on its event loop (the carrying block's height), which leaves the cores
+# to the digest: every validator waits there, since each checks the root it computed. (The
+# index merge keeps a fair share: blocks wait for its flushes, so it must not starve.)
+snapshot_process_nice = 19
 snapshot_chunk_bytes = 2**20  # a chunk closes at the first entry that takes it to this size
 snapshot_chunks_max = 2**16  # 64 GiB of state
 # The transaction index (`bakong.node.tx_index`): entries held in memory before they are written

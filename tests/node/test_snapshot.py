@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
+import psutil
 import pytest
 
 from bakong import limits
@@ -341,6 +342,14 @@ def test_the_digest_process_is_replaced_when_it_dies_and_refuses_a_height_it_can
     assert process.digest(tip.height, bytes(32), bytes(tip.state.app_hash)).result() is None
     done = process.digest(tip.height, tip.block_hash, bytes(tip.state.app_hash)).result()
     assert done is not None and done.height == tip.height == 11
+
+
+def test_the_digest_process_takes_only_the_cpu_that_validators_leave(chain: _Chain) -> None:
+    for index in range(3):  # 9 is a snapshot height: digested by the time 11 carries its root
+        _transfer(chain, index)
+    process = chain.lmdb.snapshot_process
+    assert process.pid is not None and chain.lmdb.snapshots.heights() == [6, 9]
+    assert psutil.Process(process.pid).nice() == limits.snapshot_process_nice
 
 
 def test_the_digest_process_ends_when_its_validator_is_killed(

@@ -6,7 +6,9 @@ the GIL half the time its event loop wanted it, on every validator at the same h
 block that carries the root waited for it: the whole chain stalled for one to two seconds at
 every snapshot (measured under `bakong bench network` at half load: 100 heights, the local
 network's interval, pass in 12-15 s). LMDB lets another process read beside the writer, so the
-digest runs there instead.
+digest runs there instead, at the least CPU priority (`limits.snapshot_process_nice`): at
+equal priority the four digests of a local network, on the cores its validators share, still
+stalled the chain for a second or two after every snapshot height (docs/performance.md).
 
 Protocol, one line each way per step (the parent's side is `SnapshotProcess`, the child's is
 `main`):
@@ -189,6 +191,7 @@ def main(argv: list[str]) -> int:
     # Ctrl-C in a terminal reaches the whole process group: the validator closes this process
     # itself (rule 4), a traceback here would only be noise.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(limits.snapshot_process_nice)
     path, map_bytes, chain_id = Path(argv[0]), int(argv[1]), argv[2]
     env, state_db, meta_db = open_read_only(path, map_bytes)
     files = SnapshotFiles(path / "snapshots")
