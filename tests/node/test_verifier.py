@@ -1,7 +1,7 @@
 """Fetched transactions' signatures are verified in the verifier pool's worker processes
 (runtime rule 5, `bakong.node.verifier.verify_fetched`): the valid ones are remembered, so that
 executing their block checks nothing on the event loop, and a forged one is left for
-execution to refuse.
+execution to refuse; admission leaves out what a block verified while it waited.
 
 Method: sandbox transactions signed for real, one of them carrying another's signature; a pool
 of one spawned worker; this process's Ed25519 counter (`keys.signature_checks`) shows where
@@ -21,7 +21,7 @@ from bakong.ledger.transaction import (
     signing_message,
     transaction_hash,
 )
-from bakong.node.verifier import VerifierPool, verify_fetched
+from bakong.node.verifier import VerifierPool, signature_checks, verify_fetched
 from bakong.sandbox import Sandbox, sandbox_key
 from bakong.wire import keys
 from bakong.wire.keys import VerifiedSignatures
@@ -65,5 +65,32 @@ def test_fetched_signatures_are_verified_in_the_workers_and_a_forged_one_is_not_
         assert keys.signature_checks() == before + 1  # only the forged one, refused again
         again = asyncio.run(verify_fetched(pool, known, sandbox.chain_id, fetched[:3]))
         assert again == 0 and pool.verified_in_workers == 4
+    finally:
+        pool.close()
+
+
+def test_admission_leaves_out_what_a_block_verified_while_it_waited() -> None:
+    """Gossip waiting in admission's queue when its block arrives is not checked twice."""
+    sandbox = Sandbox()
+    transactions = _issues(sandbox, 599)
+    stolen = transactions[0].signatures[0]
+    forged = Transaction(
+        transactions[1].payload, (SignatureEntry(stolen.public_key, stolen.signature),)
+    )
+    fetched = [(transaction_hash(tx.payload), tx) for tx in [*transactions, forged]]
+    checks = [signature_checks(sandbox.chain_id, h, tx)[0] for h, tx in fetched]
+    known = VerifiedSignatures(entries_max=1_000)
+    pool = VerifierPool(1, known)
+    block = fetched[-11:]  # in admission's third chunk of 256
+
+    async def race() -> list[bool]:
+        admission = asyncio.ensure_future(pool.verify(checks))
+        await asyncio.sleep(0.01)  # its first chunk is with the one worker, the others wait
+        assert await verify_fetched(pool, known, sandbox.chain_id, block) == len(block)
+        return await admission
+
+    try:
+        assert asyncio.run(race()) == [True] * 599 + [False]
+        assert pool.verified_in_workers == len(checks) + 1  # only the forged one twice
     finally:
         pool.close()

@@ -92,7 +92,7 @@ class Validator:
         self.store = LmdbChain(home.data, home.genesis)
         self.memo = Memo(self.chain_id)
         workers = config.mempool.verify_workers if verify_workers is None else verify_workers
-        self.verifier = VerifierPool(workers)
+        self.verifier = VerifierPool(workers, self.memo.signatures)
         validator_keys = {bytes.fromhex(v.public_key) for v in home.genesis.validators}
         peers = {bytes.fromhex(p.public_key): parse_address(p.address) for p in config.peers}
         known = validator_keys | set(peers)

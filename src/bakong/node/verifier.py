@@ -16,14 +16,18 @@ machine, where worker processes would only add copying), verification runs inlin
 A block waits for its checks, so they must not queue behind admission's: admission's batches
 go to the workers in chunks of at most `limits.verify_chunk_checks_max`, no more than one per
 worker at a time, and `urgent` checks (a block's) are handed to the workers at once, split
-among them, so that they wait at most for the chunks already running.
+among them, so that they wait at most for the chunks already running. The two race at
+saturation: a transaction's gossip is still waiting in admission's queue when its block
+arrives, and the block, which cannot wait for it, checks the transaction itself. So when an
+admission chunk's turn comes, it leaves out what a block has verified meanwhile (`known`, the
+node's remembered signatures) or is verifying now, and takes those verdicts instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from bakong import limits
@@ -44,9 +48,12 @@ def verify_chunk(checks: list[SignatureCheck]) -> list[bool]:
 
 
 class VerifierPool:
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, known: VerifiedSignatures | None = None) -> None:
+        """`workers` processes (0: inline); `known` holds the checks that passed, which
+        admission's chunks skip (module docstring)."""
         assert workers >= 0
         self.workers = workers
+        self._known = known
         self._executor: ProcessPoolExecutor | None = None
         if workers > 0:
             context = multiprocessing.get_context("spawn")
@@ -54,6 +61,7 @@ class VerifierPool:
         self._queue: list[_Waiting] = []
         self._flush: asyncio.TimerHandle | None = None
         self._admission_slots = asyncio.Semaphore(max(workers, 1))
+        self._urgent: dict[SignatureCheck, asyncio.Future[bool]] = {}  # in the workers now
         self.verified = 0
         self.verified_in_workers = 0  # not in this process's `signature_checks()`
         self.batches = 0
@@ -76,9 +84,39 @@ class VerifierPool:
             self.verified += len(checks)
             return verify_chunk(checks)
         if urgent:
+            return await self._urgently(checks)
+        return await self._queued(checks)
+
+    async def _urgently(self, checks: list[SignatureCheck]) -> list[bool]:
+        """A block's checks, split among the workers at once; admission shares them while
+        they run (module docstring)."""
+        loop = asyncio.get_running_loop()
+        futures = [self._urgent.setdefault(check, loop.create_future()) for check in checks]
+        try:
             chunks = _chunks(checks, -(-len(checks) // self.workers))
             parts = await asyncio.gather(*(self._in_worker(chunk) for chunk in chunks))
-            return [verdict for part in parts for verdict in part]
+        except BaseException as error:
+            for check, future in zip(checks, futures, strict=True):
+                self._urgent.pop(check, None)
+                if future.done():
+                    continue
+                if isinstance(error, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(error)
+                    future.exception()  # raised to the waiters, if any; no log if none
+            raise
+        verdicts = [verdict for part in parts for verdict in part]
+        for check, future, verdict in zip(checks, futures, verdicts, strict=True):
+            self._urgent.pop(check, None)
+            if not future.done():
+                future.set_result(verdict)
+        return verdicts
+
+    async def _queued(self, checks: list[SignatureCheck]) -> list[bool]:
+        """Admission's checks, gathered into batches (module docstring)."""
+        if not checks:
+            return []
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[bool]] = loop.create_future()
         self._queue.append((checks, future))
@@ -120,7 +158,21 @@ class VerifierPool:
 
     async def _admitted_chunk(self, chunk: list[SignatureCheck]) -> list[bool]:
         async with self._admission_slots:  # first come, first served; one per worker
-            return await self._in_worker(chunk)
+            # What a block verified while this chunk waited is not checked again.
+            shared = [self._verified_by_block(check) for check in chunk]
+            own = [check for check, verdict in zip(chunk, shared, strict=True) if verdict is None]
+            verdicts = iter(await self._in_worker(own) if own else [])
+        return [next(verdicts) if verdict is None else await verdict for verdict in shared]
+
+    def _verified_by_block(self, check: SignatureCheck) -> Awaitable[bool] | None:
+        running = self._urgent.get(check)
+        if running is not None:
+            return asyncio.shield(running)
+        if self._known is not None and check in self._known:
+            done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            done.set_result(True)
+            return done
+        return None
 
     async def _in_worker(self, chunk: list[SignatureCheck]) -> list[bool]:
         assert self._executor is not None
