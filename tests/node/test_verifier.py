@@ -1,7 +1,7 @@
 """Fetched transactions' signatures are verified in the verifier pool's worker processes
 (runtime rule 5, `bakong.node.verifier.verify_fetched`): the valid ones are remembered, so that
 executing their block checks nothing on the event loop, and a forged one is left for
-execution to refuse; admission leaves out what a block verified while it waited.
+execution to refuse; admission leaves out what a block verified while it waited, or is verifying.
 
 Method: sandbox transactions signed for real, one of them carrying another's signature; a pool
 of one spawned worker; this process's Ed25519 counter (`keys.signature_checks`) shows where
@@ -92,5 +92,35 @@ def test_admission_leaves_out_what_a_block_verified_while_it_waited() -> None:
     try:
         assert asyncio.run(race()) == [True] * 599 + [False]
         assert pool.verified_in_workers == len(checks) + 1  # only the forged one twice
+    finally:
+        pool.close()
+
+
+def test_admission_shares_a_blocks_checks_while_they_run() -> None:
+    """Gossip arriving while its block's checks are in the workers waits for their verdicts."""
+    sandbox = Sandbox()
+    transactions = _issues(sandbox, 6)
+    stolen = transactions[0].signatures[0]
+    forged = Transaction(
+        transactions[1].payload, (SignatureEntry(stolen.public_key, stolen.signature),)
+    )
+    checks = [
+        signature_checks(sandbox.chain_id, transaction_hash(tx.payload), tx)[0]
+        for tx in [*transactions, forged]
+    ]
+    block, gossip = checks[:4] + checks[6:], checks[2:]  # three shared, two gossip's own
+    pool = VerifierPool(1)  # nothing remembered: only the checks in flight can be shared
+
+    async def race() -> tuple[list[bool], list[bool]]:
+        urgent = asyncio.ensure_future(pool.verify(block, urgent=True))
+        await asyncio.sleep(0)  # the block's checks wait for the worker, still starting
+        admission = asyncio.ensure_future(pool.verify(gossip))
+        return await urgent, await admission
+
+    try:
+        block_verdicts, gossip_verdicts = asyncio.run(race())
+        assert block_verdicts == [True, True, True, True, False]
+        assert gossip_verdicts == [True, True, True, True, False]
+        assert pool.verified_in_workers == len(block) + 2
     finally:
         pool.close()
