@@ -21,7 +21,7 @@ from bakong.ledger.transaction import (
     signing_message,
     transaction_hash,
 )
-from bakong.node.verifier import VerifierPool, signature_checks, verify_fetched
+from bakong.node.verifier import SignatureCheck, VerifierPool, signature_checks, verify_fetched
 from bakong.sandbox import Sandbox, sandbox_key
 from bakong.wire import keys
 from bakong.wire.keys import VerifiedSignatures
@@ -41,6 +41,23 @@ def _issues(sandbox: Sandbox, count: int) -> list[Transaction]:
         )
         for nonce in range(1, count + 1)
     ]
+
+
+def _with_a_forged_one(sandbox: Sandbox, count: int) -> list[tuple[bytes, Transaction]]:
+    """(hash, transaction) of `count` issues, then of the second one's payload carrying the
+    first one's signature."""
+    transactions = _issues(sandbox, count)
+    stolen = transactions[0].signatures[0]
+    forged = Transaction(
+        transactions[1].payload, (SignatureEntry(stolen.public_key, stolen.signature),)
+    )
+    return [(transaction_hash(tx.payload), tx) for tx in [*transactions, forged]]
+
+
+def _first_checks(
+    sandbox: Sandbox, fetched: list[tuple[bytes, Transaction]]
+) -> list[SignatureCheck]:
+    return [signature_checks(sandbox.chain_id, h, tx)[0] for h, tx in fetched]
 
 
 def test_fetched_signatures_are_verified_in_the_workers_and_a_forged_one_is_not_kept() -> None:
@@ -72,13 +89,8 @@ def test_fetched_signatures_are_verified_in_the_workers_and_a_forged_one_is_not_
 def test_admission_leaves_out_what_a_block_verified_while_it_waited() -> None:
     """Gossip waiting in admission's queue when its block arrives is not checked twice."""
     sandbox = Sandbox()
-    transactions = _issues(sandbox, 599)
-    stolen = transactions[0].signatures[0]
-    forged = Transaction(
-        transactions[1].payload, (SignatureEntry(stolen.public_key, stolen.signature),)
-    )
-    fetched = [(transaction_hash(tx.payload), tx) for tx in [*transactions, forged]]
-    checks = [signature_checks(sandbox.chain_id, h, tx)[0] for h, tx in fetched]
+    fetched = _with_a_forged_one(sandbox, 599)
+    checks = _first_checks(sandbox, fetched)
     known = VerifiedSignatures(entries_max=1_000)
     pool = VerifierPool(1, known)
     block = fetched[-11:]  # in admission's third chunk of 256
@@ -99,15 +111,7 @@ def test_admission_leaves_out_what_a_block_verified_while_it_waited() -> None:
 def test_admission_shares_a_blocks_checks_while_they_run() -> None:
     """Gossip arriving while its block's checks are in the workers waits for their verdicts."""
     sandbox = Sandbox()
-    transactions = _issues(sandbox, 6)
-    stolen = transactions[0].signatures[0]
-    forged = Transaction(
-        transactions[1].payload, (SignatureEntry(stolen.public_key, stolen.signature),)
-    )
-    checks = [
-        signature_checks(sandbox.chain_id, transaction_hash(tx.payload), tx)[0]
-        for tx in [*transactions, forged]
-    ]
+    checks = _first_checks(sandbox, _with_a_forged_one(sandbox, 6))
     block, gossip = checks[:4] + checks[6:], checks[2:]  # three shared, two gossip's own
     pool = VerifierPool(1)  # nothing remembered: only the checks in flight can be shared
 
