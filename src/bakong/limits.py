@@ -111,6 +111,7 @@ __all__ = [
     "snapshot_offer_bytes_max",
     "localnet_start_timeout_s",
     "localnet_stop_grace_s",
+    "loopback_ports_held_max",
     # peer transport
     "handshake_message_bytes_max",
     "frame_overhead_bytes_max",
@@ -644,6 +645,9 @@ snapshot_offer_bytes_max = snapshot_manifest_bytes_max + 2 * block_bytes_max + 2
 # before it is killed.
 localnet_start_timeout_s = 60.0
 localnet_stop_grace_s = 10.0
+# Ports chosen for local services stay reserved by this process (`bakong.ports`); a test
+# worker chooses a few per test, and a held socket is one file descriptor.
+loopback_ports_held_max = 256
 
 # Peer transport (bakong.node.transport). The Noise XX messages here are 32, 128 and 96 bytes.
 handshake_message_bytes_max = 1_024

@@ -164,7 +164,7 @@ def test_quick_slice_produces_consistent_figures(tmp_path: Path) -> None:
     for row in [*figures["sizes"], *figures["accounts"]]:
         assert row["tps"] > 0 and row["rss_mb_max"] > 0 and row["uss_mb_max"] > 0
         assert len(row["rss_mb"]) == row["validators"]
-        assert row["failed"] == row["rejected"] == row["uncommitted"] == 0
+        assert row["failed"] == row["rejected"] == row["uncommitted"] == 0, row
         assert row["finality_ms"]["p50"] <= row["finality_ms"]["p99"] <= row["finality_ms"]["max"]
         assert row["state_entries"] > row["accounts"]  # the genesis entries too
     assert [row["validators"] for row in figures["sizes"]] == [4]

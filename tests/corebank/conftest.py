@@ -9,7 +9,6 @@ run as a real child process (`bakong corebank run`) on a free loopback port.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,16 +18,10 @@ import pytest
 from bakong.corebank.home import init_home
 from bakong.corebank.process import CorebankProcess
 from bakong.gateway import db
+from bakong.ports import loopback_port
 from tests.gateway.conftest import _postgres_database, postgres_server
 
 __all__ = ["postgres_server"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def now_ms() -> int:
@@ -44,7 +37,7 @@ def corebank_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def make_corebank(home: Path, database: str = "", *, samples: bool = True) -> CorebankProcess:
     """A core bank's home at `home` (on `database`, or SQLite in the home), not yet running."""
-    init_home(home, "aclb", listen=f"127.0.0.1:{free_port()}", database=database,
+    init_home(home, "aclb", listen=f"127.0.0.1:{loopback_port()}", database=database,
               now_ms=now_ms(), samples=samples)  # fmt: skip
     return CorebankProcess(home)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import math
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -55,6 +54,7 @@ from bakong.ledger.assets import Asset
 from bakong.ledger.block import decode_block
 from bakong.ledger.commands import Transfer
 from bakong.ledger.records import AccountKind
+from bakong.ports import loopback_port
 from bakong.sandbox import sandbox_key
 from tests.crossborder.conftest import LINK, MERCHANT, Core, clock_ms
 from tests.gateway.conftest import RunningGateway, make_services
@@ -93,12 +93,6 @@ SCHEMES = (
     Scheme("alipayplus", "china", "m-cn-2", "w-cn-2", 2_500, 26_000, "refuse"),
 )
 CORRIDORS = tuple(sorted({scheme.family for scheme in SCHEMES}))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
@@ -190,7 +184,7 @@ def _start_switches(tmp: Path, link_url: str) -> dict[str, SwitchProcess]:
     switches = {}
     for family in CORRIDORS:
         home = init_switch_home(tmp / family, family, link_url, tmp / "link-iso.pub",
-                                listen=f"127.0.0.1:{free_port()}", now_ms=clock_ms())
+                                listen=f"127.0.0.1:{loopback_port()}", now_ms=clock_ms())
         switches[family] = SwitchProcess(home.path)
     return switches
 
@@ -229,7 +223,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         core.commit("nbc", [sandbox.issue(LINK, Asset.KHR, 50_000_000, "r-link")])
         core.commit("nbc", [sandbox.issue("aclb", Asset.KHR, WALLET_KHR, "r-wallet")])
 
-        link_port = free_port()
+        link_port = loopback_port()
         switches = _start_switches(tmp, f"http://127.0.0.1:{link_port}")
         for switch in switches.values():
             switch.start()

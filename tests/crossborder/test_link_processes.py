@@ -9,7 +9,6 @@ import datetime
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,18 +29,13 @@ from bakong.foreignsim.process import SwitchProcess
 from bakong.keystore import generate_key, write_key_file
 from bakong.ledger.assets import Asset
 from bakong.ledger.genesis import encode_genesis
+from bakong.ports import loopback_port
 from bakong.sandbox import sandbox_key
 from bakong.wire.request import sign_request
 from tests.crossborder.conftest import LINK, MERCHANT, PAYER, THAI, Core, clock_ms
 from tests.crossborder.test_inbound import merchant_qr
 
 START_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LinkProcess:
@@ -85,7 +79,7 @@ class LinkProcess:
 class World:
     def __init__(self, core: Core, tmp: Path, **corridor_options: int) -> None:
         self.core = core
-        link_port, switch_port = free_port(), free_port()
+        link_port, switch_port = loopback_port(), loopback_port()
         iso_key = generate_key()
         write_key_file(tmp / "iso-key.json", iso_key)
         (tmp / "iso.pub").write_text(iso_key.public_key.hex())

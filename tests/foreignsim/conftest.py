@@ -28,8 +28,8 @@ from bakong.crossborder.messages import (
 from bakong.foreignsim.home import init_home
 from bakong.foreignsim.process import SwitchProcess
 from bakong.keystore import generate_key
+from bakong.ports import loopback_port
 from bakong.wire.keys import SigningKey
-from tests.corebank.conftest import free_port
 
 FAMILIES = ("thai", "vietnam", "malaysia", "laos", "china")
 
@@ -86,7 +86,8 @@ def make_switch(home: Path, family: str, link_key: SigningKey, link_url: str) ->
     """A switch's home at `home` (not yet running) trusting `link_key`."""
     key_file = home.parent / f"{home.name}-link.pub"
     key_file.write_text(link_key.public_key.hex())
-    init_home(home, family, link_url, key_file, listen=f"127.0.0.1:{free_port()}", now_ms=now_ms())
+    init_home(home, family, link_url, key_file, listen=f"127.0.0.1:{loopback_port()}",
+              now_ms=now_ms())  # fmt: skip
     return SwitchProcess(home)
 
 

@@ -30,7 +30,7 @@ from bakong.gateway.processes import GatewayProcess
 from bakong.gateway.wallets import customer_by_id
 from bakong.keystore import write_key_file
 from bakong.ledger.genesis import encode_genesis
-from tests.corebank.conftest import free_port
+from bakong.ports import loopback_port
 from tests.gateway.conftest import WAIT_S, Core, admin_key, gateway_key
 from tests.gateway.test_bank_transfers import (
     OPENING,
@@ -56,7 +56,7 @@ def bank_process(tmp_path: Path) -> Iterator[CorebankProcess]:
     home = tmp_path / "corebank"
     open_books(home)
     config = home / "config.toml"
-    config.write_text(config.read_text().replace("127.0.0.1:8590", f"127.0.0.1:{free_port()}"))
+    config.write_text(config.read_text().replace("127.0.0.1:8590", f"127.0.0.1:{loopback_port()}"))
     process = CorebankProcess(home)
     process.start()
     try:
@@ -219,7 +219,7 @@ def gateway_home(tmp_path: Path, core: Core, database_url: str, bank: CorebankPr
     genesis = tmp_path / "genesis.json"
     genesis.write_bytes(encode_genesis(core.sandbox.genesis))
     linked = CoreBankingConfig(url=bank.url, secret_file="corebank.secret", timeout_s=1.0)
-    section = GatewaySection("aclb", core.url, database_url, f"127.0.0.1:{free_port()}")
+    section = GatewaySection("aclb", core.url, database_url, f"127.0.0.1:{loopback_port()}")
     home = tmp_path / "gateway-aclb"
     init_home(home, GatewayConfig(section, core_banking=linked), genesis,
               gateway_key_file=keys / "gateway.json", admin_key_file=keys / "admin.json",

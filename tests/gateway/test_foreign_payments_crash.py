@@ -32,7 +32,7 @@ from bakong.gateway.processes import GatewayProcess
 from bakong.gateway.wallets import customer_by_id
 from bakong.keystore import write_key_file
 from bakong.ledger.genesis import encode_genesis
-from tests.corebank.conftest import free_port
+from bakong.ports import loopback_port
 from tests.gateway.conftest import WAIT_S, Core, admin_key, gateway_key
 from tests.gateway.loopback import serve
 from tests.gateway.test_foreign_payments import (
@@ -97,7 +97,7 @@ def gateway_home(tmp_path: Path, core: Core, database_url: str, link_url: str) -
     genesis.write_bytes(encode_genesis(core.sandbox.genesis))
     crossborder = CrossborderConfig(link_url=link_url, link_key=LINK_KEY.public_key.hex(),
                                     timeout_s=5.0)  # fmt: skip
-    section = GatewaySection("aclb", core.url, database_url, f"127.0.0.1:{free_port()}")
+    section = GatewaySection("aclb", core.url, database_url, f"127.0.0.1:{loopback_port()}")
     home = tmp_path / "gateway-aclb"
     init_home(home, GatewayConfig(section, crossborder=crossborder), genesis,
               gateway_key_file=keys / "gateway.json", admin_key_file=keys / "admin.json",

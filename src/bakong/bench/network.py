@@ -441,10 +441,26 @@ def _network(run: _Run) -> Iterator[Localnet]:
     try:
         net.start()
         if not net.wait_for_height(1, limits.localnet_start_timeout_s):
-            raise click.ClickException("the local network did not commit a block in time")
-        yield net
+            raise click.ClickException(
+                "the local network did not commit a block in time" + _exited(net)
+            )
+        try:
+            yield net
+        except click.ClickException as error:
+            raise click.ClickException(error.message + _exited(net)) from error
     finally:
         net.stop()
+
+
+def _exited(net: Localnet) -> str:
+    """The validators that had exited, each with the end of its output: why a step failed."""
+    told = []
+    for child in net.children:
+        code = None if child.process is None else child.process.poll()
+        if code is not None:
+            output = (child.home / "stdout.log").read_text(errors="replace")
+            told.append(f"\n{child.name} exited with {code}:\n{output[-1_500:]}")
+    return "".join(told)
 
 
 def _on_chain(run: _Run) -> None:

@@ -31,7 +31,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -39,6 +38,7 @@ from types import TracebackType
 
 from bakong import limits
 from bakong.errors import LocalError
+from bakong.ports import loopback_port
 
 __all__ = ["PostgresError", "PostgresNotInstalled", "PostgresServer", "find_postgres_bin"]
 
@@ -77,13 +77,6 @@ def find_postgres_bin() -> Path:
         "/usr/lib/postgresql/*/bin: install the Debian `postgresql` package "
         "(`make test` does so when run as root)"
     )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class PostgresServer:
@@ -198,7 +191,7 @@ class PostgresServer:
         assert not self._running, "already started"
         self.directory = self._make_directory()
         try:
-            self.port = _free_port()
+            self.port = loopback_port()
             self._run(
                 str(self.bin / "initdb"),
                 "--pgdata", str(self.data_dir),

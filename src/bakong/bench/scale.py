@@ -76,6 +76,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -333,6 +334,7 @@ def _load_figures(
         "submitted": sum(p.submitted for p in result.phases),
         "failed": sum(sum(p.failed.values()) for p in result.phases),
         "rejected": sum(p.rejected_total for p in result.phases),
+        "rejected_codes": dict(sum((Counter(p.rejected) for p in result.phases), Counter())),
         "uncommitted": sum(p.uncommitted for p in result.phases),
         "pool_exhausted": any(p.pool_exhausted for p in result.phases),
     }

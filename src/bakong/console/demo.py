@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from bakong.errors import ConfigError
 from bakong.gateway import pins
 from bakong.gateway.problems import GatewayProblem
 from bakong.gateway.processes import TlsFiles
+from bakong.ports import loopback_port
 
 __all__ = ["DEMO_STAFF", "ConsoleProcess", "start_demo_console"]
 
@@ -50,12 +50,6 @@ DEMO_STAFF = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _home(network: Path) -> ConsoleHome:
     home = network / "console"
     if (home / "config.toml").exists():
@@ -63,7 +57,7 @@ def _home(network: Path) -> ConsoleHome:
     from bakong.node.localnet import Localnet
 
     node_url = Localnet(network).children[0].api_url
-    section = ConsoleSection(node_url=node_url, listen=f"127.0.0.1:{_free_port()}")
+    section = ConsoleSection(node_url=node_url, listen=f"127.0.0.1:{loopback_port()}")
     return init_home(home, section, network / "genesis.json", network / "keys" / "nbc-admin.json")
 
 

@@ -31,7 +31,6 @@ Rules:
 
 from __future__ import annotations
 
-import socket
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ from bakong.gateway.crossborder.config import CrossborderConfig
 from bakong.gateway.home import GatewayHome, format_config, load_home
 from bakong.keystore import generate_key, read_key_file, write_key_file
 from bakong.ledger.assets import Asset
+from bakong.ports import loopback_port
 from bakong.wire.keys import SigningKey
 
 __all__ = ["DemoLink", "crossborder_lines", "crossborder_state", "start_demo_link",
@@ -78,13 +78,6 @@ class DemoLink:
     @property
     def participant(self) -> str:
         return LINK[0]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _key(network: Path, name: str) -> SigningKey:
@@ -134,9 +127,9 @@ def _prepare(network: Path) -> tuple[Path, Path, str]:
     if (switch_home / "config.toml").exists():
         link_url = load_switch_home(switch_home).config.switch.link_url
     else:
-        link_url = f"http://127.0.0.1:{free_port()}"
+        link_url = f"http://127.0.0.1:{loopback_port()}"
         init_switch_home(switch_home, CORRIDOR, link_url, keys / f"{code}-iso.json",
-                         listen=f"127.0.0.1:{free_port()}", now_ms=time.time_ns() // 1_000_000)
+                         listen=f"127.0.0.1:{loopback_port()}", now_ms=time.time_ns() // 1_000_000)
     if not (link_home / "config.toml").exists():
         switch = load_switch_home(switch_home)
         corridor = Corridor(family=CORRIDOR, switch_url=switch.url,

@@ -35,7 +35,6 @@ from __future__ import annotations
 import datetime
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -50,6 +49,7 @@ import nacl.utils
 from bakong import limits
 from bakong.errors import ConfigError
 from bakong.gateway.home import GatewayHome, load_home, write_secret
+from bakong.ports import loopback_port
 
 __all__ = [
     "GatewayProcess",
@@ -68,13 +68,6 @@ class TlsFiles:
     certificate: Path
     key: Path
     authority: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def loopback_tls(directory: Path) -> TlsFiles:
@@ -177,7 +170,7 @@ def prepare_gateways(
     listens = {
         code: load_home(home).config.gateway.listen
         if (home / "config.toml").exists()
-        else f"127.0.0.1:{_free_port()}"
+        else f"127.0.0.1:{loopback_port()}"
         for code, home in homes.items()
     }
     for code, home in homes.items():
@@ -193,7 +186,7 @@ def prepare_core_bank(network: Path, code: str) -> Path:
 
     home = network / f"corebank-{code}"
     if not (home / "config.toml").exists():
-        init_home(home, code, listen=f"127.0.0.1:{_free_port()}",
+        init_home(home, code, listen=f"127.0.0.1:{loopback_port()}",
                   now_ms=time.time_ns() // 1_000_000)  # fmt: skip
     return home
 

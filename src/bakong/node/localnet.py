@@ -8,8 +8,9 @@
     DIR/validator-<i>/               one validator home each (`bakong.node.home`)
 
 Keys are generated from the operating system's randomness on this machine, never shipped.
-Ports are free loopback ports picked at init and kept in each config, so a restart of the
-same DIR resumes the same chain at the same addresses.
+Ports are free loopback ports picked at init (`bakong.ports`: held by the initialising process
+while it lives) and kept in each config, so a restart of the same DIR resumes the same chain
+at the same addresses.
 
 `Localnet` starts one `bakong node run` process per validator, waits until blocks are
 committed, writes `DIR/localnet.json` (`{"chain_id", "validators": [{"name", "api_url",
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -50,6 +50,7 @@ from bakong.node.home import (
     format_config,
     load_home,
 )
+from bakong.ports import loopback_port
 
 __all__ = ["CENTRAL_BANK", "PARTICIPANTS", "Localnet", "init_localnet"]
 
@@ -68,13 +69,6 @@ LOCAL_BLOCKS = BlocksSection(txs_max=2_000, interval_ms=50, heartbeat_ms=2_000)
 #: Genesis's snapshot interval and lag: a snapshot every few minutes when idle (a heartbeat
 #: block every 2 s), so `bakong node restore` has one to offer; under load, every few seconds.
 LOCAL_SNAPSHOTS = (100, 10)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _participant(directory: Path, code: str, name: str) -> GenesisParticipant:
@@ -128,14 +122,14 @@ def init_localnet(
     )
     genesis_bytes = encode_genesis(genesis)
     (directory / "genesis.json").write_bytes(genesis_bytes)
-    p2p = [f"127.0.0.1:{_free_port()}" for _ in node_keys]
+    p2p = [f"127.0.0.1:{loopback_port()}" for _ in node_keys]
     for index, key in enumerate(node_keys):
         home = directory / f"validator-{index}"
         home.mkdir()
         (home / "genesis.json").write_bytes(genesis_bytes)
         write_key_file(home / "node_key.json", key)
         config = NodeConfig(
-            node=NodeSection(f"validator-{index}", p2p[index], f"127.0.0.1:{_free_port()}"),
+            node=NodeSection(f"validator-{index}", p2p[index], f"127.0.0.1:{loopback_port()}"),
             peers=[
                 PeerConfig(other.public_key.hex(), p2p[peer])
                 for peer, other in enumerate(node_keys)
