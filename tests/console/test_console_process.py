@@ -16,6 +16,7 @@ from bakong.console.home import ConsoleSection, init_home
 from bakong.keystore import write_key_file
 from bakong.ledger.assets import Asset
 from bakong.ledger.genesis import encode_genesis
+from bakong.ports import loopback_port
 from bakong.sandbox import sandbox_key
 from tests.console.console_harness import core
 from tests.gateway.conftest import Core
@@ -27,7 +28,7 @@ def _home(tmp_path: Path, core: Core) -> Path:
     genesis, key = tmp_path / "genesis.json", tmp_path / "nbc-admin.json"
     genesis.write_bytes(encode_genesis(core.sandbox.genesis))
     write_key_file(key, sandbox_key("nbc/admin"))
-    section = ConsoleSection(node_url=core.url, listen=f"127.0.0.1:{demo._free_port()}")
+    section = ConsoleSection(node_url=core.url, listen=f"127.0.0.1:{loopback_port()}")
     return init_home(tmp_path / "console", section, genesis, key).path
 
 
