@@ -10,11 +10,12 @@ in which a test running in parallel could be given the same port, and one servic
 check was answered by another's.
 
 At most `limits.loopback_ports_held_max` are held; the oldest is let go first, long after its
-service has bound it.
+service has bound it; the rest when this process exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import socket
 import threading
 from collections import deque
@@ -38,3 +39,10 @@ def loopback_port() -> int:
         while len(_held) > limits.loopback_ports_held_max:
             _held.popleft().close()
     return port
+
+
+@atexit.register
+def _let_go() -> None:
+    with _lock:
+        while _held:
+            _held.popleft().close()
