@@ -6,7 +6,9 @@ Initialises DIR when it is empty (genesis with the central bank and three partic
 one home per validator; `bakong.node.localnet`), starts one process per validator, waits until
 blocks are committed, writes DIR/localnet.json, prints where everything is, and runs in the
 foreground until interrupted; then it stops its children cleanly. On a DIR that already holds a
-network it resumes the same chain.
+network it resumes the same chain. One process at a time runs a DIR (`bakong.homelock`): a
+second `start` or `bakong demo` on it stops at once instead of finding the first one's
+validators on its ports.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +57,20 @@ def run_network(home: Path, validators: int, up: Callable[[Localnet], None]) -> 
     """Start the network in `home` (initialising it if empty), call `up` once blocks are
     committed and `localnet.json` is written, then run until SIGINT or SIGTERM and stop the
     children. Also what `bakong demo` runs."""
+    from bakong.errors import LocalError
+    from bakong.homelock import holding
+
+    with ExitStack() as held:
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            held.enter_context(holding(home, f"the local network in {home}"))
+        except (LocalError, OSError) as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+        _run_held(home, validators, up)
+
+
+def _run_held(home: Path, validators: int, up: Callable[[Localnet], None]) -> None:
     from bakong.errors import LocalError, RemoteError
     from bakong.node.localnet import Localnet, init_localnet
 

@@ -45,6 +45,7 @@ from bakong import limits
 from bakong.consensus.commit import CommitStatus, verify_commit
 from bakong.consensus.vote_keeper import is_above_one_third
 from bakong.errors import ConfigError, DecodeError, RemoteError
+from bakong.homelock import holding
 from bakong.ledger.block import BlockHeader, SnapshotRoot, block_hash, decode_block, result_leaf
 from bakong.ledger.genesis import genesis_validators
 from bakong.ledger.validators import Validator, ValidatorSet, validator_set_hash
@@ -230,6 +231,13 @@ def restore_from(
     """Fill the empty store of the node in `home` from the snapshot at `height` (default: the
     newest the peer at `url` offers) and return what was restored (`trusted_carrier`: as in
     `verify_offer`)."""
+    with holding(home, f"the validator home {home}"):
+        return _restore(home, url, height, trusted_carrier)
+
+
+def _restore(
+    home: Path, url: str, height: int | None, trusted_carrier: bytes | None
+) -> RestoreReport:
     import msgspec
 
     started = time.perf_counter()

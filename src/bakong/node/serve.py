@@ -1,11 +1,12 @@
 """`bakong node run`: one validator process, its peer links and its HTTP API on one loop.
 
-The process runs uvloop. It starts the validator (store, transport, consensus), then serves
-the API with uvicorn on the same loop: requests signed for the node's key, the replay window
-kept in `DIR/seen_requests/` (`bakong.node.seen_requests`). It runs until SIGTERM or SIGINT;
-then it stops the API, closes the links and the store, and exits 0. A failure of the
-consensus host stops the loop and the process exits non-zero: an invariant broken is never
-run past.
+One process at a time runs a home (`bakong.homelock`): a second one exits 2 before it opens
+the store or signs anything. The process runs uvloop. It starts the validator (store,
+transport, consensus), then serves the API with uvicorn on the same loop: requests signed for
+the node's key, the replay window kept in `DIR/seen_requests/` (`bakong.node.seen_requests`).
+It runs until SIGTERM or SIGINT; then it stops the API, closes the links and the store, and
+exits 0. A failure of the consensus host stops the loop and the process exits non-zero: an
+invariant broken is never run past.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import uvicorn
 import uvloop
 
 from bakong import limits
+from bakong.homelock import holding
 from bakong.node.api import create_app
 from bakong.node.home import load_home, parse_address
 from bakong.node.runtime import Validator
@@ -94,13 +96,16 @@ async def _serve(home_path: Path) -> int:
 
 def run_node(home_path: Path) -> int:
     """Run one validator until it is told to stop; the process exit status."""
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=[logging.FileHandler(home_path / "node.log"), logging.StreamHandler(sys.stderr)],
-    )
-    try:
-        return uvloop.run(_serve(home_path))
-    except RuntimeError as error:  # the loop was stopped by a failed host step
-        log.critical("stopped: %s", error)
-        return 70
+    with holding(home_path, f"the validator home {home_path}"):
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            handlers=[
+                logging.FileHandler(home_path / "node.log"), logging.StreamHandler(sys.stderr)
+            ],
+        )
+        try:
+            return uvloop.run(_serve(home_path))
+        except RuntimeError as error:  # the loop was stopped by a failed host step
+            log.critical("stopped: %s", error)
+            return 70
