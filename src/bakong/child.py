@@ -1,7 +1,8 @@
 """One of our own services run as a child process, for tests, crash tests and the demo.
 
 A `ChildService` starts a `bakong ...` command in its own session (a Ctrl-C reaches the
-supervisor, which stops the child), appends its output to a log file, waits until its health
+supervisor, which stops the child) with a lifeline (`bakong.lifeline`: it stops if the
+supervisor is killed), appends its output to a log file, waits until its health
 route answers, stops it (SIGTERM, then SIGKILL after `limits.localnet_stop_grace_s`), kills it
 outright (a crash) and starts it again with the same command. Every wait is bounded; a child
 that does not come up is a `ConfigError` carrying the tail of its log.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bakong import limits
+from bakong import lifeline, limits
 from bakong.errors import ConfigError
 
 __all__ = ["ChildService"]
@@ -55,8 +56,7 @@ class ChildService:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.environment},
-                start_new_session=True,
+                **lifeline.child_options({**os.environ, **self.environment}),
             )
 
     def running(self) -> bool:

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from bakong import limits
+from bakong import lifeline, limits
 from bakong.console import staff, store
 from bakong.console.home import ConsoleHome, ConsoleSection, init_home, load_home
 from bakong.errors import ConfigError
@@ -130,7 +130,7 @@ class ConsoleProcess:
         with open(self.home.path / "console.log", "ab") as output:
             self.process = subprocess.Popen(
                 command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,  # a Ctrl-C reaches the supervisor, which stops us
+                **lifeline.child_options(),
             )  # fmt: skip
 
     def wait_healthy(self, timeout_s: float = limits.local_gateway_start_timeout_s) -> None:

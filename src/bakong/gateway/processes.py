@@ -46,7 +46,7 @@ import httpx
 import nacl.secret
 import nacl.utils
 
-from bakong import limits
+from bakong import lifeline, limits
 from bakong.errors import ConfigError
 from bakong.gateway.home import GatewayHome, load_home, write_secret
 from bakong.ports import loopback_port
@@ -247,8 +247,7 @@ class GatewayProcess:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=environment,
-                start_new_session=True,  # a Ctrl-C reaches the supervisor, which stops us
+                **lifeline.child_options(environment),
             )
 
     def verify(self) -> bool | ssl.SSLContext:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from bakong import limits
+from bakong import lifeline, limits
 from bakong.errors import ConfigError
 from bakong.keystore import generate_key, write_key_file
 from bakong.ledger.genesis import (
@@ -173,7 +173,7 @@ class Localnet:
             stdout=output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,  # a Ctrl-C reaches the supervisor, which stops children
+            **lifeline.child_options(),
         )
         output.close()
 
