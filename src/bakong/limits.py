@@ -82,6 +82,8 @@ __all__ = [
     "timeout_precommit_ms_base",
     "timeout_prevote_ms_base",
     "timeout_propose_ms_base",
+    "state_checkpoint_blocks",
+    "state_pending_entries_max",
     "tx_index_flush_entries",
     "tx_index_flushes_queued_max",
     "tx_index_merge_width",
@@ -565,6 +567,15 @@ tx_index_flush_entries = 20_000
 tx_index_merge_width = 8
 # Flushes handed to the index's worker and not yet written, before a block waits for one.
 tx_index_flushes_queued_max = 4
+# The state's pending writes (`bakong.node.pending_state`): blocks between checkpoints, over
+# which a checkpoint's sorted writes are spread, a slice per block. At a saturated network's
+# 10-12 blocks/s, 256 blocks are about 100,000 changed accounts: at 10^7 accounts (about
+# 250,000 leaf pages) a checkpoint writes about 0.4 of a page per changed account, where a block
+# wrote about 1.6 (its leaves and its branches). The writes of two intervals are in memory, about
+# 300 bytes each (60 MB). A cap on them, for blocks full of writes: at it the rest of a
+# checkpoint is written by the next block.
+state_checkpoint_blocks = 256
+state_pending_entries_max = 1_000_000
 # Who submitted which transaction to this node's API, for its status (`bakong.node.visibility`):
 # as many as the runtime remembers refused transactions, about 200 bytes each.
 api_submitters_remembered_max = 100_000

@@ -9,8 +9,9 @@ execution of the same blocks by the pure ledger:
 - `read_store(data)` opens the node's environment read-only (LMDB lets readers in other
   processes run beside the writer) and reads, in one read transaction, the app hash the node
   stored for each height it holds and every state entry. One transaction sees one committed
-  height: the store writes a block and its state in one write transaction
-  (`bakong.node.store` rule 1), so the state is exactly the state after the highest block.
+  height: the store writes a block and its write set in one write transaction
+  (`bakong.node.store` rule 1), so `state` merged with the kept write sets
+  (`bakong.node.chain_env.state_items`) is exactly the state after the highest block.
 - `replay(genesis, blocks)` executes the blocks with `apply_block` from the genesis state and
   returns the app hash after each height and the final state entries.
 """
@@ -30,6 +31,7 @@ from bakong.ledger.block import Block, LedgerState, apply_block
 from bakong.ledger.genesis import GenesisFile, genesis_state
 from bakong.ledger.records import Account
 from bakong.ledger.state import account_key, decode_value
+from bakong.node.chain_env import state_items
 from bakong.node.service import StoredBlock
 
 _dbs_max = 16  # at least the store's named databases
@@ -66,7 +68,8 @@ def read_store(data: Path) -> OwnState:
                 stored = msgspec.msgpack.decode(raw, type=StoredBlock)
                 assert struct.unpack(">Q", key)[0] == stored.height
                 app_hashes[stored.height] = stored.app_hash
-            state = {bytes(key): bytes(value) for key, value in txn.cursor(db=state_db)}
+            writes = env.open_db(b"writes", txn=txn, create=False)
+            state = dict(state_items(txn, state_db, writes))
     finally:
         env.close()
     return OwnState(max(app_hashes), app_hashes, state)

@@ -73,6 +73,7 @@ from bakong.ledger.result import ResultCode
 from bakong.ledger.state import VALIDATORS_KEY, DecodedRecords
 from bakong.ledger.transaction import Transaction, signing_message, transaction_hash
 from bakong.ledger.validators import Validator, ValidatorSet, validator_set_hash
+from bakong.node.chain_env import state_items
 from bakong.node.service import StoredBlock
 from bakong.node.snapshot import (
     build_manifest,
@@ -207,7 +208,11 @@ class HomeChain:
             )
 
     def state_items(self) -> Iterator[_Item]:
-        yield from self._txn.cursor(db=self._dbs["state"]).iternext()
+        try:  # a store written before it kept every write in `state`
+            writes = self._env.open_db(b"writes", txn=self._txn, create=False)
+        except lmdb.NotFoundError:
+            writes = None
+        yield from state_items(self._txn, self._dbs["state"], writes)
 
 
 class NodeChain:

@@ -45,7 +45,7 @@ import msgspec
 
 from bakong import limits
 from bakong.errors import LocalError
-from bakong.node.chain_env import open_read_only, read_tip
+from bakong.node.chain_env import open_read_only, read_tip, state_items
 from bakong.node.snapshot import Manifest, decode_manifest
 from bakong.node.snapshot_files import SnapshotFiles
 from bakong.wire.codec import encode
@@ -193,7 +193,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(limits.snapshot_process_nice)
     path, map_bytes, chain_id = Path(argv[0]), int(argv[1]), argv[2]
-    env, state_db, meta_db = open_read_only(path, map_bytes)
+    env, state_db, meta_db, writes_db = open_read_only(path, map_bytes)
     files = SnapshotFiles(path / "snapshots")
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
@@ -210,7 +210,7 @@ def main(argv: list[str]) -> int:
                 _answer(out, "stale")
                 continue
             _answer(out, "open")
-            entries = _while_parent_lives(txn.cursor(db=state_db).iternext())
+            entries = _while_parent_lives(state_items(txn, state_db, writes_db))
             try:
                 manifest = files.write(chain_id, height, block_hash, app_hash, entries)
             except (OSError, LocalError) as error:

@@ -6,8 +6,9 @@ consensus log's in its `consensus/` subdirectory, so that syncing one does not f
 | env | db | key | value |
 |---|---|---|---|
 | chain | `state` | ledger state key (`bakong.ledger.state`) | canonical record bytes |
+| chain | `writes` | height, 8 bytes big-endian | its block's write set until checkpointed (9) |
 | chain | `blocks` | height, 8 bytes big-endian | `StoredBlock` |
-| chain | `meta` | `tip`, `genesis` | the committed tip, the genesis hash |
+| chain | `meta` | `tip`, `genesis`, `state_base` | the tip, the genesis hash, the state base (9) |
 | chain | `aliases` | sequence, 8 bytes big-endian | one alias lookup the API answered |
 | consensus | `meta` | `signed` | the last signed step (the double-sign guard) |
 | consensus | `meta` | `horizon` | the guard's horizon: height, open (`bakong.node.signer`) |
@@ -20,7 +21,7 @@ block), derived from the blocks and kept out of their write transactions.
 
 Rules:
 1. A committed block is one write transaction: the block with its commit, results and app
-   hash, every state write of its write set and the new tip. Its transactions' index entries
+   hash, its write set (rule 9) and the new tip. Its transactions' index entries
    follow in memory (`bakong.node.tx_index`, which reads them again from the blocks if lost).
    State can never run ahead of the block store, and after `kill -9` at any instant the store
    opens at the last committed height, consistent.
@@ -60,6 +61,12 @@ Rules:
    new one.
 8. A store written before the log had its own environment kept the log in the chain's: the
    first open moves the guard and the log into the consensus environment.
+9. A block's write set goes into `state` later, in key order, with other blocks' writes
+   (`bakong.node.pending_state`, whose rules these are): it is kept in `writes` and in memory,
+   and each block's write transaction also writes its slice of the writes frozen at the last
+   checkpoint; the one that completes them moves `state_base` and deletes the write sets up to
+   it. A store opened replays the kept write sets into memory; a store written before them has
+   its state base at its tip.
 """
 
 from __future__ import annotations
@@ -90,9 +97,19 @@ from bakong.ledger.block import BlockHeader, LedgerState, block_hash, decode_blo
 from bakong.ledger.genesis import GenesisFile, genesis_hash, genesis_state
 from bakong.ledger.state import DecodedRecords, WriteSet, WrittenRecords, decode_value
 from bakong.ledger.validators import ValidatorSet
-from bakong.node.chain_env import CHAIN_DBS, CHAIN_DBS_MAX, TIP_KEY, ChainTip, read_tip
+from bakong.node.chain_env import (
+    CHAIN_DBS,
+    CHAIN_DBS_MAX,
+    STATE_BASE_KEY,
+    TIP_KEY,
+    ChainTip,
+    decode_write_set,
+    encode_write_set,
+    read_tip,
+)
 from bakong.node.envelope import MessageKind
 from bakong.node.host import CommittedTip, LogImage
+from bakong.node.pending_state import NOT_PENDING, PendingState
 from bakong.node.service import AliasLookup, StoredBlock
 from bakong.node.signer import Horizon, SignedStep, SignStep
 from bakong.node.snapshot import Manifest, chain_config, is_snapshot_height, manifest_root
@@ -137,18 +154,29 @@ def _sequence(key: bytes) -> int:
 
 class StateReadTxn:
     """A `StateReader` over one LMDB read transaction: one committed height, consistently.
-    The chain's own reader of its tip shares the chain's `DecodedRecords`; others decode."""
+    The chain's own reader of its tip shares the chain's `DecodedRecords`; others decode. A
+    store's reader looks in its pending writes first (rule 9), which are the tip's: such a
+    reader is for the tip, read before the next block is stored."""
 
-    __slots__ = ("_txn", "_db", "_decoded")
+    __slots__ = ("_txn", "_db", "_decoded", "_pending")
 
     def __init__(
-        self, txn: lmdb.Transaction, db: lmdb._Database, decoded: DecodedRecords | None = None
+        self,
+        txn: lmdb.Transaction,
+        db: lmdb._Database,
+        decoded: DecodedRecords | None = None,
+        pending: PendingState | None = None,
     ) -> None:
         self._txn = txn
         self._db = db
         self._decoded = decoded
+        self._pending = pending
 
     def get(self, key: bytes) -> bytes | None:
+        if self._pending is not None:
+            pending = self._pending.get(key)
+            if pending is not NOT_PENDING:
+                return pending
         value = self._txn.get(key, db=self._db)
         assert value is None or isinstance(value, bytes)  # buffers=False
         return value
@@ -209,7 +237,11 @@ class LmdbChain:
     """`ChainStore` and `ConsensusLog` over two LMDB environments (module rules)."""
 
     def __init__(
-        self, path: Path, genesis: GenesisFile, map_bytes: int = limits.lmdb_map_bytes_default
+        self,
+        path: Path,
+        genesis: GenesisFile,
+        map_bytes: int = limits.lmdb_map_bytes_default,
+        checkpoint_blocks: int = limits.state_checkpoint_blocks,
     ):
         # CHAIN_DBS_MAX: a store of the single-environment layout keeps its log in `wal` and
         # `own` (rule 8).
@@ -223,6 +255,8 @@ class LmdbChain:
         self._init_genesis(genesis)
         self._adopt_single_environment_log()
         self.block_sync = GroupSync(self.env)
+        self._checkpoint_blocks = checkpoint_blocks
+        self._pending = self._open_pending()
         # Decoded records of the tip's state, coherent because only `put_block` (which
         # updates them) and `restore` (which replaces them) change the state.
         self._decoded = DecodedRecords()
@@ -263,7 +297,28 @@ class LmdbChain:
         self.env.sync(True)
 
     def _open_reader(self, decoded: DecodedRecords | None = None) -> StateReadTxn:
-        return StateReadTxn(self.env.begin(buffers=False), self._db["state"], decoded)
+        txn = self.env.begin(buffers=False)
+        return StateReadTxn(txn, self._db["state"], decoded, self._pending)
+
+    def _new_pending(self) -> PendingState:
+        return PendingState(self._checkpoint_blocks, limits.state_pending_entries_max)
+
+    def _open_pending(self) -> PendingState:
+        """Rule 9: the kept write sets, replayed; a store without a state base gets its tip."""
+        pending = self._new_pending()
+        with self.env.begin(write=True, buffers=False) as txn:
+            tip = self._tip(txn).height
+            raw_base = txn.get(STATE_BASE_KEY, db=self._db["meta"])
+            if raw_base is None:
+                txn.put(STATE_BASE_KEY, _height_key(tip), db=self._db["meta"])
+                return pending
+            expected = _sequence(raw_base) + 1
+            for key, raw in txn.cursor(db=self._db["writes"]):
+                assert _sequence(key) == expected, "kept write sets follow the state base"
+                pending.replay(decode_write_set(raw))
+                expected += 1
+            assert expected == tip + 1, "a write set is kept for every block past the base"
+        return pending
 
     def _adopt_single_environment_log(self) -> None:
         """Rule 8: move a log kept in the chain's environment into the consensus one."""
@@ -338,20 +393,29 @@ class LmdbChain:
             tip = self._tip(txn)
             assert stored.height == tip.height + 1, "blocks are stored in order"
             assert header.previous_hash == tip.block_hash
+            step = self._pending.next_step()
             state_db = self._db["state"]
-            # putmulti loops in C: a block writes thousands of keys.
+            # putmulti loops in C: a slice is thousands of keys.
             txn.cursor(db=state_db).putmulti(
-                [(key, value) for key, value in write_set if value is not None]
+                [(key, value) for key, value in step.writes if value is not None]
             )
-            for key, value in write_set:
+            for key, value in step.writes:
                 if value is None:
                     txn.delete(key, db=state_db)
+            writes_db = self._db["writes"]
+            if step.base is not None:
+                txn.put(STATE_BASE_KEY, _height_key(step.base), db=self._db["meta"])
+                kept = txn.cursor(db=writes_db)
+                while kept.first() and _sequence(kept.key()) <= step.base:
+                    kept.delete()
+            txn.put(_height_key(stored.height), encode_write_set(write_set), db=writes_db)
             txn.put(_height_key(stored.height), encode(stored), db=self._db["blocks"])
             new_tip = ChainTip(
                 stored.height, stored.commit.block_hash, header.time_ms, stored.app_hash
             )
             txn.put(TIP_KEY, encode(new_tip), db=self._db["meta"])
         self.block_sync.ask()
+        self._pending.advance(step, stored.height, write_set)
         self.tx_index.add(stored.height, [result.tx_hash for result in stored.results])
         self._reader.close()
         if written is None:
@@ -396,6 +460,7 @@ class LmdbChain:
                 raise ConfigError("restore needs an empty store")
             txn.put(_restoring_key, b"1", db=meta)
             txn.drop(state_db, delete=False)
+            txn.drop(self._db["writes"], delete=False)
         self.put_horizon(Horizon(horizon, True))
         self.log_env.sync(True)
         for batch in batches:
@@ -405,11 +470,13 @@ class LmdbChain:
             txn.put(_height_key(base.height), encode(base), db=self._db["blocks"])
             tip = ChainTip(base.height, base.commit.block_hash, header.time_ms, base.app_hash)
             txn.put(TIP_KEY, encode(tip), db=meta)
+            txn.put(STATE_BASE_KEY, _height_key(base.height), db=meta)
             txn.delete(_restoring_key, db=meta)
         self.env.sync(True)
         self.tx_index.close()
         shutil.rmtree(self._path / TX_INDEX_DIRECTORY)
         self.tx_index = self._open_tx_index()
+        self._pending = self._new_pending()
         self._decoded = DecodedRecords()
         self._reader = self._open_reader(self._decoded)
 
