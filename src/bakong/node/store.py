@@ -301,7 +301,11 @@ class LmdbChain:
         return StateReadTxn(txn, self._db["state"], decoded, self._pending)
 
     def _new_pending(self) -> PendingState:
-        return PendingState(self._checkpoint_blocks, limits.state_pending_entries_max)
+        return PendingState(
+            self._checkpoint_blocks,
+            limits.state_checkpoint_entries,
+            limits.state_pending_entries_max,
+        )
 
     def _open_pending(self) -> PendingState:
         """Rule 9: the kept write sets, replayed; a store without a state base gets its tip."""
@@ -393,7 +397,7 @@ class LmdbChain:
             tip = self._tip(txn)
             assert stored.height == tip.height + 1, "blocks are stored in order"
             assert header.previous_hash == tip.block_hash
-            step = self._pending.next_step()
+            step = self._pending.next_step(len(write_set))
             state_db = self._db["state"]
             # putmulti loops in C: a slice is thousands of keys.
             txn.cursor(db=state_db).putmulti(
