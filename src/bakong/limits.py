@@ -84,6 +84,7 @@ __all__ = [
     "timeout_propose_ms_base",
     "state_checkpoint_blocks",
     "state_checkpoint_entries",
+    "state_checkpoint_share",
     "state_pending_entries_max",
     "tx_index_flush_entries",
     "tx_index_flushes_queued_max",
@@ -569,17 +570,21 @@ tx_index_merge_width = 8
 # Flushes handed to the index's worker and not yet written, before a block waits for one.
 tx_index_flushes_queued_max = 4
 # The state's pending writes (`bakong.node.pending_state`): a checkpoint every 256 blocks or
-# 150,000 written keys, whichever comes first; its sorted writes spread over the next blocks.
-# 150,000 keys are about 50,000 transfers: at 10^7 accounts (about 250,000 leaf pages) a
-# checkpoint then writes about half a page per key, where a block wrote about 1.6 pages per
-# changed account (its leaves and its branches). At most about 1.5 times that is pending, about
-# 300 bytes each in memory (70 MB), and the snapshot digest merges it in about 0.15 s: more,
-# and the digest of a local network (a root due 10 blocks after its height) came late, a
-# 1-2 s stall of the chain at every carrier height (1,000,000: docs/performance.md, session 18).
-# The cap is a safety valve: at it the next block writes the rest of the checkpoint at once.
+# once a twentieth as many keys as the state holds were written (at least 20,000, at most half
+# the cap), whichever comes first; its sorted writes spread over the next blocks. A leaf page
+# holds about 40 keys, so a checkpoint of a twentieth of the state writes about 85 % of the
+# leaves, about 0.4 of a page per key, at any size (before: 1.6 pages per changed account at
+# 10^7, its leaf and its branches); below 400,000 keys the minimum writes every leaf for
+# fewer keys. At most about 1.5 times that is pending, about 300 bytes each in memory (225 MB
+# at 10^7 accounts), and the snapshot digest merges it at about 0.65 µs a key: 20 ms at 10^5
+# accounts, where 1,000,000 keys made a local network's root, due 10 blocks after its height,
+# come late (1-2 s stalls at every carrier height) and 150,000 still lengthened the blocks after
+# a snapshot height (docs/performance.md, session 18); at 10^7, 0.5 s beside a digest of tens
+# of seconds. The cap is a safety valve: at it the next block writes the rest at once.
 state_checkpoint_blocks = 256
-state_checkpoint_entries = 150_000
-state_pending_entries_max = 1_000_000
+state_checkpoint_share = 20
+state_checkpoint_entries = 20_000
+state_pending_entries_max = 2_000_000
 # Who submitted which transaction to this node's API, for its status (`bakong.node.visibility`):
 # as many as the runtime remembers refused transactions, about 200 bytes each.
 api_submitters_remembered_max = 100_000
@@ -1364,4 +1369,4 @@ assert gateway_submit_wait_s < local_gateway_request_timeout_s  # so does a scri
 assert hold_expiry_ms_min <= bank_transfer_hold_ms_min < bank_transfer_hold_ms_max
 assert core_banking_timeout_s_min <= core_banking_timeout_s_default <= core_banking_timeout_s_max
 assert link_timeout_s_min <= link_timeout_s_default <= link_timeout_s_max
-assert 0 < state_checkpoint_entries <= state_pending_entries_max  # the cap is the valve
+assert 0 < state_checkpoint_entries <= state_pending_entries_max // 2  # the cap is the valve

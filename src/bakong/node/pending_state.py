@@ -9,15 +9,16 @@ Written later, in key order, the same pages take many accounts' changes each.
 Rules (the store, `bakong.node.store` rule 9, keeps them on disk):
 1. A block's write set is stored with its block, in the `writes` database (height -> the write
    set), and kept here in memory (`active`). Nothing else of it is written then.
-2. Every `checkpoint_blocks` blocks, or once `active` holds `checkpoint_entries` keys, `active`
-   is frozen at that height F: its keys sorted, its values the state's at F. Each block after
-   it writes the next slice of the frozen keys, in key order, into `state`: a
-   `checkpoint_blocks`-th of them, or twice as many as the block itself wrote if that is more,
-   so that the frozen writes are in `state` well before `active` is due again, and each leaf
-   page is written once for all its keys that changed in the interval. The keys pending stay
-   under about 1.5 `checkpoint_entries`, which bounds this memory and what a reader in another
-   process merges (the snapshot digest: about 0.65 µs per pending key). Should `active` ever
-   reach `entries_max` first, the next block writes all that is left.
+2. Every `checkpoint_blocks` blocks, or once `active` holds `checkpoint_entries` keys (the
+   store sets it from the state's size: `limits.state_checkpoint_share`), `active` is frozen
+   at that height F: its keys sorted, its values the state's at F. Each block after it writes
+   the next slice of the frozen keys, in key order, into `state`: a `checkpoint_blocks`-th of
+   them, or twice as many as the block itself wrote if that is more, so that the frozen
+   writes are in `state` well before `active` is due again, and each leaf page is written
+   once for all its keys that changed in the interval. The keys pending stay under about 1.5
+   `checkpoint_entries`, which bounds this memory and what a reader in another process merges
+   (the snapshot digest: about 0.65 µs per pending key). Should `active` ever reach
+   `entries_max` first, the next block writes all that is left.
 3. The block whose slice completes the frozen writes also moves the store's state base to F
    and deletes the write sets of heights up to F: `state` then holds the state at F, exactly.
 4. So at every committed height, `state` holds for each key its value at the state base or at

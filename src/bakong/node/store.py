@@ -301,11 +301,17 @@ class LmdbChain:
         return StateReadTxn(txn, self._db["state"], decoded, self._pending)
 
     def _new_pending(self) -> PendingState:
+        with self.env.begin() as txn:
+            checkpoint_entries = self._checkpoint_entries(txn)
         return PendingState(
-            self._checkpoint_blocks,
-            limits.state_checkpoint_entries,
-            limits.state_pending_entries_max,
+            self._checkpoint_blocks, checkpoint_entries, limits.state_pending_entries_max
         )
+
+    def _checkpoint_entries(self, txn: lmdb.Transaction) -> int:
+        """Rule 9: a checkpoint's keys grow with the state (`limits.state_checkpoint_share`)."""
+        entries: int = txn.stat(self._db["state"])["entries"]
+        share = max(entries // limits.state_checkpoint_share, limits.state_checkpoint_entries)
+        return min(share, limits.state_pending_entries_max // 2)
 
     def _open_pending(self) -> PendingState:
         """Rule 9: the kept write sets, replayed; a store without a state base gets its tip."""
@@ -412,6 +418,7 @@ class LmdbChain:
                 kept = txn.cursor(db=writes_db)
                 while kept.first() and _sequence(kept.key()) <= step.base:
                     kept.delete()
+                self._pending.checkpoint_entries = self._checkpoint_entries(txn)
             txn.put(_height_key(stored.height), encode_write_set(write_set), db=writes_db)
             txn.put(_height_key(stored.height), encode(stored), db=self._db["blocks"])
             new_tip = ChainTip(
