@@ -18,16 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-from bakong.ledger.block import block_hash, build_block
-from bakong.ledger.commit import Commit
 from bakong.ledger.state import HEAD_KEY
 from bakong.ledger.validators import Validator
 from bakong.node.chain_env import STATE_BASE_KEY, state_items
 from bakong.node.pending_state import NOT_PENDING, FlushStep, PendingState
-from bakong.node.service import StoredBlock
 from bakong.node.store import LmdbChain
 from bakong.sandbox import Sandbox
-from bakong.wire.codec import encode
+from tests.node.test_store import _commit_empty_block
 
 _KEYS = 40
 
@@ -55,23 +52,7 @@ def _validator(sandbox: Sandbox) -> Validator:
 
 def commit_block(chain: LmdbChain, validator: Validator) -> int:
     """Store the next real (empty) block with the `zz/` writes of its height; that height."""
-    tip = chain.tip()
-    block, outcome = build_block(
-        tip.state,
-        time_ms=tip.time_ms + 1_000,
-        proposer=validator.public_key,
-        previous_hash=tip.block_hash,
-        last_commit=tip.commit,
-        transactions=[],
-    )
-    height = block.header.height
-    write_set = tuple(sorted({**dict(outcome.write_set), **_extra_writes(height)}.items()))
-    commit = Commit(height, 0, block_hash(block.header), ())
-    stored = StoredBlock(
-        height, encode(block), commit, outcome.results, outcome.app_hash, (validator,)
-    )
-    chain.put_block(stored, block.header, write_set)
-    return height
+    return _commit_empty_block(chain, validator, _extra_writes).height
 
 
 def _check_tip(chain: LmdbChain) -> int:
@@ -152,6 +133,7 @@ import sys
 from pathlib import Path
 from bakong.node.store import LmdbChain
 from bakong.sandbox import Sandbox
+from tests.node.test_store import _commit_empty_block
 from tests.node.test_pending_state import _validator, commit_block
 
 sandbox = Sandbox()

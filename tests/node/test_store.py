@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lmdb
@@ -34,7 +35,12 @@ from bakong.sandbox import Sandbox
 from bakong.wire.codec import encode
 
 
-def _commit_empty_block(chain: LmdbChain, validator: Validator) -> StoredBlock:
+def _commit_empty_block(
+    chain: LmdbChain,
+    validator: Validator,
+    extra_writes: Callable[[int], dict[bytes, bytes | None]] | None = None,
+) -> StoredBlock:
+    """Store the next real empty block; with `extra_writes(height)` added to its write set."""
     tip = chain.tip()
     block, outcome = build_block(
         tip.state,
@@ -48,7 +54,11 @@ def _commit_empty_block(chain: LmdbChain, validator: Validator) -> StoredBlock:
     stored = StoredBlock(
         block.header.height, encode(block), commit, outcome.results, outcome.app_hash, (validator,)
     )
-    state = chain.put_block(stored, block.header, outcome.write_set)
+    write_set = outcome.write_set
+    if extra_writes is not None:
+        extra = extra_writes(block.header.height)
+        write_set = tuple(sorted({**dict(write_set), **extra}.items()))
+    state = chain.put_block(stored, block.header, write_set)
     assert state.app_hash == outcome.app_hash
     return stored
 
