@@ -3,7 +3,7 @@
 At 10^7 accounts a block's changed accounts each sit on a leaf page of their own, so writing a
 block's write set into the state's B-tree rewrote one 4 KiB page (and its share of the branch
 pages above it) per changed account: about 13.5 KB written per transfer per validator, and the
-kernel's work for those writes took a fifth of the machine (docs/performance.md, session 18).
+kernel's work for those writes took a quarter of the machine (docs/performance.md, session 18).
 Written later, in key order, the same pages take many accounts' changes each.
 
 Rules (the store, `bakong.node.store` rule 9, keeps them on disk):
