@@ -8,8 +8,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from bakong import lifeline
 from bakong.homelock import holding
@@ -63,9 +66,17 @@ def test_validators_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None
         assert "Traceback" not in log, log[-2_000:]
 
 
-def test_without_a_lifeline_watch_does_nothing() -> None:
-    assert lifeline.LIFELINE_VARIABLE not in os.environ
-    lifeline.watch()  # no thread, no signal: this test process goes on
+def test_without_a_lifeline_watch_follows_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def following() -> bool:
+        return any(thread.name == "lifeline" for thread in threading.enumerate())
+
+    monkeypatch.delenv(lifeline.LIFELINE_VARIABLE, raising=False)
+    lifeline.watch()
+    assert not following()
+    monkeypatch.setenv(lifeline.LIFELINE_VARIABLE, "not a descriptor")
+    lifeline.watch()
+    assert not following()
+    assert lifeline.LIFELINE_VARIABLE not in os.environ  # never handed on
 
 
 def test_a_child_is_given_the_read_end_only() -> None:

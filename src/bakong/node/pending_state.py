@@ -82,9 +82,6 @@ class PendingState:
             return active
         return self.frozen.get(key, NOT_PENDING)
 
-    def __len__(self) -> int:
-        return len(self.active) + len(self.frozen)
-
     def next_step(self, written: int) -> FlushStep:
         """The slice the next block, which writes `written` keys itself, writes (rule 2)."""
         if self.frozen_height is None:

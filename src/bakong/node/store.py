@@ -300,11 +300,9 @@ class LmdbChain:
         txn = self.env.begin(buffers=False)
         return StateReadTxn(txn, self._db["state"], decoded, self._pending)
 
-    def _new_pending(self) -> PendingState:
-        with self.env.begin() as txn:
-            checkpoint_entries = self._checkpoint_entries(txn)
+    def _new_pending(self, txn: lmdb.Transaction) -> PendingState:
         return PendingState(
-            self._checkpoint_blocks, checkpoint_entries, limits.state_pending_entries_max
+            self._checkpoint_blocks, self._checkpoint_entries(txn), limits.state_pending_entries_max
         )
 
     def _checkpoint_entries(self, txn: lmdb.Transaction) -> int:
@@ -315,8 +313,8 @@ class LmdbChain:
 
     def _open_pending(self) -> PendingState:
         """Rule 9: the kept write sets, replayed; a store without a state base gets its tip."""
-        pending = self._new_pending()
         with self.env.begin(write=True, buffers=False) as txn:
+            pending = self._new_pending(txn)
             tip = self._tip(txn).height
             raw_base = txn.get(STATE_BASE_KEY, db=self._db["meta"])
             if raw_base is None:
@@ -487,7 +485,8 @@ class LmdbChain:
         self.tx_index.close()
         shutil.rmtree(self._path / TX_INDEX_DIRECTORY)
         self.tx_index = self._open_tx_index()
-        self._pending = self._new_pending()
+        with self.env.begin() as txn:
+            self._pending = self._new_pending(txn)
         self._decoded = DecodedRecords()
         self._reader = self._open_reader(self._decoded)
 
