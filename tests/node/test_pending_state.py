@@ -18,9 +18,13 @@ import sys
 import time
 from pathlib import Path
 
+import lmdb
+import pytest
+
+from bakong import limits
 from bakong.ledger.state import HEAD_KEY
 from bakong.ledger.validators import Validator
-from bakong.node.chain_env import STATE_BASE_KEY, state_items
+from bakong.node.chain_env import CHAIN_DBS_MAX, STATE_BASE_KEY, state_items
 from bakong.node.pending_state import NOT_PENDING, FlushStep, PendingState
 from bakong.node.store import LmdbChain
 from bakong.sandbox import Sandbox
@@ -119,7 +123,17 @@ def test_the_tip_state_is_the_same_in_memory_on_disk_and_reopened(tmp_path: Path
         commit_block(chain, validator)
         bases.add(_check_tip(chain))
     assert len(bases) >= 5  # checkpoints completed along the way
+    tip = chain.tip().height
+    assert _check_tip(chain) < tip  # writes pending at the close
     chain.close()
+    with lmdb.open(str(tmp_path), max_dbs=CHAIN_DBS_MAX, readonly=True) as env:
+        dbs = {name: env.open_db(name, create=False) for name in (b"meta", b"state", b"writes")}
+        with env.begin() as txn:
+            # A clean close leaves `state` the tip's alone, as code that knows no `writes` reads it.
+            assert struct.unpack(">Q", txn.get(STATE_BASE_KEY, db=dbs[b"meta"]))[0] == tip
+            assert txn.stat(dbs[b"writes"])["entries"] == 0
+            state = dict(txn.cursor(db=dbs[b"state"]))
+    assert {k: v for k, v in state.items() if k.startswith(b"zz/")} == _model(tip)
     reopened = LmdbChain(tmp_path, sandbox.genesis, checkpoint_blocks=3)
     _check_tip(reopened)
     for _ in range(7):
@@ -164,3 +178,18 @@ def test_a_store_killed_during_checkpoints_reopens_with_its_tip_state(tmp_path: 
         _check_tip(chain)
         chain.close()
     assert heights == sorted(heights) and heights[0] > 3
+
+
+def test_a_close_with_more_pending_than_it_may_write_keeps_the_write_sets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = Sandbox()
+    validator = _validator(sandbox)
+    chain = LmdbChain(tmp_path, sandbox.genesis, checkpoint_blocks=1_000)
+    for _ in range(5):
+        commit_block(chain, validator)
+    monkeypatch.setattr(limits, "state_close_written_entries_max", 3)
+    chain.close()
+    reopened = LmdbChain(tmp_path, sandbox.genesis, checkpoint_blocks=1_000)
+    assert _check_tip(reopened) == 0  # the base did not move: the write sets were replayed
+    reopened.close()

@@ -27,6 +27,10 @@ Rules (the store, `bakong.node.store` rule 9, keeps them on disk):
    store opened after a crash replays the kept write sets into `active`; another process reads
    a height's whole state by merging its kept write sets with `state` in key order
    (`bakong.node.chain_env.state_items`).
+5. A clean close writes everything pending (`unwritten`) and moves the base to the tip, so a
+   cleanly closed store's `state` is its tip's alone: it reopens without a replay, and code
+   from before these rules, which knows no `writes`, reads it right (the store bounds how many
+   keys it writes then: more would outlast the stop grace).
 
 Pure: the store does the writing, in each block's write transaction, and calls `advance` once
 that transaction has committed.
@@ -108,6 +112,13 @@ class PendingState:
         )
         if due and self.frozen_height is None:
             self._freeze(height)
+
+    def unwritten(self) -> list[tuple[bytes, bytes | None]]:
+        """Every pending write that `state` may not hold yet, in key order (rule 5)."""
+        frozen = self.frozen
+        writes = {key: frozen[key] for key in self._frozen_keys[self._flushed :]}
+        writes.update(self.active)
+        return sorted(writes.items())
 
     def replay(self, write_set: WriteSet) -> None:
         """A kept write set, read back in height order by a store opening (rule 4)."""

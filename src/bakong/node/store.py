@@ -66,7 +66,8 @@ Rules:
    and each block's write transaction also writes its slice of the writes frozen at the last
    checkpoint; the one that completes them moves `state_base` and deletes the write sets up to
    it. A store opened replays the kept write sets into memory; a store written before them has
-   its state base at its tip.
+   its state base at its tip, and so has a store closed cleanly, which writes them all first
+   (up to `limits.state_close_written_entries_max`: more would outlast the stop grace).
 """
 
 from __future__ import annotations
@@ -328,6 +329,26 @@ class LmdbChain:
             assert expected == tip + 1, "a write set is kept for every block past the base"
         return pending
 
+    def _write_pending(self) -> None:
+        """Rule 9 (pending state rule 5): `state` becomes the tip's, and no write set is kept."""
+        writes = self._pending.unwritten()
+        if len(writes) > limits.state_close_written_entries_max:
+            return
+        with self.env.begin(write=True) as txn:
+            tip = self._tip(txn).height
+            if txn.get(STATE_BASE_KEY, db=self._db["meta"]) == _height_key(tip):
+                return
+            state_db = self._db["state"]
+            txn.cursor(db=state_db).putmulti(
+                [(key, value) for key, value in writes if value is not None]
+            )
+            for key, value in writes:
+                if value is None:
+                    txn.delete(key, db=state_db)
+            txn.put(STATE_BASE_KEY, _height_key(tip), db=self._db["meta"])
+            txn.drop(self._db["writes"], delete=False)
+        self.env.sync(True)
+
     def _adopt_single_environment_log(self) -> None:
         """Rule 8: move a log kept in the chain's environment into the consensus one."""
         with self.env.begin() as txn:  # named databases are keys of the main one
@@ -364,6 +385,7 @@ class LmdbChain:
         self.snapshot_process.close()
         self.block_sync.close()
         self._reader.close()
+        self._write_pending()
         self.env.close()
         self.log_env.close()
 
