@@ -65,6 +65,26 @@ def test_tiny_network_run_produces_consistent_figures() -> None:
     _check_stream_compare(figures)
 
 
+@pytest.mark.e2e
+def test_one_validator_alone_gets_as_many_batches_in_flight_as_its_baseline() -> None:
+    """`--validators 1`: what a validator on a machine of its own does, against the same
+    baseline with the same eight batches in flight (four validators get two each)."""
+    arguments = [
+        sys.executable, "-m", "bakong", "bench", "network", "--validators", "1",
+        "--duration", "2", "--accounts", "1000", "--mempool-txs", "2000", "--json",
+        "--no-stream-compare",
+    ]  # fmt: skip
+    done = subprocess.run(arguments, capture_output=True, timeout=run_timeout_s, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3_000:]
+    figures: dict[str, Any] = json.loads(done.stdout)
+    assert figures["validators"] == 1 and figures["tps"] > 0 and figures["postgres_tps"] > 0
+    assert [row["name"] for row in figures["validator_cpu"]] == ["validator-0"]
+    for evidence in ("validators_saturation", "postgres_saturation"):
+        assert figures[evidence]["in_flight_limit"] == 8
+    for phase in figures["phases"].values():
+        assert phase["committed_ok"] == phase["submitted"] > 0
+
+
 def test_a_snapshot_lag_past_the_interval_is_refused_before_anything_runs() -> None:
     arguments = [
         sys.executable, "-m", "bakong", "bench", "network", "--snapshot-interval", "5",
