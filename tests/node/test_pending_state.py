@@ -85,33 +85,33 @@ def _check_tip(chain: LmdbChain) -> int:
 
 def test_a_checkpoint_is_spread_over_the_next_blocks_in_key_order() -> None:
     pending = PendingState(checkpoint_blocks=2, checkpoint_entries=100, entries_max=100)
-    pending.advance(FlushStep([], None), 1, ((b"a", b"1"), (b"c", b"1")))
+    pending.advance(FlushStep([], [], None), 1, ((b"a", b"1"), (b"c", b"1")))
     assert pending.frozen_height is None and pending.get(b"a") == b"1"
-    pending.advance(FlushStep([], None), 2, ((b"b", b"2"), (b"c", None)))
+    pending.advance(FlushStep([], [], None), 2, ((b"b", b"2"), (b"c", None)))
     assert pending.frozen_height == 2 and pending.active == {}
     first = pending.next_step(0)
-    assert first == FlushStep([(b"a", b"1"), (b"b", b"2")], None)
+    assert first == FlushStep([b"a", b"b"], [b"1", b"2"], None)
     pending.advance(first, 3, ((b"a", b"3"),))
     assert pending.get(b"a") == b"3" and pending.get(b"c") is None
     assert pending.get(b"d") is NOT_PENDING
     second = pending.next_step(0)
-    assert second == FlushStep([(b"c", None)], 2)  # completes: the state base moves to 2
+    assert second == FlushStep([b"c"], [None], 2)  # completes: the state base moves to 2
     pending.advance(second, 4, ((b"d", b"4"),))
     assert pending.active == {} and pending.frozen_height == 4  # two blocks since: frozen
     assert pending.frozen == {b"a": b"3", b"d": b"4"}
-    assert pending.next_step(0) == FlushStep([(b"a", b"3")], None)  # a slice of one a block
-    assert pending.next_step(1) == FlushStep([(b"a", b"3"), (b"d", b"4")], 4)  # twice its own
+    assert pending.next_step(0) == FlushStep([b"a"], [b"3"], None)  # a slice of one a block
+    assert pending.next_step(1) == FlushStep([b"a", b"d"], [b"3", b"4"], 4)  # twice its own
 
 
 def test_many_keys_are_checkpointed_before_their_interval_and_a_full_state_at_once() -> None:
     pending = PendingState(checkpoint_blocks=4, checkpoint_entries=3, entries_max=5)
-    pending.advance(FlushStep([], None), 1, tuple((b"k%d" % i, b"1") for i in range(3)))
+    pending.advance(FlushStep([], [], None), 1, tuple((b"k%d" % i, b"1") for i in range(3)))
     assert pending.frozen_height == 1  # 3 keys: frozen before its interval of 4 blocks
     step = pending.next_step(0)
-    assert len(step.writes) == 1 and step.base is None
+    assert len(step.keys) == len(step.values) == 1 and step.base is None
     pending.advance(step, 2, tuple((b"m%d" % i, b"2") for i in range(5)))
     rest = pending.next_step(0)  # `active` at the cap: everything left, at once
-    assert [key for key, _ in rest.writes] == [b"k1", b"k2"] and rest.base == 1
+    assert rest.keys == [b"k1", b"k2"] and rest.base == 1
 
 
 def test_the_tip_state_is_the_same_in_memory_on_disk_and_reopened(tmp_path: Path) -> None:

@@ -59,7 +59,8 @@ class FlushStep(NamedTuple):
     """What one block's write transaction writes into `state` (rule 2), and whether that
     completes the frozen writes (rule 3): then `base` is the new state base."""
 
-    writes: list[tuple[bytes, bytes | None]]
+    keys: list[bytes]
+    values: list[bytes | None]  # None: the key is deleted
     base: int | None
 
 
@@ -89,18 +90,18 @@ class PendingState:
     def next_step(self, written: int) -> FlushStep:
         """The slice the next block, which writes `written` keys itself, writes (rule 2)."""
         if self.frozen_height is None:
-            return FlushStep([], None)
+            return FlushStep([], [], None)
         remaining = len(self._frozen_keys) - self._flushed
         wanted = max(self._slice, 2 * written)
         count = remaining if len(self.active) >= self.entries_max else min(wanted, remaining)
         keys = self._frozen_keys[self._flushed : self._flushed + count]
-        frozen = self.frozen
         base = self.frozen_height if count == remaining else None
-        return FlushStep([(key, frozen[key]) for key in keys], base)
+        # Keys and values apart: no pair per key for the collector to count (docs/performance.md).
+        return FlushStep(keys, list(map(self.frozen.__getitem__, keys)), base)
 
     def advance(self, step: FlushStep, height: int, write_set: WriteSet) -> None:
         """The block at `height` with `write_set` and `step` has committed."""
-        self._flushed += len(step.writes)
+        self._flushed += len(step.keys)
         if step.base is not None:
             self.frozen, self._frozen_keys, self.frozen_height = {}, [], None
             self._flushed = self._slice = 0
@@ -113,12 +114,14 @@ class PendingState:
         if due and self.frozen_height is None:
             self._freeze(height)
 
-    def unwritten(self) -> list[tuple[bytes, bytes | None]]:
-        """Every pending write that `state` may not hold yet, in key order (rule 5)."""
-        frozen = self.frozen
-        writes = {key: frozen[key] for key in self._frozen_keys[self._flushed :]}
+    def unwritten(self) -> tuple[list[bytes], list[bytes | None]]:
+        """Every pending write that `state` may not hold yet, in key order (rule 5): the keys,
+        and their values."""
+        left = self._frozen_keys[self._flushed :]
+        writes = dict(zip(left, map(self.frozen.__getitem__, left), strict=True))
         writes.update(self.active)
-        return sorted(writes.items())
+        keys = sorted(writes)
+        return keys, list(map(writes.__getitem__, keys))
 
     def replay(self, write_set: WriteSet) -> None:
         """A kept write set, read back in height order by a store opening (rule 4)."""

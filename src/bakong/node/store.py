@@ -79,7 +79,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lmdb
 import msgspec
@@ -331,23 +331,34 @@ class LmdbChain:
 
     def _write_pending(self) -> None:
         """Rule 9 (pending state rule 5): `state` becomes the tip's, and no write set is kept."""
-        writes = self._pending.unwritten()
-        if len(writes) > limits.state_close_written_entries_max:
+        keys, values = self._pending.unwritten()
+        if len(keys) > limits.state_close_written_entries_max:
             return
         with self.env.begin(write=True) as txn:
             tip = self._tip(txn).height
             if txn.get(STATE_BASE_KEY, db=self._db["meta"]) == _height_key(tip):
                 return
-            state_db = self._db["state"]
-            txn.cursor(db=state_db).putmulti(
-                [(key, value) for key, value in writes if value is not None]
-            )
-            for key, value in writes:
-                if value is None:
-                    txn.delete(key, db=state_db)
+            self._write_state(txn, keys, values)
             txn.put(STATE_BASE_KEY, _height_key(tip), db=self._db["meta"])
             txn.drop(self._db["writes"], delete=False)
         self.env.sync(True)
+
+    def _write_state(
+        self, txn: lmdb.Transaction, keys: list[bytes], values: list[bytes | None]
+    ) -> None:
+        """Each of `values` into `state` at its key, None deleting it (pending rules 2 and 5)."""
+        state_db = self._db["state"]
+        puts: Iterable[tuple[bytes, bytes]]
+        if None not in values:  # as almost always: zip's pairs are not kept, nor collected
+            puts = zip(keys, cast("list[bytes]", values), strict=True)
+        else:
+            for key, value in zip(keys, values, strict=True):
+                if value is None:
+                    txn.delete(key, db=state_db)
+            pairs = zip(keys, values, strict=True)
+            puts = ((key, value) for key, value in pairs if value is not None)
+        # putmulti loops in C, over thousands of keys a block.
+        txn.cursor(db=state_db).putmulti(puts)
 
     def _adopt_single_environment_log(self) -> None:
         """Rule 8: move a log kept in the chain's environment into the consensus one."""
@@ -424,14 +435,7 @@ class LmdbChain:
             assert stored.height == tip.height + 1, "blocks are stored in order"
             assert header.previous_hash == tip.block_hash
             step = self._pending.next_step(len(write_set))
-            state_db = self._db["state"]
-            # putmulti loops in C: a slice is thousands of keys.
-            txn.cursor(db=state_db).putmulti(
-                [(key, value) for key, value in step.writes if value is not None]
-            )
-            for key, value in step.writes:
-                if value is None:
-                    txn.delete(key, db=state_db)
+            self._write_state(txn, step.keys, step.values)
             writes_db = self._db["writes"]
             if step.base is not None:
                 txn.put(STATE_BASE_KEY, _height_key(step.base), db=self._db["meta"])
