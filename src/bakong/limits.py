@@ -104,6 +104,8 @@ __all__ = [
     "verify_batch_wait_ms",
     "verify_batch_checks_max",
     "verify_chunk_checks_max",
+    "verify_workers_auto_max",
+    "verify_workers_max",
     "lmdb_map_bytes_default",
     "lmdb_log_map_bytes",
     "node_gc_young_objects",
@@ -648,6 +650,14 @@ verify_batch_checks_max = 4_096
 # ... and go to the workers in chunks of at most this many (a few ms of one core), one per
 # worker at a time, so that a block's checks wait at most that long (`bakong.node.verifier`).
 verify_chunk_checks_max = 256
+# `mempool.verify_workers = "auto"` (the default) runs one worker per core but the event
+# loop's, at most this many. One validator alone on 2 cores made 8,073 transfers/s with one
+# worker against 6,667 inline, its event loop then spending 96.5 µs per transfer beside 48 µs
+# of signature checks in the worker (docs/performance.md, session 19): an event loop keeps
+# about half a core of checks busy, so more workers than this would wait.
+verify_workers_auto_max = 4
+# A count set explicitly, at most (each worker is a process of its own).
+verify_workers_max = 64
 # LMDB reserves address space, not disk: the file grows as it fills, so the map is generous.
 lmdb_map_bytes_default = 64 * 2**30
 # The consensus log's environment holds one height's inputs, proposals (whole blocks) among them.

@@ -75,8 +75,14 @@ from bakong.gateway.processes import GatewayProcess, prepare_gateways
 from bakong.gateway.scripted import GatewayCalls, Person, cash_in, register
 from bakong.keystore import read_key_file
 from bakong.ledger.assets import Asset
-from bakong.node.home import MempoolSection
-from bakong.node.localnet import CENTRAL_BANK, LOCAL_BLOCKS, PARTICIPANTS, Localnet, init_localnet
+from bakong.node.localnet import (
+    CENTRAL_BANK,
+    LOCAL_BLOCKS,
+    LOCAL_MEMPOOL,
+    PARTICIPANTS,
+    Localnet,
+    init_localnet,
+)
 from bakong.wire.keys import SigningKey
 
 __all__ = ["GATEWAYS", "Options", "command", "run"]
@@ -666,7 +672,9 @@ def run(options: Options, *, progress: bool = True, keep: bool = False) -> dict[
     bar = Progress(stages, enabled=progress, label="bench gateway")
     work = Path(tempfile.mkdtemp(prefix="bakong-bench-gateway-"))
     try:
-        mempool = MempoolSection(txs_max=max(options.mempool_txs, LOCAL_BLOCKS.txs_max))
+        mempool = msgspec.structs.replace(
+            LOCAL_MEMPOOL, txs_max=max(options.mempool_txs, LOCAL_BLOCKS.txs_max)
+        )
         init_localnet(work / "net", options.validators, mempool=mempool)
         figures = _assemble(options, _measure(work, options, bar))
         bar.finish()

@@ -98,8 +98,7 @@ from bakong.bench.state_builder import build_state, copy_store
 from bakong.keystore import read_key_file
 from bakong.ledger.genesis import encode_genesis
 from bakong.ledger.transaction import Transaction
-from bakong.node.home import MempoolSection
-from bakong.node.localnet import LOCAL_BLOCKS, Localnet, init_localnet
+from bakong.node.localnet import LOCAL_BLOCKS, LOCAL_MEMPOOL, Localnet, init_localnet
 from bakong.wire.keys import SigningKey
 
 __all__ = ["Options", "accounts_ratio", "command", "run"]
@@ -182,7 +181,9 @@ def _init_net(
 ) -> Localnet:
     """A new local network; `genesis_changes` replace genesis fields before any store exists
     (every node reads its own copy of genesis.json, so each copy is rewritten)."""
-    mempool = MempoolSection(txs_max=max(mempool_txs, LOCAL_BLOCKS.txs_max))
+    mempool = msgspec.structs.replace(
+        LOCAL_MEMPOOL, txs_max=max(mempool_txs, LOCAL_BLOCKS.txs_max)
+    )
     init_localnet(directory, validators, mempool=mempool)
     if genesis_changes:
         genesis = Localnet(directory).genesis

@@ -20,7 +20,7 @@ ignored setting.
     address = "127.0.0.1:26666"
     [consensus]    # timeout_propose_ms, timeout_prevote_ms, timeout_precommit_ms, timeout_delta_ms
     [blocks]       # txs_max, interval_ms (batching under load), heartbeat_ms (empty blocks)
-    [mempool]      # txs_max, bytes_max, verify_workers (0: inline; N: N processes)
+    [mempool]      # txs_max, bytes_max, verify_workers ("auto", the default; 0: inline; N)
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import msgspec
 
@@ -46,6 +46,7 @@ __all__ = [
     "format_config",
     "load_home",
     "parse_address",
+    "verify_workers_for",
     "read_config_and_genesis",
 ]
 
@@ -77,9 +78,11 @@ class BlocksSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class MempoolSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     txs_max: int = 50_000
     bytes_max: int = 64 * 2**20
-    # 0 verifies on the event loop: right for several validators sharing a machine (local
-    # networks, the benchmarks). A validator with cores of its own sets its core count.
-    verify_workers: int = 0
+    # Processes that verify signatures beside the event loop. "auto": one per core but the
+    # event loop's (`verify_workers_for`), for a validator with a machine of its own. 0
+    # verifies on the event loop: right for several validators sharing a machine (a local
+    # network writes 0 for each).
+    verify_workers: int | Literal["auto"] = "auto"
 
 
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -96,8 +99,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ConfigError("blocks.interval_ms must be below blocks.heartbeat_ms")
         if self.mempool.txs_max < self.blocks.txs_max or self.mempool.bytes_max <= 0:
             raise ConfigError("the mempool must hold at least one block")
-        if self.mempool.verify_workers < 0:
-            raise ConfigError("mempool.verify_workers must be >= 0")
+        workers, workers_max = self.mempool.verify_workers, limits.verify_workers_max
+        if workers != "auto" and not 0 <= workers <= workers_max:
+            raise ConfigError(f'mempool.verify_workers must be "auto" or 0..{workers_max}')
         for address in (self.node.p2p_listen, self.node.api_listen):
             parse_address(address)
         for peer in self.peers:
@@ -111,6 +115,13 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return Timeouts(
             c.timeout_propose_ms, c.timeout_prevote_ms, c.timeout_precommit_ms, c.timeout_delta_ms
         )
+
+
+def verify_workers_for(setting: int | Literal["auto"], cores: int) -> int:
+    """The verifier's worker processes for `mempool.verify_workers` on `cores` usable cores."""
+    if setting != "auto":
+        return setting
+    return max(0, min(cores - 1, limits.verify_workers_auto_max))
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -131,7 +142,10 @@ def format_config(config: NodeConfig) -> str:
     for name in ("consensus", "blocks", "mempool"):
         section = getattr(config, name)
         lines += ["", f"[{name}]"]
-        lines += [f"{f.name} = {getattr(section, f.name)}" for f in msgspec.structs.fields(section)]
+        for field in msgspec.structs.fields(section):
+            value = getattr(section, field.name)
+            text = f'"{value}"' if isinstance(value, str) else str(value)  # "auto"
+            lines.append(f"{field.name} = {text}")
     return "\n".join(lines) + "\n"
 
 

@@ -52,7 +52,7 @@ from bakong.node.home import (
 )
 from bakong.ports import loopback_port
 
-__all__ = ["CENTRAL_BANK", "PARTICIPANTS", "Localnet", "init_localnet"]
+__all__ = ["CENTRAL_BANK", "LOCAL_MEMPOOL", "PARTICIPANTS", "Localnet", "init_localnet"]
 
 CHAIN_ID = "bakong-localnet"
 CENTRAL_BANK = ("nbc", "National Bank of Cambodia")
@@ -66,6 +66,8 @@ LOCAL_CONSENSUS = ConsensusSection(
     timeout_propose_ms=1_000, timeout_prevote_ms=500, timeout_precommit_ms=500, timeout_delta_ms=250
 )
 LOCAL_BLOCKS = BlocksSection(txs_max=2_000, interval_ms=50, heartbeat_ms=2_000)
+#: The validators share the machine's cores: each verifies on its event loop (no workers).
+LOCAL_MEMPOOL = MempoolSection(verify_workers=0)
 #: Genesis's snapshot interval and lag: a snapshot every few minutes when idle (a heartbeat
 #: block every 2 s), so `bakong node restore` has one to offer; under load, every few seconds.
 LOCAL_SNAPSHOTS = (100, 10)
@@ -89,14 +91,15 @@ def init_localnet(
     validators: int,
     *,
     blocks: BlocksSection = LOCAL_BLOCKS,
-    mempool: MempoolSection | None = None,
+    mempool: MempoolSection = LOCAL_MEMPOOL,
     snapshots: tuple[int, int] = LOCAL_SNAPSHOTS,
 ) -> None:
     """Write a new network into `directory` (module docstring); it must be empty.
 
     `blocks` and `mempool` override those config sections on every validator, and `snapshots`
     the genesis's snapshot interval and lag (benchmarks); by default a local network batches
-    as `LOCAL_BLOCKS` says, with the default mempool, and snapshots as `LOCAL_SNAPSHOTS` says.
+    as `LOCAL_BLOCKS` says, verifies as `LOCAL_MEMPOOL` says (its validators share the
+    machine's cores), and snapshots as `LOCAL_SNAPSHOTS` says.
     A network tolerates a faulty validator from 4 (n = 3f + 1); fewer serve measurements
     (`bakong bench network --validators 1`: one validator alone on the machine).
     """
@@ -139,7 +142,7 @@ def init_localnet(
             ],
             consensus=LOCAL_CONSENSUS,
             blocks=blocks,
-            mempool=MempoolSection() if mempool is None else mempool,
+            mempool=mempool,
         )
         (home / "config.toml").write_text(format_config(config))
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -47,7 +48,7 @@ from bakong.ledger.result import ResultCode
 from bakong.node.admission import Admitter, Candidate
 from bakong.node.compact import decode_fetched
 from bakong.node.envelope import MessageKind, frame, unframe
-from bakong.node.home import Home, parse_address
+from bakong.node.home import Home, parse_address, verify_workers_for
 from bakong.node.host import Host, HostLimits
 from bakong.node.memo import Memo
 from bakong.node.replica import Replica
@@ -91,8 +92,10 @@ class Validator:
         self.chain_id = home.genesis.chain_id
         self.store = LmdbChain(home.data, home.genesis)
         self.memo = Memo(self.chain_id)
-        workers = config.mempool.verify_workers if verify_workers is None else verify_workers
-        self.verifier = VerifierPool(workers, self.memo.signatures)
+        if verify_workers is None:
+            cores = len(os.sched_getaffinity(0))
+            verify_workers = verify_workers_for(config.mempool.verify_workers, cores)
+        self.verifier = VerifierPool(verify_workers, self.memo.signatures)
         validator_keys = {bytes.fromhex(v.public_key) for v in home.genesis.validators}
         peers = {bytes.fromhex(p.public_key): parse_address(p.address) for p in config.peers}
         known = validator_keys | set(peers)
@@ -156,7 +159,12 @@ class Validator:
         image = self.store.recover()
         self.host.start(image)
         self._ticker = asyncio.ensure_future(self._tick_forever())
-        log.info("validator %s started at height %d", self.home.config.node.name, self.host.height)
+        log.info(
+            "validator %s started at height %d, verifying in %d worker processes",
+            self.home.config.node.name,
+            self.host.height,
+            self.verifier.workers,
+        )
 
     async def close(self) -> None:
         if self._ticker is not None:

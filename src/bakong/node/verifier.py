@@ -10,8 +10,10 @@ executing the block does not verify it again. Transactions a node first sees in 
 proposal (fetched from its proposer: at saturation, gossip finds the mempools full and more
 than half of a follower's signatures arrive this way) go through the same pool before the
 block executes (`verify_fetched`), so that no Ed25519 check of a transaction runs on the
-event loop. With `workers == 0` (the default: tests, and several validators sharing one
-machine, where worker processes would only add copying), verification runs inline.
+event loop. With `workers == 0` (tests, and a local network's validators sharing one machine,
+where worker processes would only add copying), verification runs inline. A validator's
+config says "auto" unless it sets a count: one worker per core but the event loop's
+(`bakong.node.home.verify_workers_for`).
 
 A block waits for its checks, so they must not queue behind admission's: admission's batches
 go to the workers in chunks of at most `limits.verify_chunk_checks_max`, no more than one per
