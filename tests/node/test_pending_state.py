@@ -84,7 +84,7 @@ def _check_tip(chain: LmdbChain) -> int:
 
 
 def test_a_checkpoint_is_spread_over_the_next_blocks_in_key_order() -> None:
-    pending = PendingState(checkpoint_blocks=2, checkpoint_entries=100, entries_max=100)
+    pending = PendingState(checkpoint_blocks=2, checkpoint_entries=100, entries_max=100, height=0)
     pending.advance(FlushStep([], [], None), 1, ((b"a", b"1"), (b"c", b"1")))
     assert pending.frozen_height is None and pending.get(b"a") == b"1"
     pending.advance(FlushStep([], [], None), 2, ((b"b", b"2"), (b"c", None)))
@@ -104,7 +104,7 @@ def test_a_checkpoint_is_spread_over_the_next_blocks_in_key_order() -> None:
 
 
 def test_many_keys_are_checkpointed_before_their_interval_and_a_full_state_at_once() -> None:
-    pending = PendingState(checkpoint_blocks=4, checkpoint_entries=3, entries_max=5)
+    pending = PendingState(checkpoint_blocks=4, checkpoint_entries=3, entries_max=5, height=0)
     pending.advance(FlushStep([], [], None), 1, tuple((b"k%d" % i, b"1") for i in range(3)))
     assert pending.frozen_height == 1  # 3 keys: frozen before its interval of 4 blocks
     step = pending.next_step(0)
@@ -192,4 +192,29 @@ def test_a_close_with_more_pending_than_it_may_write_keeps_the_write_sets(
     chain.close()
     reopened = LmdbChain(tmp_path, sandbox.genesis, checkpoint_blocks=1_000)
     assert _check_tip(reopened) == 0  # the base did not move: the write sets were replayed
+    reopened.close()
+
+
+def test_a_close_after_a_block_stored_but_not_advanced_leaves_it_to_the_replay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should anything fail between a block's commit and `advance`, memory lacks the tip's
+    writes: the close must not write it as the tip's state; the reopened store replays."""
+    sandbox = Sandbox()
+    validator = _validator(sandbox)
+    chain = LmdbChain(tmp_path, sandbox.genesis, checkpoint_blocks=1_000)
+    for _ in range(3):
+        commit_block(chain, validator)
+
+    def fail(*_: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(PendingState, "advance", fail)
+    with pytest.raises(MemoryError):
+        commit_block(chain, validator)
+    monkeypatch.undo()
+    chain.close()
+    reopened = LmdbChain(tmp_path, sandbox.genesis, checkpoint_blocks=1_000)
+    assert reopened.tip().height == 4
+    _check_tip(reopened)
     reopened.close()

@@ -27,7 +27,8 @@ Rules (the store, `bakong.node.store` rule 9, keeps them on disk):
    store opened after a crash replays the kept write sets into `active`; another process reads
    a height's whole state by merging its kept write sets with `state` in key order
    (`bakong.node.chain_env.state_items`).
-5. A clean close writes everything pending (`unwritten`) and moves the base to the tip, so a
+5. A clean close writes everything pending (`unwritten`) and moves the base to the tip (if
+   these writes are the tip's: `height`; else the kept write sets are replayed), so a
    cleanly closed store's `state` is its tip's alone: it reopens without a replay, and code
    from before these rules, which knows no `writes`, reads it right (the store bounds how many
    keys it writes then: more would outlast the stop grace).
@@ -67,8 +68,12 @@ class FlushStep(NamedTuple):
 class PendingState:
     """The writes since the state base (module rules), in memory."""
 
-    def __init__(self, checkpoint_blocks: int, checkpoint_entries: int, entries_max: int) -> None:
+    def __init__(
+        self, checkpoint_blocks: int, checkpoint_entries: int, entries_max: int, *, height: int
+    ) -> None:
         assert checkpoint_blocks >= 1 and 1 <= checkpoint_entries <= entries_max
+        # The height whose state these writes complete: the state base's, then each block's.
+        self.height = height
         self.checkpoint_blocks = checkpoint_blocks
         self.checkpoint_entries = checkpoint_entries
         self.entries_max = entries_max
@@ -101,6 +106,8 @@ class PendingState:
 
     def advance(self, step: FlushStep, height: int, write_set: WriteSet) -> None:
         """The block at `height` with `write_set` and `step` has committed."""
+        assert height == self.height + 1, "blocks advance one height at a time"
+        self.height = height
         self._flushed += len(step.keys)
         if step.base is not None:
             self.frozen, self._frozen_keys, self.frozen_height = {}, [], None
@@ -125,6 +132,7 @@ class PendingState:
 
     def replay(self, write_set: WriteSet) -> None:
         """A kept write set, read back in height order by a store opening (rule 4)."""
+        self.height += 1
         self.active.update(write_set)
         self.active_blocks += 1
 

@@ -301,9 +301,10 @@ class LmdbChain:
         txn = self.env.begin(buffers=False)
         return StateReadTxn(txn, self._db["state"], decoded, self._pending)
 
-    def _new_pending(self, txn: lmdb.Transaction) -> PendingState:
+    def _new_pending(self, txn: lmdb.Transaction, base: int) -> PendingState:
+        entries = self._checkpoint_entries(txn)
         return PendingState(
-            self._checkpoint_blocks, self._checkpoint_entries(txn), limits.state_pending_entries_max
+            self._checkpoint_blocks, entries, limits.state_pending_entries_max, height=base
         )
 
     def _checkpoint_entries(self, txn: lmdb.Transaction) -> int:
@@ -315,28 +316,28 @@ class LmdbChain:
     def _open_pending(self) -> PendingState:
         """Rule 9: the kept write sets, replayed; a store without a state base gets its tip."""
         with self.env.begin(write=True, buffers=False) as txn:
-            pending = self._new_pending(txn)
             tip = self._tip(txn).height
             raw_base = txn.get(STATE_BASE_KEY, db=self._db["meta"])
             if raw_base is None:
                 txn.put(STATE_BASE_KEY, _height_key(tip), db=self._db["meta"])
-                return pending
-            expected = _sequence(raw_base) + 1
+                return self._new_pending(txn, tip)
+            pending = self._new_pending(txn, _sequence(raw_base))
             for key, raw in txn.cursor(db=self._db["writes"]):
-                assert _sequence(key) == expected, "kept write sets follow the state base"
+                assert _sequence(key) == pending.height + 1, "kept write sets follow the base"
                 pending.replay(decode_write_set(raw))
-                expected += 1
-            assert expected == tip + 1, "a write set is kept for every block past the base"
+            assert pending.height == tip, "a write set is kept for every block past the base"
         return pending
 
     def _write_pending(self) -> None:
         """Rule 9 (pending state rule 5): `state` becomes the tip's, and no write set is kept."""
-        keys, values = self._pending.unwritten()
-        if len(keys) > limits.state_close_written_entries_max:
-            return
         with self.env.begin(write=True) as txn:
             tip = self._tip(txn).height
             if txn.get(STATE_BASE_KEY, db=self._db["meta"]) == _height_key(tip):
+                return
+            if self._pending.height != tip:  # a block stored, not advanced: replay at the open
+                return
+            keys, values = self._pending.unwritten()
+            if len(keys) > limits.state_close_written_entries_max:
                 return
             self._write_state(txn, keys, values)
             txn.put(STATE_BASE_KEY, _height_key(tip), db=self._db["meta"])
@@ -512,7 +513,7 @@ class LmdbChain:
         shutil.rmtree(self._path / TX_INDEX_DIRECTORY)
         self.tx_index = self._open_tx_index()
         with self.env.begin() as txn:
-            self._pending = self._new_pending(txn)
+            self._pending = self._new_pending(txn, base.height)
         self._decoded = DecodedRecords()
         self._reader = self._open_reader(self._decoded)
 
