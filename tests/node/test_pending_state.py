@@ -147,7 +147,6 @@ import sys
 from pathlib import Path
 from bakong.node.store import LmdbChain
 from bakong.sandbox import Sandbox
-from tests.node.test_store import _commit_empty_block
 from tests.node.test_pending_state import _validator, commit_block
 
 sandbox = Sandbox()
